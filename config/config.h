@@ -1,0 +1,129 @@
+// Herald's configuration: typed structs with their defaults, and the loader that fills them from
+// JSON-with-comments, substitutes ${ENV}, and rejects unknown keys and bad values by their path.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace herald {
+
+// Every member mirrors a key of the same name; herald.example.json documents each one.
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:8080";  // "host:port"; port 0 picks a free one (tests)
+  std::size_t max_body_bytes = 1048576;
+  int read_timeout_ms = 10000;
+  int max_connections = 256;
+  int io_threads = 1;
+  int handler_threads = 4;
+};
+
+struct EmbeddedRedisConfig {
+  std::string binary = "/usr/bin/redis-server";
+  int port = 0;  // 0: a unix socket under data_dir, no TCP port
+  bool appendonly = true;
+};
+
+struct RedisConfig {
+  std::string url = "embedded";  // "embedded", "redis://host:port/db" or "unix:///path"
+  int connect_timeout_ms = 2000;
+  int command_timeout_ms = 2000;
+  int pool_size = 8;
+  std::string key_prefix = "herald:";
+  EmbeddedRedisConfig embedded;
+};
+
+struct UserConfig {
+  std::string name;
+  std::vector<std::string> roles;  // drafter, reviewer, duty_officer, publisher, compiler, admin
+  std::string token_sha256;        // 64 lower-case hex digits (upper case is accepted and lowered)
+};
+
+struct AuthConfig {
+  std::vector<UserConfig> users;
+};
+
+struct ApprovalsRequired {
+  int publication = 2;
+  int alert = 2;
+};
+
+struct ReviewConfig {
+  ApprovalsRequired approvals_required;
+};
+
+struct QueueConfig {
+  int lease_ms = 10000;
+  int max_attempts = 8;
+  int retry_base_ms = 1000;
+  int retry_max_ms = 600000;
+  int idle_block_ms = 5000;
+};
+
+struct OfficeConfig {
+  int utc_offset_minutes = 480;  // the office's zone for counting days and years; China has no DST
+  std::string name;              // e.g. "XX省人民政府外事办公室", for reports
+};
+
+// One `channels.<name>` section: the keys every channel has, and the rest for its factory.
+struct ChannelConfig {
+  bool enabled = true;
+  int concurrency = 4;          // deliveries in flight at once, 1..256
+  int reserved_for_alerts = 1;  // of those, slots routine work may never take; < concurrency
+  // Every other key of the section, for the channel's factory to validate (with FieldReader).
+  // ${ENV} is already substituted and relative *_file / *_dir paths already resolved.
+  nlohmann::json settings = nlohmann::json::object();
+};
+
+struct GateConfig {
+  std::string blocked_words_file;  // "" for none; otherwise an existing file (absolute path)
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace, debug, info, warn, error, critical, off
+  std::string format = "text";  // text or json (one object per line)
+};
+
+struct Config {
+  HttpConfig http;
+  RedisConfig redis;
+  std::string data_dir = "./var";  // resolved against the config file's directory
+  AuthConfig auth;
+  ReviewConfig review;
+  QueueConfig queue;
+  OfficeConfig office;
+  std::map<std::string, ChannelConfig> channels;
+  GateConfig gate;
+  LogConfig log;
+
+  std::string base_dir;  // the directory relative paths were resolved against ("" = unchanged)
+
+  // The names of the channels with enabled = true.
+  std::set<std::string> enabled_channels() const;
+};
+
+// Parses config text. `known_channels` are the channel names the binary can build (the channel
+// registry's names); `base_dir` anchors relative paths (keys ending in "_file" or "_dir", and
+// redis.embedded.binary when it contains a '/'), "" leaves them as written.
+// Every failure is an invalid_input Error whose `field` is the key's full path
+// ("channels.webhook.urll", "auth.users[1].name") and whose message says what was expected.
+Result<Config> parse_config(std::string_view text, const std::set<std::string>& known_channels,
+                            const std::string& base_dir);
+
+// Reads and parses a config file; relative paths are resolved against its directory.
+Result<Config> load_config_file(const std::string& path,
+                                const std::set<std::string>& known_channels);
+
+// Replaces ${NAME} in every string value of `value` (not in keys) with the environment variable;
+// "$${" stands for a literal "${". An unset variable is an error naming the key and the variable.
+// Exposed for tests and for tools that read config fragments.
+Result<void> substitute_env(nlohmann::json& value, const std::string& path);
+
+}  // namespace herald

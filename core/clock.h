@@ -1,0 +1,48 @@
+// Clock: the one source of "now", so tests and the scheduler can agree on time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace herald {
+
+using TimePoint = std::chrono::system_clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint now() const = 0;
+  std::int64_t now_ms() const {
+    return std::chrono::duration_cast<Millis>(now().time_since_epoch()).count();
+  }
+};
+
+class SystemClock final : public Clock {
+ public:
+  TimePoint now() const override { return std::chrono::system_clock::now(); }
+};
+
+// A clock that moves only when told to; for tests of scheduling and retries.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimePoint start) : now_(start) {}
+  TimePoint now() const override { return now_; }
+  void advance(Millis by) { now_ += by; }
+  void set(TimePoint t) { now_ = t; }
+
+ private:
+  TimePoint now_;
+};
+
+std::int64_t to_unix_ms(TimePoint t);
+TimePoint from_unix_ms(std::int64_t ms);
+
+// RFC 3339 with an explicit offset, e.g. "2026-11-29T08:00:00+08:00". Returns false on any
+// malformed input (no exceptions: this parses user input).
+bool parse_rfc3339(const std::string& text, TimePoint& out);
+// Formats in the given fixed UTC offset (minutes), e.g. 480 for Beijing time.
+std::string format_rfc3339(TimePoint t, int utc_offset_minutes = 480);
+
+}  // namespace herald

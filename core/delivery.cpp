@@ -1,0 +1,55 @@
+#include "core/delivery.h"
+
+#include <optional>
+
+namespace herald {
+
+const char* to_string(Lane lane) {
+  switch (lane) {
+    case Lane::alert:
+      return "alert";
+    case Lane::routine:
+      return "routine";
+  }
+  return "unknown";
+}
+
+const char* to_string(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::queued:
+      return "queued";
+    case DeliveryState::scheduled:
+      return "scheduled";
+    case DeliveryState::in_flight:
+      return "in_flight";
+    case DeliveryState::retry_wait:
+      return "retry_wait";
+    case DeliveryState::published:
+      return "published";
+    case DeliveryState::dead:
+      return "dead";
+    case DeliveryState::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+// Not declared in delivery.h (not ours to change); declare them where needed until it is.
+std::optional<Lane> lane_from_string(std::string_view text) {
+  for (Lane lane : {Lane::alert, Lane::routine}) {
+    if (text == to_string(lane)) return lane;
+  }
+  return std::nullopt;
+}
+
+std::optional<DeliveryState> delivery_state_from_string(std::string_view text) {
+  for (DeliveryState state :
+       {DeliveryState::queued, DeliveryState::scheduled, DeliveryState::in_flight,
+        DeliveryState::retry_wait, DeliveryState::published, DeliveryState::dead,
+        DeliveryState::cancelled}) {
+    if (text == to_string(state)) return state;
+  }
+  return std::nullopt;
+}
+
+}  // namespace herald

@@ -1,0 +1,93 @@
+// The domain's Item: what a person approved for publication, either a routine publication or an
+// overseas safety alert (with a CAP 1.2 subset). JSON mapping with validation that names the field.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace herald {
+
+enum class ItemKind { publication, alert };
+enum class Category { regulation, work_news, personnel, finance, overseas_safety };
+
+const char* to_string(ItemKind kind);
+const char* to_string(Category category);
+std::optional<ItemKind> item_kind_from_string(std::string_view text);
+std::optional<Category> category_from_string(std::string_view text);
+
+struct AlertArea {
+  std::string country;  // ISO 3166-1 alpha-2, upper case
+  std::string desc;     // free text, e.g. "泰国南部"
+};
+
+// The alert block of DESIGN.md §4. level is the MFA reminder level, low to high:
+//   "caution" 注意安全, "reconsider" 谨慎前往, "avoid" 暂勿前往;
+// severity/urgency/certainty are CAP 1.2 codes, spelled as CAP spells them ("Severe", "Immediate",
+// "Likely"). The levels are not derived from severity: the duty officer chooses both (the usual
+// pairing is avoid/Extreme, reconsider/Severe, caution/Moderate).
+struct AlertInfo {
+  std::string level;
+  std::string severity;
+  std::string urgency;
+  std::string certainty;
+  std::vector<AlertArea> areas;
+  std::optional<TimePoint> expires;
+  std::string hotline;  // e.g. "12308"; may be empty
+};
+
+// The Chinese name of a reminder level ("caution" → "注意安全"); "" for an unknown level.
+const char* alert_level_label(std::string_view level);
+
+struct Item {
+  std::string id;  // assigned by Herald on acceptance
+  ItemKind kind = ItemKind::publication;
+  Category category = Category::work_news;
+  std::string title;
+  std::string body;
+  std::string summary;
+  std::string link;
+  std::vector<std::string> channels;
+  std::optional<TimePoint> publish_at;
+  std::optional<AlertInfo> alert;
+  std::string classification = "public";
+  std::string status = "actual";  // "actual" or "exercise" (drills never count in the report)
+  std::string author;             // user name of the submitter
+  TimePoint created_at{};
+  nlohmann::json extra = nlohmann::json::object();  // fields beyond the contract, kept as given
+};
+
+struct ItemLimits {
+  std::size_t max_title_bytes = 512;
+  std::size_t max_summary_bytes = 2048;
+  std::size_t max_body_bytes = 256 * 1024;
+  std::size_t max_link_bytes = 2048;
+};
+
+// True if `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF, no
+// truncated sequence).
+bool is_valid_utf8(std::string_view text);
+
+// Parses a request body: checks UTF-8 first (so the error says so), then JSON syntax.
+// Errors are ErrorKind::invalid_input with code "invalid_utf8" or "malformed_json".
+Result<nlohmann::json> parse_json_body(std::string_view body);
+
+// Validates a submitted item. `known_channels` are the channels enabled in config; an unknown
+// channel, category, kind or time, an empty or oversize field, or a missing alert block for an alert
+// gives an invalid_input Error (code "validation_failed") whose `field` names the JSON path (e.g.
+// "channels[2]", "alert.areas[0].country"); the first problem found is the one reported.
+// Fields beyond the contract are kept in `extra`, except inside `alert`, where an unknown key is an
+// error (it would otherwise be dropped). `id`, `author` and `created_at` are read too, so a stored
+// item reads back whole: the API must overwrite them on submission.
+Result<Item> item_from_json(const nlohmann::json& j, const std::set<std::string>& known_channels,
+                            const ItemLimits& limits = {});
+// The inverse of item_from_json: times in UTC+8, empty optional fields left out.
+nlohmann::json item_to_json(const Item& item);
+
+}  // namespace herald

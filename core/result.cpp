@@ -1,0 +1,29 @@
+#include "core/result.h"
+
+namespace herald {
+
+const char* to_string(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::retryable:
+      return "retryable";
+    case ErrorKind::rate_limited:
+      return "rate_limited";
+    case ErrorKind::credentials:
+      return "credentials";
+    case ErrorKind::permanent:
+      return "permanent";
+    case ErrorKind::invalid_input:
+      return "invalid_input";
+  }
+  return "unknown";
+}
+
+std::optional<ErrorKind> error_kind_from_string(std::string_view text) {
+  for (ErrorKind kind : {ErrorKind::retryable, ErrorKind::rate_limited, ErrorKind::credentials,
+                         ErrorKind::permanent, ErrorKind::invalid_input}) {
+    if (text == to_string(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
+}  // namespace herald

@@ -1,0 +1,97 @@
+// Result<T>: an expected-style value for failures that are part of normal operation (a platform's
+// error, a Redis outage, bad input). Exceptions are kept for start-up and broken invariants.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace herald {
+
+// How the caller should react to a failure. The dispatcher maps these onto retry, deferral,
+// token refresh or dead letter; the API maps invalid_input onto a 4xx answer.
+enum class ErrorKind {
+  retryable,     // transient: back off and try again
+  rate_limited,  // the platform asked us to wait: retry after `retry_after`
+  credentials,   // token expired or revoked: refresh once, then retry
+  permanent,     // will never succeed as is: dead letter
+  invalid_input  // the caller sent something wrong
+};
+
+const char* to_string(ErrorKind kind);
+std::optional<ErrorKind> error_kind_from_string(std::string_view text);
+
+struct Error {
+  ErrorKind kind = ErrorKind::permanent;
+  std::string message;
+  std::string field;  // JSON path or config key the error is about, when there is one
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::string code;  // machine-readable code (e.g. "validation_failed", a platform's error code)
+
+  // Constructors rather than aggregate initialisation, so `Error{kind, message}` does not trip
+  // -Wmissing-field-initializers.
+  Error() = default;
+  Error(ErrorKind kind_, std::string message_, std::string field_ = {})
+      : kind(kind_), message(std::move(message_)), field(std::move(field_)) {}
+
+  static Error retryable(std::string message) { return {ErrorKind::retryable, std::move(message)}; }
+  static Error permanent(std::string message) { return {ErrorKind::permanent, std::move(message)}; }
+  static Error credentials(std::string message) {
+    return {ErrorKind::credentials, std::move(message)};
+  }
+  static Error rate_limited(std::string message,
+                            std::optional<std::chrono::milliseconds> retry_after = std::nullopt) {
+    Error e{ErrorKind::rate_limited, std::move(message)};
+    e.retry_after = retry_after;
+    return e;
+  }
+  static Error invalid(std::string field, std::string message) {
+    Error e{ErrorKind::invalid_input, std::move(message), std::move(field)};
+    e.code = "validation_failed";
+    return e;
+  }
+};
+
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+  const Error& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return !error_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const Error& error() const { return *error_; }
+
+ private:
+  std::optional<Error> error_;
+};
+
+inline Result<void> ok() { return {}; }
+
+}  // namespace herald

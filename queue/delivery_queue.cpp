@@ -1,0 +1,455 @@
+#include "queue/delivery_queue.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <unordered_map>
+
+#include "queue/lua_scripts.h"
+
+namespace herald {
+namespace {
+
+// Deliveries per enqueue script call: big enough to amortise the round trip, small enough that
+// one call never holds Redis for long.
+constexpr std::size_t kEnqueueChunk = 256;
+// Lane entries depths() looks at to find the oldest waiting delivery.
+constexpr int kOldestSample = 16;
+constexpr int kMaxListLimit = 1000;
+
+std::int64_t unix_ms(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+TimePoint from_ms(std::int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+
+std::optional<std::int64_t> parse_ms(const std::string& text) {
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+const char* lane_name(Lane lane) { return lane == Lane::alert ? "alert" : "routine"; }
+
+// A lease token: 128 random bits. Only uniqueness per claim matters, not secrecy.
+std::string new_lease_token() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+Result<void> check_channel(const std::string& channel) {
+  // A brace would change the hash tag and split a channel's keys over several slots.
+  if (channel.empty() || channel.find_first_of("{}") != std::string::npos) {
+    return Error::invalid("channel", "invalid channel name \"" + channel + "\"");
+  }
+  return ok();
+}
+
+Result<void> check_script_reply(const Result<RedisValue>& r, const std::string& what) {
+  if (!r) return r.error();
+  if (r->is_error()) return error_from_reply(*r, what);
+  return ok();
+}
+
+long long int_at(const RedisValue& v, std::size_t i) {
+  if (i >= v.elements.size()) return 0;
+  const auto& e = v.elements[i];
+  if (e.type == RedisValue::Type::integer) return e.integer;
+  return parse_ms(e.str).value_or(0);
+}
+
+DeliveryRecord record_from_hash(const RedisValue& v) {
+  DeliveryRecord r;
+  auto time_of = [](const std::string& text) -> std::optional<TimePoint> {
+    if (auto ms = parse_ms(text)) return from_ms(*ms);
+    return std::nullopt;
+  };
+  for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+    const std::string& f = v.elements[i].str;
+    const std::string& val = v.elements[i + 1].str;
+    if (f == "id") r.id = val;
+    else if (f == "item_id") r.item_id = val;
+    else if (f == "channel") r.channel = val;
+    else if (f == "lane") r.lane = val;
+    else if (f == "state") r.state = val;
+    else if (f == "category") r.category = val;
+    else if (f == "kind") r.kind = val;
+    else if (f == "attempts") r.attempts = static_cast<int>(parse_ms(val).value_or(0));
+    else if (f == "remote_id") r.remote_id = val;
+    else if (f == "last_error") r.last_error = val;
+    else if (f == "last_error_code") r.last_error_code = val;
+    else if (f == "created_at") r.created_at = time_of(val);
+    else if (f == "updated_at") r.updated_at = time_of(val);
+    else if (f == "published_at") r.published_at = time_of(val);
+    else if (f == "next_attempt_at") r.next_attempt_at = time_of(val);
+  }
+  return r;
+}
+
+// Days since 1970-01-01 → civil date (Howard Hinnant's algorithm, proleptic Gregorian).
+void civil_from_days(std::int64_t z, int& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int>(yoe + era * 400 + (m <= 2 ? 1 : 0));
+}
+
+}  // namespace
+
+std::string channel_of_delivery(const std::string& delivery_id) {
+  const auto dot = delivery_id.find('.');
+  if (dot == std::string::npos) return {};
+  return delivery_id.substr(dot + 1);
+}
+
+std::string tally_day(TimePoint t, int utc_offset_minutes) {
+  const std::int64_t ms = unix_ms(t) + static_cast<std::int64_t>(utc_offset_minutes) * 60000;
+  std::int64_t days = ms / 86400000;
+  if (ms % 86400000 < 0) --days;
+  int y = 0;
+  unsigned m = 0, d = 0;
+  civil_from_days(days, y, m, d);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
+  return buf;
+}
+
+DeliveryQueue::DeliveryQueue(QueueOptions options, const Clock& clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      enqueue_script_("enqueue", std::string(lua::kEnqueue)),
+      claim_script_("claim", std::string(lua::kClaim)),
+      complete_script_("complete", std::string(lua::kComplete)),
+      heartbeat_script_("heartbeat", std::string(lua::kHeartbeat)),
+      replay_script_("replay", std::string(lua::kReplay)),
+      depths_script_("depths", std::string(lua::kDepths)) {}
+
+std::string DeliveryQueue::key(const std::string& channel, const std::string& suffix) const {
+  std::string k;
+  k.reserve(options_.prefix.size() + channel.size() + suffix.size() + 3);
+  k += options_.prefix;
+  k += '{';
+  k += channel;
+  k += "}:";
+  k += suffix;
+  return k;
+}
+
+Result<int> DeliveryQueue::enqueue(RedisConnection& conn,
+                                   const std::vector<NewDelivery>& deliveries) {
+  // Group by channel (a script call must stay inside one channel's slot), keeping input order.
+  std::vector<std::string> channels;
+  std::unordered_map<std::string, std::vector<const NewDelivery*>> by_channel;
+  for (const auto& nd : deliveries) {
+    const Delivery& d = nd.delivery;
+    if (auto c = check_channel(d.channel); !c) return c.error();
+    if (channel_of_delivery(d.id) != d.channel) {
+      return Error::invalid("id", "delivery id \"" + d.id + "\" does not end in its channel \"" +
+                                      d.channel + "\"");
+    }
+    auto [it, inserted] = by_channel.try_emplace(d.channel);
+    if (inserted) channels.push_back(d.channel);
+    it->second.push_back(&nd);
+  }
+
+  const std::string now = std::to_string(clock_.now_ms());
+  std::vector<RedisScript::Call> calls;
+  for (const auto& channel : channels) {
+    const auto& list = by_channel[channel];
+    for (std::size_t start = 0; start < list.size(); start += kEnqueueChunk) {
+      const std::size_t end = std::min(list.size(), start + kEnqueueChunk);
+      RedisScript::Call call;
+      call.keys = {key(channel, "alert"), key(channel, "routine"), key(channel, "timed"),
+                   key(channel, "wake:alert"), key(channel, "wake")};
+      call.args = {now, channel};
+      call.args.reserve(2 + 7 * (end - start));
+      for (std::size_t i = start; i < end; ++i) {
+        const NewDelivery& nd = *list[i];
+        const Delivery& d = nd.delivery;
+        call.keys.push_back(key(channel, "d:" + d.id));
+        call.args.insert(call.args.end(),
+                         {d.id, d.item_id, lane_name(d.lane), d.category, d.kind, d.payload,
+                          nd.publish_at ? std::to_string(unix_ms(*nd.publish_at)) : ""});
+      }
+      calls.push_back(std::move(call));
+    }
+  }
+  if (calls.empty()) return 0;
+  auto replies = enqueue_script_.run_many(conn, calls);
+  if (!replies) return replies.error();
+  int added = 0;
+  for (const auto& r : *replies) {
+    if (r.is_error()) return error_from_reply(r, "enqueueing deliveries");
+    added += static_cast<int>(r.integer);
+  }
+  return added;
+}
+
+Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& channel,
+                                     const ClaimRequest& request) {
+  if (auto c = check_channel(channel); !c) return c.error();
+  const int max_alert = std::max(0, request.max_alert);
+  const int max_routine = std::max(0, request.max_routine);
+  std::vector<std::string> args = {std::to_string(clock_.now_ms()),
+                                   std::to_string(options_.lease.count()),
+                                   request.owner,
+                                   std::to_string(max_alert),
+                                   std::to_string(max_routine),
+                                   key(channel, "d:"),
+                                   std::to_string(std::max(1, options_.move_batch)),
+                                   std::to_string(options_.max_attempts)};
+  for (int i = 0; i < max_alert + max_routine; ++i) args.push_back(new_lease_token());
+  auto reply = claim_script_.run(
+      conn,
+      {key(channel, "alert"), key(channel, "routine"), key(channel, "timed"),
+       key(channel, "inflight"), key(channel, "dead"), key(channel, "wake:alert"),
+       key(channel, "wake")},
+      args);
+  if (auto checked = check_script_reply(reply, "claiming deliveries of " + channel); !checked) {
+    return checked.error();
+  }
+  const RedisValue& v = *reply;
+  Claimed out;
+  if (v.elements.empty()) return Error::permanent("claim script returned an empty reply");
+  if (const long long next = int_at(v, 0); next >= 0) out.next_due = from_ms(next);
+  for (std::size_t i = 1; i + 7 < v.elements.size(); i += 8) {
+    Delivery d;
+    d.id = v.elements[i].str;
+    d.item_id = v.elements[i + 1].str;
+    d.channel = channel;
+    d.lane = v.elements[i + 2].str == "alert" ? Lane::alert : Lane::routine;
+    d.category = v.elements[i + 3].str;
+    d.kind = v.elements[i + 4].str;
+    d.payload = v.elements[i + 5].str;
+    d.attempt = static_cast<int>(int_at(v, i + 6));
+    d.lease_token = v.elements[i + 7].str;
+    out.deliveries.push_back(std::move(d));
+  }
+  return out;
+}
+
+Result<bool> DeliveryQueue::wait_for_work(RedisConnection& blocking_conn,
+                                          const std::string& channel,
+                                          std::chrono::milliseconds timeout,
+                                          bool routine_capacity) {
+  if (auto c = check_channel(channel); !c) return c.error();
+  std::vector<std::string> args = {"BLPOP", key(channel, "wake:alert")};
+  if (routine_capacity) args.push_back(key(channel, "wake"));
+  Result<RedisValue> reply = RedisValue{};
+  if (timeout.count() <= 0) {
+    // BLPOP's 0 means "forever": a zero timeout is a non-blocking look instead.
+    args[0] = "LPOP";
+    bool taken = false;
+    for (std::size_t i = 1; i < args.size() && !taken; ++i) {
+      auto r = blocking_conn.command({"LPOP", args[i]});
+      if (!r) return r.error();
+      if (r->is_error()) return error_from_reply(*r, "waiting for work on " + channel);
+      taken = !r->is_nil();
+    }
+    return taken;
+  }
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(timeout.count()) / 1000.0);
+  args.push_back(seconds);
+  reply = blocking_conn.blocking_command(args, timeout);
+  if (!reply) return reply.error();
+  if (reply->is_error()) return error_from_reply(*reply, "waiting for work on " + channel);
+  return !reply->is_nil();
+}
+
+Result<std::vector<CompletionResult>> DeliveryQueue::complete(
+    RedisConnection& conn, const std::string& channel,
+    const std::vector<Completion>& completions) {
+  if (auto c = check_channel(channel); !c) return c.error();
+  std::vector<CompletionResult> results;
+  if (completions.empty()) return results;
+  const TimePoint now = clock_.now();
+  const std::string day = tally_day(now, options_.utc_offset_minutes);
+  std::vector<std::string> keys = {key(channel, "inflight"), key(channel, "timed"),
+                                   key(channel, "dead"), key(channel, "tally:" + day.substr(0, 4)),
+                                   key(channel, "wake:alert"), key(channel, "wake")};
+  std::vector<std::string> args = {std::to_string(unix_ms(now)), day,
+                                   std::to_string(options_.max_attempts)};
+  keys.reserve(keys.size() + completions.size());
+  args.reserve(args.size() + 7 * completions.size());
+  for (const auto& c : completions) {
+    if (channel_of_delivery(c.delivery_id) != channel) {
+      return Error::invalid("delivery_id", "delivery \"" + c.delivery_id +
+                                               "\" does not belong to channel " + channel);
+    }
+    keys.push_back(key(channel, "d:" + c.delivery_id));
+    const char* outcome = c.outcome == OutcomeKind::published ? "published"
+                          : c.outcome == OutcomeKind::retry   ? "retry"
+                                                              : "dead";
+    args.insert(args.end(), {c.delivery_id, c.lease_token, outcome, c.remote_id, c.error_code,
+                             c.error_message, std::to_string(unix_ms(c.retry_at))});
+  }
+  auto reply = complete_script_.run(conn, keys, args);
+  if (auto checked = check_script_reply(reply, "completing deliveries of " + channel); !checked) {
+    return checked.error();
+  }
+  if (reply->elements.size() != completions.size()) {
+    return Error::permanent("complete script answered " + std::to_string(reply->elements.size()) +
+                            " results for " + std::to_string(completions.size()) + " completions");
+  }
+  results.reserve(completions.size());
+  for (const auto& e : reply->elements) {
+    results.push_back(e.integer == 0 ? CompletionResult::stale : CompletionResult::applied);
+  }
+  return results;
+}
+
+Result<int> DeliveryQueue::heartbeat(
+    RedisConnection& conn, const std::string& channel,
+    const std::vector<std::pair<std::string, std::string>>& id_and_token) {
+  if (auto c = check_channel(channel); !c) return c.error();
+  if (id_and_token.empty()) return 0;
+  std::vector<std::string> keys = {key(channel, "inflight")};
+  std::vector<std::string> args = {std::to_string(clock_.now_ms() + options_.lease.count())};
+  for (const auto& [id, token] : id_and_token) {
+    if (channel_of_delivery(id) != channel) {
+      return Error::invalid("delivery_id",
+                            "delivery \"" + id + "\" does not belong to channel " + channel);
+    }
+    keys.push_back(key(channel, "d:" + id));
+    args.push_back(id);
+    args.push_back(token);
+  }
+  auto reply = heartbeat_script_.run(conn, keys, args);
+  if (auto checked = check_script_reply(reply, "extending leases on " + channel); !checked) {
+    return checked.error();
+  }
+  return static_cast<int>(reply->integer);
+}
+
+std::chrono::milliseconds DeliveryQueue::backoff(
+    int attempt, std::optional<std::chrono::milliseconds> retry_after,
+    std::mt19937_64& rng) const {
+  const long long base = std::max<long long>(1, options_.retry_base.count());
+  const long long cap_max = std::max<long long>(base, options_.retry_max.count());
+  // base * 2^(attempt-1), computed without overflow: stop doubling once past the cap.
+  long long cap = base;
+  for (int i = 1; i < attempt && cap < cap_max; ++i) cap *= 2;
+  cap = std::min(cap, cap_max);
+  std::uniform_int_distribution<long long> jitter(0, cap);
+  std::chrono::milliseconds delay(jitter(rng));
+  if (retry_after && *retry_after > delay) delay = *retry_after;
+  return delay;
+}
+
+Result<std::optional<DeliveryRecord>> DeliveryQueue::get(RedisConnection& conn,
+                                                         const std::string& delivery_id) {
+  auto many = get_many(conn, {delivery_id});
+  if (!many) return many.error();
+  if (many->empty()) return std::optional<DeliveryRecord>{};
+  return std::optional<DeliveryRecord>{std::move(many->front())};
+}
+
+Result<std::vector<DeliveryRecord>> DeliveryQueue::get_many(
+    RedisConnection& conn, const std::vector<std::string>& delivery_ids) {
+  std::vector<DeliveryRecord> records;
+  std::vector<std::vector<std::string>> commands;
+  for (const auto& id : delivery_ids) {
+    const std::string channel = channel_of_delivery(id);
+    if (channel.empty() || !check_channel(channel)) continue;  // cannot exist
+    commands.push_back({"HGETALL", key(channel, "d:" + id)});
+  }
+  if (commands.empty()) return records;
+  auto replies = conn.pipeline(commands);
+  if (!replies) return replies.error();
+  for (const auto& r : *replies) {
+    if (r.is_error()) return error_from_reply(r, "reading deliveries");
+    if (r.elements.empty()) continue;
+    records.push_back(record_from_hash(r));
+  }
+  return records;
+}
+
+Result<std::vector<DeliveryRecord>> DeliveryQueue::list_dead(RedisConnection& conn,
+                                                             const std::string& channel,
+                                                             int offset, int limit) {
+  if (auto c = check_channel(channel); !c) return c.error();
+  if (limit <= 0) return std::vector<DeliveryRecord>{};
+  offset = std::max(0, offset);
+  limit = std::min(limit, kMaxListLimit);
+  auto ids = conn.command({"ZREVRANGE", key(channel, "dead"), std::to_string(offset),
+                           std::to_string(offset + limit - 1)});
+  if (!ids) return ids.error();
+  if (ids->is_error()) return error_from_reply(*ids, "listing dead deliveries of " + channel);
+  std::vector<std::string> id_list;
+  id_list.reserve(ids->elements.size());
+  for (const auto& e : ids->elements) id_list.push_back(e.str);
+  return get_many(conn, id_list);
+}
+
+Result<void> DeliveryQueue::replay(RedisConnection& conn, const std::string& delivery_id) {
+  const std::string channel = channel_of_delivery(delivery_id);
+  auto not_found = [&] {
+    Error e = Error::invalid("id", "no delivery with id " + delivery_id);
+    e.code = "not_found";
+    return e;
+  };
+  if (channel.empty() || !check_channel(channel)) return not_found();
+  auto reply = replay_script_.run(
+      conn,
+      {key(channel, "d:" + delivery_id), key(channel, "dead"), key(channel, "alert"),
+       key(channel, "routine"), key(channel, "wake:alert"), key(channel, "wake")},
+      {std::to_string(clock_.now_ms()), delivery_id});
+  if (auto checked = check_script_reply(reply, "replaying " + delivery_id); !checked) {
+    return checked.error();
+  }
+  if (reply->str == "not_found") return not_found();
+  if (reply->str == "not_dead") {
+    Error e = Error::invalid("id", "delivery " + delivery_id + " is not a dead letter");
+    e.code = "not_dead";
+    return e;
+  }
+  return ok();
+}
+
+Result<std::map<std::string, long long>> DeliveryQueue::read_tally(RedisConnection& conn,
+                                                                   const std::string& channel,
+                                                                   int year) {
+  if (auto c = check_channel(channel); !c) return c.error();
+  auto reply = conn.command({"HGETALL", key(channel, "tally:" + std::to_string(year))});
+  if (!reply) return reply.error();
+  if (reply->is_error()) return error_from_reply(*reply, "reading the tally of " + channel);
+  std::map<std::string, long long> out;
+  for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
+    out[reply->elements[i].str] = parse_ms(reply->elements[i + 1].str).value_or(0);
+  }
+  return out;
+}
+
+Result<LaneDepths> DeliveryQueue::depths(RedisConnection& conn, const std::string& channel) {
+  if (auto c = check_channel(channel); !c) return c.error();
+  auto reply = depths_script_.run(conn,
+                                  {key(channel, "alert"), key(channel, "routine"),
+                                   key(channel, "timed"), key(channel, "inflight"),
+                                   key(channel, "dead")},
+                                  {key(channel, "d:"), std::to_string(kOldestSample)});
+  if (auto checked = check_script_reply(reply, "reading queue depths of " + channel); !checked) {
+    return checked.error();
+  }
+  LaneDepths d;
+  d.alert = int_at(*reply, 0);
+  d.routine = int_at(*reply, 1);
+  d.timed = int_at(*reply, 2);
+  d.inflight = int_at(*reply, 3);
+  d.dead = int_at(*reply, 4);
+  if (const long long oldest = int_at(*reply, 5); oldest >= 0 && reply->elements.size() > 5) {
+    d.oldest_waiting = from_ms(oldest);
+  }
+  return d;
+}
+
+}  // namespace herald

@@ -1,0 +1,125 @@
+-- claim: one atomic step per call, for ONE channel:
+--   1. promote due timed deliveries (scheduled publish_at, retries) to the tail of their lane;
+--   2. put deliveries whose lease expired back at the HEAD of their lane (attempts kept; a
+--      delivery that already used max_attempts is buried instead, so a delivery that kills its
+--      worker every time cannot loop forever);
+--   3. pop up to max_alert alerts and, only if the alert lane is then empty, up to max_routine
+--      routine deliveries, and lease each one under a fresh token.
+-- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] inflight, KEYS[5] dead,
+-- KEYS[6] wake:alert, KEYS[7] wake.
+-- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] owner, ARGV[4] max_alert, ARGV[5] max_routine,
+-- ARGV[6] ledger key prefix "<p>{<ch>}:d:", ARGV[7] move limit (promotions and reclaims per
+-- call), ARGV[8] max_attempts, ARGV[9..] one random lease token per possible claim.
+--
+-- Cluster note: the ids of the deliveries this script touches come out of the lists and sets, so
+-- their ledger keys cannot be declared in KEYS. They are built here from ARGV[6], which carries
+-- the same {<ch>} hash tag as every declared key, so the script still touches a single slot.
+--
+-- Returns { next_due ms or -1, then 8 per claimed delivery:
+--           id, item_id, lane, category, kind, payload, attempts, lease token }.
+local now_s = ARGV[1]
+local now = tonumber(now_s)
+local lease = tonumber(ARGV[2])
+local owner = ARGV[3]
+local max_alert = tonumber(ARGV[4])
+local max_routine = tonumber(ARGV[5])
+local dkey = ARGV[6]
+local limit = tonumber(ARGV[7])
+local max_attempts = tonumber(ARGV[8])
+
+local function lane_key(lane)
+  if lane == 'alert' then return KEYS[1] end
+  return KEYS[2]
+end
+
+-- 1. Promote.
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_s, 'LIMIT', 0, limit)
+if #due > 0 then
+  for _, id in ipairs(due) do
+    local key = dkey .. id
+    local f = redis.call('HMGET', key, 'state', 'lane')
+    -- Anything else (no ledger, cancelled) is just dropped from the set, never left to loop.
+    if f[1] == 'scheduled' or f[1] == 'retry_wait' then
+      redis.call('HSET', key, 'state', 'queued', 'queued_at', now_s, 'updated_at', now_s)
+      redis.call('RPUSH', lane_key(f[2]), id)
+    end
+  end
+  redis.call('ZREM', KEYS[3], unpack(due))
+end
+
+-- 2. Reclaim. Walk backwards so the lease that expired first ends up at the very head.
+local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. now_s, 'LIMIT', 0, limit)
+if #expired > 0 then
+  for i = #expired, 1, -1 do
+    local id = expired[i]
+    local key = dkey .. id
+    local f = redis.call('HMGET', key, 'state', 'lane', 'attempts', 'lease_owner')
+    if f[1] == 'in_flight' then
+      local why = 'lease of ' .. (f[4] or '?') .. ' expired'
+      redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
+      if tonumber(f[3] or '0') >= max_attempts then
+        redis.call('HSET', key, 'state', 'dead', 'last_error', why, 'last_error_code',
+          'lease_expired', 'dead_at', now_s, 'updated_at', now_s)
+        redis.call('ZADD', KEYS[5], now_s, id)
+      else
+        redis.call('HSET', key, 'state', 'queued', 'queued_at', now_s, 'updated_at', now_s,
+          'last_error', why, 'last_error_code', 'lease_expired')
+        redis.call('LPUSH', lane_key(f[2]), id)
+      end
+    end
+  end
+  redis.call('ZREM', KEYS[4], unpack(expired))
+end
+
+-- 3. Claim.
+local out = { -1 }
+local tokens_used = 0
+local deadline = now + lease
+local function take(list_key, max)
+  local got = 0
+  while got < max do
+    local id = redis.call('LPOP', list_key)
+    if not id then break end
+    local key = dkey .. id
+    local f = redis.call('HMGET', key, 'state', 'item_id', 'lane', 'category', 'kind', 'payload')
+    -- An id whose ledger says it is not waiting (gone, cancelled) is dropped, not claimed.
+    if f[1] == 'queued' then
+      tokens_used = tokens_used + 1
+      local token = ARGV[8 + tokens_used]
+      local attempts = redis.call('HINCRBY', key, 'attempts', 1)
+      redis.call('HSET', key, 'state', 'in_flight', 'lease_owner', owner, 'lease_token', token,
+        'attempt_started_at', now_s, 'updated_at', now_s)
+      redis.call('HDEL', key, 'next_attempt_at')
+      redis.call('ZADD', KEYS[4], deadline, id)
+      local n = #out
+      out[n + 1] = id
+      out[n + 2] = f[2] or ''
+      out[n + 3] = f[3] or 'routine'
+      out[n + 4] = f[4] or ''
+      out[n + 5] = f[5] or ''
+      out[n + 6] = f[6] or ''
+      out[n + 7] = attempts
+      out[n + 8] = token
+      got = got + 1
+    end
+  end
+end
+take(KEYS[1], max_alert)
+local alerts_left = redis.call('LLEN', KEYS[1])
+if alerts_left == 0 then take(KEYS[2], max_routine) end
+local routine_left = redis.call('LLEN', KEYS[2])
+
+-- Work is left: make sure a token is there, so another idle worker wakes and helps.
+if alerts_left > 0 and redis.call('LLEN', KEYS[6]) == 0 then redis.call('RPUSH', KEYS[6], '1') end
+if routine_left > 0 and redis.call('LLEN', KEYS[7]) == 0 then redis.call('RPUSH', KEYS[7], '1') end
+
+local next_due = -1
+local t = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+if #t > 0 then next_due = tonumber(t[2]) end
+local l = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+if #l > 0 then
+  local s = tonumber(l[2])
+  if next_due < 0 or s < next_due then next_due = s end
+end
+out[1] = next_due
+return out

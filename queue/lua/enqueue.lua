@@ -1,0 +1,42 @@
+-- enqueue: adds deliveries of ONE channel. A delivery whose ledger hash already exists is left
+-- alone (whatever its state), so a repeated fan-out never queues it twice.
+-- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] wake:alert, KEYS[5] wake,
+-- KEYS[5+i] ledger hash of delivery i (all share the channel's {hash tag}).
+-- ARGV[1] now (ms), ARGV[2] channel, then 7 per delivery:
+--   id, item_id, lane ('alert'|'routine'), category, kind, payload, due ms ('' = now).
+-- Returns the number of deliveries added.
+local now = ARGV[1]
+local now_n = tonumber(now)
+local channel = ARGV[2]
+local added = 0
+local wake_alert, wake_routine = false, false
+for i = 1, #KEYS - 5 do
+  local key = KEYS[5 + i]
+  local b = 2 + (i - 1) * 7
+  if redis.call('EXISTS', key) == 0 then
+    local id, lane, due = ARGV[b + 1], ARGV[b + 3], ARGV[b + 7]
+    local scheduled = due ~= '' and tonumber(due) > now_n
+    redis.call('HSET', key, 'id', id, 'item_id', ARGV[b + 2], 'channel', channel, 'lane', lane,
+      'category', ARGV[b + 4], 'kind', ARGV[b + 5], 'payload', ARGV[b + 6], 'attempts', 0,
+      'created_at', now, 'updated_at', now)
+    if scheduled then
+      redis.call('HSET', key, 'state', 'scheduled', 'publish_at', due)
+      redis.call('ZADD', KEYS[3], due, id)
+    else
+      redis.call('HSET', key, 'state', 'queued', 'queued_at', now)
+      if lane == 'alert' then
+        redis.call('RPUSH', KEYS[1], id)
+      else
+        redis.call('RPUSH', KEYS[2], id)
+      end
+    end
+    -- A scheduled delivery wakes a sleeper too: it may be due before that sleeper's timeout.
+    if lane == 'alert' then wake_alert = true else wake_routine = true end
+    added = added + 1
+  end
+end
+-- A wake list holds at most one token: one idle worker wakes, claims, and passes the token on
+-- if work is left (claim.lua), instead of a token per delivery piling up.
+if wake_alert and redis.call('LLEN', KEYS[4]) == 0 then redis.call('RPUSH', KEYS[4], '1') end
+if wake_routine and redis.call('LLEN', KEYS[5]) == 0 then redis.call('RPUSH', KEYS[5], '1') end
+return added

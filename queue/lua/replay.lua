@@ -1,0 +1,17 @@
+-- replay: moves a dead delivery back to the tail of its lane with a fresh attempt budget.
+-- KEYS[1] ledger hash, KEYS[2] dead, KEYS[3] alert lane, KEYS[4] routine lane,
+-- KEYS[5] wake:alert, KEYS[6] wake. ARGV[1] now ms, ARGV[2] id.
+-- Returns 'ok', 'not_found' or 'not_dead'.
+local f = redis.call('HMGET', KEYS[1], 'state', 'lane')
+if not f[1] then return 'not_found' end
+if f[1] ~= 'dead' then return 'not_dead' end
+local now = ARGV[1]
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', 0, 'replayed_at', now, 'queued_at', now,
+  'updated_at', now)
+redis.call('HDEL', KEYS[1], 'next_attempt_at', 'dead_at')
+local lane, wake = KEYS[4], KEYS[6]
+if f[2] == 'alert' then lane, wake = KEYS[3], KEYS[5] end
+redis.call('RPUSH', lane, ARGV[2])
+if redis.call('LLEN', wake) == 0 then redis.call('RPUSH', wake, '1') end
+return 'ok'

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up and runs Herald on its embedded default: heraldd starts its own redis-server under
+# var/demo, and herald-sim stands in for the platforms. Ctrl-C stops everything.
+# Usage: scripts/run.sh   (env HERALD_PORT, default 8080; HERALD_SIM_PORT, default 8091)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  sed -n '2,4p' "$0"; exit 0
+fi
+
+scripts/setup.sh
+
+port="${HERALD_PORT:-8080}"
+sim_port="${HERALD_SIM_PORT:-8091}"
+export HERALD_SIM_URL="http://127.0.0.1:${sim_port}"
+mkdir -p var/demo
+
+build/services/herald-sim/herald-sim --listen "127.0.0.1:${sim_port}" > var/demo/herald-sim.log 2>&1 &
+sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -fs "${HERALD_SIM_URL}/_sim/health" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+cat <<TXT
+
+Herald API:      http://127.0.0.1:${port}   (demo tokens: demo-duty-token, demo-admin-token)
+herald-sim:      ${HERALD_SIM_URL}          (what the platforms received: /_sim/published?platform=webhook)
+
+In another terminal, submit the sample alert and see it delivered:
+
+  curl -s -H 'Authorization: Bearer demo-duty-token' -H 'Content-Type: application/json' --data @config/sample-alert.json http://127.0.0.1:${port}/v1/items | tee /dev/stderr | sed -E 's/.*"id":"([^"]+)".*/\1/' | { read -r id; sleep 1; curl -s -H 'Authorization: Bearer demo-duty-token' http://127.0.0.1:${port}/v1/items/\$id; echo; }
+
+TXT
+HERALD_HTTP_LISTEN="127.0.0.1:${port}" exec build/services/heraldd/heraldd --config config/herald.demo.json

@@ -1,0 +1,129 @@
+#include "services/heraldd/daemon.h"
+
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+namespace herald {
+namespace {
+
+// A fan-out pending this long is taken to belong to a heraldd that died before finishing it.
+constexpr std::chrono::milliseconds kFanoutGrace{10000};
+constexpr std::chrono::milliseconds kRecoveryInterval{5000};
+
+std::string host_name() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+Daemon::Daemon(Config config) : config_(std::move(config)) {}
+
+Daemon::~Daemon() { stop(); }
+
+Result<void> Daemon::start() {
+  std::string redis_url = config_.redis.url;
+  if (redis_url == "embedded") {
+    EmbeddedRedisOptions eo;
+    eo.binary = config_.redis.embedded.binary;
+    eo.data_dir = config_.data_dir;
+    eo.port = config_.redis.embedded.port;
+    eo.appendonly = config_.redis.embedded.appendonly;
+    embedded_redis_ = std::make_unique<EmbeddedRedis>(eo);
+    if (auto started = embedded_redis_->start(); !started) return started;
+    redis_url = embedded_redis_->url();
+  }
+  redis_options_.url = redis_url;
+  redis_options_.connect_timeout = std::chrono::milliseconds(config_.redis.connect_timeout_ms);
+  redis_options_.command_timeout = std::chrono::milliseconds(config_.redis.command_timeout_ms);
+  pool_ = std::make_unique<RedisPool>(redis_options_, config_.redis.pool_size);
+
+  QueueOptions qo;
+  qo.prefix = config_.redis.key_prefix;
+  qo.lease = std::chrono::milliseconds(config_.queue.lease_ms);
+  qo.max_attempts = config_.queue.max_attempts;
+  qo.retry_base = std::chrono::milliseconds(config_.queue.retry_base_ms);
+  qo.retry_max = std::chrono::milliseconds(config_.queue.retry_max_ms);
+  qo.idle_block = std::chrono::milliseconds(config_.queue.idle_block_ms);
+  qo.utc_offset_minutes = config_.office.utc_offset_minutes;
+  queue_ = std::make_unique<DeliveryQueue>(qo, clock_);
+  items_ = std::make_unique<ItemStore>(config_.redis.key_prefix, *queue_, clock_);
+
+  std::vector<AuthUser> users;
+  for (const auto& u : config_.auth.users) {
+    users.push_back({u.name, std::set<std::string>(u.roles.begin(), u.roles.end()), u.token_sha256});
+  }
+  auth_ = std::make_unique<Authenticator>(std::move(users));
+
+  // Channels: each factory validates its own section; a bad one stops start-up with its key.
+  ChannelRegistry registry;
+  register_builtin_channels(registry);
+  ChannelDeps deps{clock_};
+  std::set<std::string> enabled;
+  const std::string owner_base = host_name() + ":" + std::to_string(getpid());
+  for (const auto& [name, section] : config_.channels) {
+    if (!section.enabled) continue;
+    auto channel = registry.create(name, section.settings, "channels." + name, deps);
+    if (!channel) return channel.error();
+    DispatcherOptions dopts;
+    dopts.channel = name;
+    dopts.owner = owner_base + ":" + name;
+    dopts.concurrency = section.concurrency;
+    dopts.reserved_for_alerts = section.reserved_for_alerts;
+    dopts.redis = redis_options_;
+    channels_.push_back(std::move(*channel));
+    dispatchers_.push_back(
+        std::make_unique<Dispatcher>(dopts, *queue_, *channels_.back(), clock_));
+    enabled.insert(name);
+  }
+
+  api_ = std::make_unique<Api>(ApiDeps{*pool_, *items_, *queue_, *auth_, clock_, enabled, {}});
+  HttpServerOptions so;
+  so.listen = config_.http.listen;
+  so.max_body_bytes = config_.http.max_body_bytes;
+  so.read_timeout = std::chrono::milliseconds(config_.http.read_timeout_ms);
+  so.max_connections = config_.http.max_connections;
+  so.io_threads = config_.http.io_threads;
+  so.handler_threads = config_.http.handler_threads;
+  server_ = std::make_unique<HttpServer>(so, [this](const ServerRequest& r) { return api_->handle(r); });
+
+  for (auto& d : dispatchers_) d->start();
+  recovery_ = std::thread([this] { recovery_loop(); });
+  if (auto listening = server_->start(); !listening) return listening;
+  spdlog::info("heraldd ready: API on {} port {}, {} channel(s), redis {}", config_.http.listen,
+               server_->port(), dispatchers_.size(), redis_url);
+  return ok();
+}
+
+int Daemon::api_port() const { return server_ ? server_->port() : 0; }
+
+void Daemon::recovery_loop() {
+  RedisConnection conn(redis_options_);
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    auto repaired = items_->recover_fanouts(conn, kFanoutGrace);
+    if (!repaired) spdlog::warn("fan-out recovery: {}", repaired.error().message);
+    else if (*repaired > 0) spdlog::info("fan-out recovery: re-queued {} item(s)", *repaired);
+    lock.lock();
+    stop_cv_.wait_for(lock, kRecoveryInterval, [this] { return stopping_; });
+  }
+}
+
+void Daemon::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (server_) server_->stop();
+  for (auto& d : dispatchers_) d->stop();
+  if (recovery_.joinable()) recovery_.join();
+  dispatchers_.clear();
+  if (embedded_redis_) embedded_redis_->stop();
+}
+
+}  // namespace herald

@@ -1,0 +1,163 @@
+// heraldd's REST API as a client sees it: a real heraldd process, a real redis-server, herald-sim.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "queue/redis.h"
+#include "tests/support/herald_processes.h"
+#include "tests/support/redis_server.h"
+
+using namespace herald;
+using namespace herald::test;
+using nlohmann::json;
+
+namespace {
+
+json sample_alert() {
+  std::ifstream in(std::string(HERALD_SOURCE_DIR) + "/config/sample-alert.json");
+  return json::parse(in);
+}
+
+std::vector<std::pair<std::string, std::string>> json_headers() {
+  return {{"Content-Type", "application/json"}};
+}
+
+long long redis_count(const std::string& command, const std::string& key) {
+  RedisOptions options;
+  options.url = test_redis_url();
+  RedisConnection conn(options);
+  auto reply = conn.command({command, key});
+  REQUIRE(reply);
+  return reply->integer;
+}
+
+struct Fixture {
+  std::string prefix = unique_key_prefix("api");
+  std::string dir = make_temp_dir("api");
+  SimHandle sim = start_sim();
+  HeralddHandle daemon = start_heraldd(test_config(prefix, sim.url), dir);
+};
+
+}  // namespace
+
+TEST_CASE("an item submitted through the API is delivered and its status is visible", "[api]") {
+  Fixture f;
+  auto created = http("POST", f.daemon.url + "/v1/items", kDutyToken, sample_alert().dump(),
+                      json_headers());
+  REQUIRE(created.status == 201);
+  const json answer = json_of(created);
+  const std::string id = answer.at("id");
+  CHECK(answer.at("state") == "queued");
+  CHECK(created.header("location") == "/v1/items/" + id);
+
+  json item;
+  REQUIRE(wait_until(
+      [&] {
+        item = json_of(http("GET", f.daemon.url + "/v1/items/" + id, kReviewerToken));
+        return item.value("state", "") == "published";
+      },
+      std::chrono::seconds(10)));
+  REQUIRE(item.at("deliveries").size() == 1);
+  const json& delivery = item["deliveries"][0];
+  CHECK(delivery.at("channel") == "webhook");
+  CHECK(delivery.at("state") == "published");
+  CHECK(delivery.at("attempts") == 1);
+  CHECK_FALSE(delivery.at("remote_id").get<std::string>().empty());
+  CHECK(item.at("title") == sample_alert().at("title"));
+  CHECK(item.at("author") == "duty");
+
+  const json published = sim_published(f.sim.url, "webhook");
+  REQUIRE(published.at("count") == 1);
+  CHECK(published["items"][0].at("idempotency_key") == "herald-" + id + ".webhook");
+  CHECK(published["items"][0]["body"]["item"]["title"] == sample_alert().at("title"));
+}
+
+TEST_CASE("bad requests get a precise status and error body, and nothing is queued", "[api]") {
+  Fixture f;
+  const std::string items = f.daemon.url + "/v1/items";
+  auto expect_error = [](const HttpResponse& r, long status, const std::string& code) {
+    INFO(r.body);
+    CHECK(r.status == status);
+    const json body = json_of(r);
+    CHECK(body.at("error").at("code") == code);
+    CHECK_FALSE(body["error"].at("message").get<std::string>().empty());
+    return body;
+  };
+
+  SECTION("malformed JSON") {
+    expect_error(http("POST", items, kDutyToken, R"({"kind": "alert",)", json_headers()), 400,
+                 "malformed_json");
+  }
+  SECTION("invalid UTF-8") {
+    expect_error(http("POST", items, kDutyToken, "{\"title\": \"\xC3\x28\"}", json_headers()), 400,
+                 "invalid_utf8");
+  }
+  SECTION("a body over the limit") {
+    json big = sample_alert();
+    big["body"] = std::string(2 * 1024 * 1024, 'x');
+    expect_error(http("POST", items, kDutyToken, big.dump(), json_headers()), 413, "body_too_large");
+  }
+  SECTION("no token, or a wrong one") {
+    expect_error(http("POST", items, "", sample_alert().dump(), json_headers()), 401,
+                 "unauthorized");
+    expect_error(http("POST", items, "not-a-token", sample_alert().dump(), json_headers()), 401,
+                 "unauthorized");
+  }
+  SECTION("a role that may not submit") {
+    expect_error(http("POST", items, kReviewerToken, sample_alert().dump(), json_headers()), 403,
+                 "forbidden");
+  }
+  SECTION("an unknown channel") {
+    json item = sample_alert();
+    item["channels"] = {"webhook", "telegram"};
+    const json body = expect_error(http("POST", items, kDutyToken, item.dump(), json_headers()),
+                                   422, "validation_failed");
+    CHECK(body["error"].at("field") == "channels[1]");
+  }
+  SECTION("not JSON at all") {
+    expect_error(http("POST", items, kDutyToken, "title=x", {{"Content-Type", "text/plain"}}), 415,
+                 "unsupported_media_type");
+  }
+  SECTION("an item that does not exist") {
+    expect_error(http("GET", items + "/0000000000nosuchitem00000", kDutyToken), 404, "not_found");
+  }
+
+  CHECK(redis_count("ZCARD", f.prefix + "{items}:by_time") == 0);
+  CHECK(redis_count("LLEN", f.prefix + "{webhook}:alert") == 0);
+  CHECK(sim_published(f.sim.url, "webhook").at("count") == 0);
+}
+
+TEST_CASE("an Idempotency-Key makes a retried submit return the first answer", "[api]") {
+  Fixture f;
+  const std::string items = f.daemon.url + "/v1/items";
+  auto headers = json_headers();
+  headers.emplace_back("Idempotency-Key", "cms-4711");
+  auto first = http("POST", items, kDutyToken, sample_alert().dump(), headers);
+  REQUIRE(first.status == 201);
+  auto again = http("POST", items, kDutyToken, sample_alert().dump(), headers);
+  CHECK(again.status == 201);
+  CHECK(json_of(again).at("id") == json_of(first).at("id"));
+  CHECK(again.header("idempotent-replayed") == "true");
+
+  json other = sample_alert();
+  other["title"] = "另一条提醒";
+  auto conflict = http("POST", items, kDutyToken, other.dump(), headers);
+  CHECK(conflict.status == 409);
+  CHECK(json_of(conflict)["error"]["code"] == "idempotency_conflict");
+
+  CHECK(redis_count("ZCARD", f.prefix + "{items}:by_time") == 1);
+  REQUIRE(wait_until([&] { return sim_published(f.sim.url, "webhook").at("count") == 1; },
+                     std::chrono::seconds(10)));
+}
+
+TEST_CASE("health and readiness answer without a token, and SIGTERM stops heraldd cleanly",
+          "[api]") {
+  Fixture f;
+  CHECK(http("GET", f.daemon.url + "/healthz").status == 200);
+  CHECK(http("GET", f.daemon.url + "/readyz").status == 200);
+  f.daemon.process.signal(SIGTERM);
+  auto code = f.daemon.process.wait(std::chrono::seconds(20));
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}

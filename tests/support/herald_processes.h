@@ -1,0 +1,53 @@
+// Starts the real herald-sim and heraldd binaries for integration tests, with a config written to
+// a temp dir, and offers small HTTP helpers to talk to them.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "adapters/http_client.h"
+#include "tests/support/process.h"
+
+namespace herald::test {
+
+// Tokens of the users in test_config(); their sha256 is what the config holds.
+inline constexpr const char* kDutyToken = "duty-token";       // duty_officer, drafter
+inline constexpr const char* kReviewerToken = "reviewer-token";  // reviewer
+inline constexpr const char* kAdminToken = "admin-token";      // admin
+
+struct SimHandle {
+  ChildProcess process;
+  std::string url;  // "http://127.0.0.1:PORT"
+  std::string log_path;
+};
+
+// Starts herald-sim on a free port; `args` are extra command-line arguments (e.g. --faults ...).
+SimHandle start_sim(const std::vector<std::string>& args = {});
+
+struct HeralddHandle {
+  ChildProcess process;
+  std::string url;  // "http://127.0.0.1:PORT"
+  std::string config_path;
+  std::string log_path;
+};
+
+// A config for heraldd against the test redis-server under `key_prefix`, with the webhook
+// channel pointed at `sim_url`, API on a free port, short leases, and the three test users.
+nlohmann::json test_config(const std::string& key_prefix, const std::string& sim_url);
+
+// Writes `config` into `dir` and starts heraldd; waits until /healthz answers (throws if not).
+HeralddHandle start_heraldd(const nlohmann::json& config, const std::string& dir,
+                            const std::string& name = "heraldd");
+
+// HTTP helpers over herald::HttpClient; the token is sent as a bearer token when not empty.
+HttpResponse http(const std::string& method, const std::string& url, const std::string& token = "",
+                  const std::string& body = "",
+                  std::vector<std::pair<std::string, std::string>> headers = {});
+nlohmann::json json_of(const HttpResponse& response);
+
+// What herald-sim received for a platform (GET /_sim/published?platform=...).
+nlohmann::json sim_published(const std::string& sim_url, const std::string& platform);
+
+}  // namespace herald::test

@@ -1,0 +1,55 @@
+#include "tests/support/redis_server.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+#include "tests/support/process.h"
+
+namespace herald::test {
+namespace {
+
+struct LocalRedis {
+  ChildProcess process;
+  std::string url;
+};
+
+bool port_accepts(int port) {
+  std::string cmd = "redis-cli -p " + std::to_string(port) + " ping >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+}  // namespace
+
+std::string test_redis_url() {
+  if (const char* env = std::getenv("HERALD_TEST_REDIS_URL"); env && *env) return env;
+  static std::once_flag once;
+  static std::unique_ptr<LocalRedis> local;
+  std::call_once(once, [] {
+    local = std::make_unique<LocalRedis>();
+    int port = free_tcp_port();
+    std::string dir = make_temp_dir("redis");
+    local->process = ChildProcess::spawn(
+        {"/usr/bin/redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--dir", dir},
+        {}, dir + "/redis.log");
+    if (!wait_until([&] { return port_accepts(port); }, std::chrono::seconds(10))) {
+      throw std::runtime_error("redis-server did not start on port " + std::to_string(port));
+    }
+    local->url = "redis://127.0.0.1:" + std::to_string(port) + "/0";
+  });
+  return local->url;
+}
+
+std::string unique_key_prefix(std::string_view tag) {
+  static std::atomic<int> counter{0};
+  return "t:" + std::string(tag) + ":" + std::to_string(getpid()) + ":" +
+         std::to_string(counter++) + ":";
+}
+
+}  // namespace herald::test
