@@ -29,7 +29,9 @@ class Channel {
 
   const std::string& name() const { return name_; }
 
-  // Publishes one delivery. Never throws; every failure comes back classified.
+  // Publishes one delivery. Never throws; every failure comes back classified: an exception from
+  // do_publish becomes a permanent error (code "internal_error"), and invalid_input, which is the
+  // API's kind, becomes permanent. Logs the outcome with the delivery id, channel and attempt.
   Result<PublishReceipt> publish(const Delivery& delivery);
 
  protected:
@@ -48,9 +50,8 @@ struct ChannelDeps {
 
 // Builds a channel from its config section (`channels.<name>`), validating every key; an error
 // names the key's full path. Used at start-up: a failure there is exit code 2.
-using ChannelFactory =
-    std::function<Result<ChannelPtr>(const nlohmann::json& section, const std::string& path,
-                                     ChannelDeps& deps)>;
+using ChannelFactory = std::function<Result<ChannelPtr>(
+    const nlohmann::json& section, const std::string& path, ChannelDeps& deps)>;
 
 class ChannelRegistry {
  public:

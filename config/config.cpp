@@ -104,10 +104,9 @@ Result<std::string> expand(const std::string& text, const std::string& path) {
       return Error::invalid(path, "unterminated '${' (write '$${' for a literal '${')");
     }
     const std::string name = text.substr(i + 2, end - i - 2);
-    const bool good_name =
-        !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
-        std::all_of(name.begin(), name.end(),
-                    [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+    const bool good_name = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                           std::all_of(name.begin(), name.end(),
+                                       [](unsigned char c) { return std::isalnum(c) || c == '_'; });
     if (!good_name) {
       return Error::invalid(path, "'${" + name + "}' is not a variable name (letters, digits, _)");
     }
@@ -150,12 +149,14 @@ void resolve_paths(json& value, const std::string& base_dir) {
 void read_http(FieldReader r, HttpConfig& http) {
   http.listen = r.string("listen", http.listen);
   if (r.ok() && !is_listen_address(http.listen)) {
-    r.fail("listen", "expected \"host:port\" with a port from 0 to 65535, e.g. \"127.0.0.1:8080\", "
-                     "got " + json(http.listen).dump());
+    r.fail("listen",
+           "expected \"host:port\" with a port from 0 to 65535, e.g. \"127.0.0.1:8080\", "
+           "got " +
+               json(http.listen).dump());
   }
-  http.max_body_bytes = static_cast<std::size_t>(
-      r.integer("max_body_bytes", 1024, std::int64_t{1} << 30,
-                static_cast<std::int64_t>(http.max_body_bytes)));
+  http.max_body_bytes =
+      static_cast<std::size_t>(r.integer("max_body_bytes", 1024, std::int64_t{1} << 30,
+                                         static_cast<std::int64_t>(http.max_body_bytes)));
   http.read_timeout_ms = int_in(r, "read_timeout_ms", 100, 3600000, http.read_timeout_ms);
   http.max_connections = int_in(r, "max_connections", 1, 100000, http.max_connections);
   http.io_threads = int_in(r, "io_threads", 1, 64, http.io_threads);
@@ -165,8 +166,10 @@ void read_http(FieldReader r, HttpConfig& http) {
 void read_redis(FieldReader r, RedisConfig& redis, const std::string& base_dir) {
   redis.url = r.string("url", redis.url);
   if (r.ok() && !is_redis_url(redis.url)) {
-    r.fail("url", "expected \"embedded\", \"redis://host:port/db\" or \"unix:///path/to/socket\", "
-                  "got " + json(redis.url).dump());
+    r.fail("url",
+           "expected \"embedded\", \"redis://host:port/db\" or \"unix:///path/to/socket\", "
+           "got " +
+               json(redis.url).dump());
   }
   redis.connect_timeout_ms = int_in(r, "connect_timeout_ms", 1, 60000, redis.connect_timeout_ms);
   redis.command_timeout_ms = int_in(r, "command_timeout_ms", 1, 60000, redis.command_timeout_ms);
@@ -195,8 +198,8 @@ void read_auth(FieldReader r, AuthConfig& auth) {
     UserConfig user;
     user.name = u.string("name");
     if (u.ok() && !is_user_name(user.name)) {
-      u.fail("name", "expected 1 to 64 letters, digits, '_', '-' or '.', got " +
-                         json(user.name).dump());
+      u.fail("name",
+             "expected 1 to 64 letters, digits, '_', '-' or '.', got " + json(user.name).dump());
     }
     if (u.ok() && !name_paths.emplace(user.name, u.path()).second) {
       u.fail("name", "duplicate user name " + json(user.name).dump() + " (also " +
@@ -211,7 +214,8 @@ void read_auth(FieldReader r, AuthConfig& auth) {
       if (std::find(std::begin(kRoles), std::end(kRoles), role) == std::end(kRoles)) {
         u.fail_at(role_path,
                   "expected one of drafter, reviewer, duty_officer, publisher, compiler, admin; "
-                  "got " + json(role).dump());
+                  "got " +
+                      json(role).dump());
       } else if (std::find(user.roles.begin(), user.roles.begin() + static_cast<long>(i), role) !=
                  user.roles.begin() + static_cast<long>(i)) {
         u.fail_at(role_path, "role " + json(role).dump() + " is listed twice");
@@ -253,8 +257,8 @@ void read_channels(FieldReader r, std::map<std::string, ChannelConfig>& channels
   for (const auto& name : known_channels) known += (known.empty() ? "" : ", ") + name;
   for (const auto& name : r.keys()) {
     if (known_channels.count(name) == 0) {
-      r.fail(name, "unknown channel '" + name + "' (known: " + (known.empty() ? "none" : known) +
-                       ")");
+      r.fail(name,
+             "unknown channel '" + name + "' (known: " + (known.empty() ? "none" : known) + ")");
       return;
     }
     FieldReader section = r.child(name);
@@ -264,8 +268,8 @@ void read_channels(FieldReader r, std::map<std::string, ChannelConfig>& channels
     channel.reserved_for_alerts =
         int_in(section, "reserved_for_alerts", 0, 255, channel.reserved_for_alerts);
     if (section.ok() && channel.reserved_for_alerts >= channel.concurrency) {
-      section.fail("reserved_for_alerts", "must be less than concurrency (" +
-                                              std::to_string(channel.concurrency) + ")");
+      section.fail("reserved_for_alerts",
+                   "must be less than concurrency (" + std::to_string(channel.concurrency) + ")");
     }
     channel.settings = section.rest();
     channels.emplace(name, std::move(channel));
@@ -343,9 +347,9 @@ Result<Config> parse_config(std::string_view text, const std::set<std::string>& 
   read_gate(r.child("gate"), config.gate);
 
   FieldReader log = r.child("log");
-  config.log.level = log.one_of(
-      "level", {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"},
-      config.log.level);
+  config.log.level =
+      log.one_of("level", {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"},
+                 config.log.level);
   config.log.format = log.one_of("format", {"text", "json"}, config.log.format);
 
   if (auto done = r.finish(); !done) return done.error();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,10 +12,12 @@ namespace herald {
 
 enum class Lane { alert, routine };
 const char* to_string(Lane lane);
+std::optional<Lane> lane_from_string(std::string_view text);
 
 // Where a delivery is in its life. Stored in the ledger as these strings.
 enum class DeliveryState { queued, scheduled, in_flight, retry_wait, published, dead, cancelled };
 const char* to_string(DeliveryState state);
+std::optional<DeliveryState> delivery_state_from_string(std::string_view text);
 
 struct Delivery {
   std::string id;       // "<item id>.<channel>", stable for the delivery's whole life

@@ -87,13 +87,14 @@ bool is_http_url(std::string_view url) {
   for (unsigned char c : url) {
     if (c <= 0x20 || c == 0x7F) return false;
   }
-  const std::string_view host = url.substr(host_start, url.find_first_of("/?#", host_start) - host_start);
+  const std::string_view host =
+      url.substr(host_start, url.find_first_of("/?#", host_start) - host_start);
   return !host.empty() && host.front() != ':' && host.front() != '@';
 }
 
 bool is_country_code(std::string_view code) {
-  return code.size() == 2 && std::all_of(code.begin(), code.end(),
-                                         [](char c) { return c >= 'A' && c <= 'Z'; });
+  return code.size() == 2 &&
+         std::all_of(code.begin(), code.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
 void check_size(FieldReader& r, std::string_view key, const std::string& text,
@@ -116,9 +117,8 @@ std::optional<TimePoint> optional_time(FieldReader& r, std::string_view key) {
   if (!text) return std::nullopt;
   TimePoint t;
   if (!parse_rfc3339(*text, t)) {
-    r.fail(key,
-           "expected an RFC 3339 time with an offset, e.g. 2026-11-29T08:00:00+08:00, got " +
-               json(*text).dump());
+    r.fail(key, "expected an RFC 3339 time with an offset, e.g. 2026-11-29T08:00:00+08:00, got " +
+                    json(*text).dump());
     return std::nullopt;
   }
   return t;
@@ -173,8 +173,9 @@ AlertInfo read_alert(FieldReader a) {
     AlertArea out;
     out.country = area.string("country");
     if (area.ok() && !is_country_code(out.country)) {
-      area.fail("country", "expected an ISO 3166-1 alpha-2 code (two upper-case letters, e.g. TH), got " +
-                               json(out.country).dump());
+      area.fail("country",
+                "expected an ISO 3166-1 alpha-2 code (two upper-case letters, e.g. TH), got " +
+                    json(out.country).dump());
     }
     out.desc = area.string("desc");
     if (area.ok() && is_blank(out.desc)) area.fail("desc", "must not be blank");

@@ -79,9 +79,9 @@ bool is_valid_utf8(std::string_view text);
 Result<nlohmann::json> parse_json_body(std::string_view body);
 
 // Validates a submitted item. `known_channels` are the channels enabled in config; an unknown
-// channel, category, kind or time, an empty or oversize field, or a missing alert block for an alert
-// gives an invalid_input Error (code "validation_failed") whose `field` names the JSON path (e.g.
-// "channels[2]", "alert.areas[0].country"); the first problem found is the one reported.
+// channel, category, kind or time, an empty or oversize field, or a missing alert block for an
+// alert gives an invalid_input Error (code "validation_failed") whose `field` names the JSON path
+// (e.g. "channels[2]", "alert.areas[0].country"); the first problem found is the one reported.
 // Fields beyond the contract are kept in `extra`, except inside `alert`, where an unknown key is an
 // error (it would otherwise be dropped). `id`, `author` and `created_at` are read too, so a stored
 // item reads back whole: the API must overwrite them on submission.

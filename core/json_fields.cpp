@@ -177,8 +177,9 @@ std::string list(std::initializer_list<std::string_view> names) {
 Result<json> parse_json_text(std::string_view text, bool allow_comments, std::size_t max_depth) {
   json root;
   DomBuilder builder(root, max_depth);
-  const bool parsed = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json,
-                                      /*strict=*/true, allow_comments);
+  const bool parsed =
+      json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json,
+                      /*strict=*/true, allow_comments);
   if (!parsed || builder.error()) {
     return builder.error() ? std::move(*builder.error()) : malformed("malformed JSON");
   }
@@ -237,10 +238,10 @@ struct FieldReader::State {
   std::optional<Error> error;
 };
 
-FieldReader::FieldReader(const json& object, std::string path)
-    : state_(std::make_shared<State>()) {
+FieldReader::FieldReader(const json& object, std::string path) : state_(std::make_shared<State>()) {
   const bool is_object = object.is_object();
-  state_->scopes.push_back({is_object ? &object : &state_->empty, std::move(path), std::nullopt, {}});
+  state_->scopes.push_back(
+      {is_object ? &object : &state_->empty, std::move(path), std::nullopt, {}});
   if (!is_object) {
     fail_at(state_->scopes[0].path, "expected an object, got " + describe(object));
   }
@@ -249,11 +250,17 @@ FieldReader::FieldReader(const json& object, std::string path)
 FieldReader::FieldReader(std::shared_ptr<State> state, std::size_t scope)
     : state_(std::move(state)), scope_(scope) {}
 
-const std::string& FieldReader::path() const { return state_->scopes[scope_].path; }
+const std::string& FieldReader::path() const {
+  return state_->scopes[scope_].path;
+}
 
-std::string FieldReader::path_of(std::string_view key) const { return join_path(path(), key); }
+std::string FieldReader::path_of(std::string_view key) const {
+  return join_path(path(), key);
+}
 
-bool FieldReader::ok() const { return !state_->error.has_value(); }
+bool FieldReader::ok() const {
+  return !state_->error.has_value();
+}
 
 bool FieldReader::has(std::string_view key) const {
   return state_->scopes[scope_].object->contains(key);
@@ -286,7 +293,9 @@ const json* FieldReader::lookup(std::string_view key) {
   return it == scope.object->end() ? nullptr : &*it;
 }
 
-const json* FieldReader::value(std::string_view key) { return lookup(key); }
+const json* FieldReader::value(std::string_view key) {
+  return lookup(key);
+}
 
 std::string FieldReader::string(std::string_view key) {
   const json* v = lookup(key);
@@ -321,8 +330,7 @@ std::string FieldReader::one_of(std::string_view key,
                                 std::initializer_list<std::string_view> allowed) {
   const bool present = has(key);
   std::string text = string(key);
-  if (present && ok() &&
-      std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
+  if (present && ok() && std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
     fail(key, "expected one of " + list(allowed) + "; got " + describe(json(text)));
   }
   return text;
@@ -351,7 +359,8 @@ std::int64_t FieldReader::integer(std::string_view key, std::int64_t min, std::i
     return min;
   }
   if (v->is_number_unsigned() &&
-      v->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      v->get<std::uint64_t>() >
+          static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     expected(key, what, *v);
     return max;
   }
@@ -512,10 +521,23 @@ const json* FieldReader::object(std::string_view key) {
   return v;
 }
 
+std::size_t FieldReader::scope_for(const json* object, std::string path) {
+  // Asking twice for the same child gives the same scope, so keys read through either count.
+  auto& scopes = state_->scopes;
+  for (std::size_t i = scope_ + 1; i < scopes.size(); ++i) {
+    if (scopes[i].parent == scope_ && scopes[i].path == path) return i;
+  }
+  scopes.push_back({object, std::move(path), scope_, {}});
+  return scopes.size() - 1;
+}
+
 FieldReader FieldReader::child(std::string_view key) {
-  const json* v = object(key);
-  state_->scopes.push_back({v ? v : &state_->empty, path_of(key), scope_, {}});
-  return FieldReader(state_, state_->scopes.size() - 1);
+  const bool seen_before =
+      std::find(state_->scopes[scope_].known.begin(), state_->scopes[scope_].known.end(), key) !=
+      state_->scopes[scope_].known.end();
+  const json* v = seen_before ? lookup(key) : object(key);  // report a bad type only once
+  if (v && !v->is_object()) v = nullptr;
+  return FieldReader(state_, scope_for(v ? v : &state_->empty, path_of(key)));
 }
 
 std::vector<FieldReader> FieldReader::children(std::string_view key) {
@@ -532,9 +554,8 @@ std::vector<FieldReader> FieldReader::children(std::string_view key) {
     if (!element.is_object()) {
       fail_at(element_path, "expected an object, got " + describe(element));
     }
-    state_->scopes.push_back(
-        {element.is_object() ? &element : &state_->empty, std::move(element_path), scope_, {}});
-    out.push_back(FieldReader(state_, state_->scopes.size() - 1));
+    out.push_back(FieldReader(state_, scope_for(element.is_object() ? &element : &state_->empty,
+                                                std::move(element_path))));
   }
   return out;
 }

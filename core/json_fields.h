@@ -17,8 +17,8 @@ namespace herald {
 
 // Parses JSON text without exceptions. A syntax error is an invalid_input Error with code
 // "malformed_json" and a message giving the byte offset, line and column. `allow_comments` accepts
-// // and /* */ comments (config files). Nesting deeper than `max_depth` is refused, so hostile input
-// cannot exhaust the stack of code that later walks the value.
+// // and /* */ comments (config files). Nesting deeper than `max_depth` is refused, so hostile
+// input cannot exhaust the stack of code that later walks the value.
 Result<nlohmann::json> parse_json_text(std::string_view text, bool allow_comments = false,
                                        std::size_t max_depth = 128);
 
@@ -82,8 +82,9 @@ class FieldReader {
   // An object's raw value; nullptr when absent, an error (and nullptr) when not an object.
   const nlohmann::json* object(std::string_view key);
   // A reader for a nested object (an absent key reads as an empty object, so defaults apply).
+  // Asking again for the same key gives a reader over the same scope.
   FieldReader child(std::string_view key);
-  // Readers for an array of objects, path "key[i]" (absent: none).
+  // Readers for an array of objects, path "key[i]" (absent: none; not an array: an error).
   std::vector<FieldReader> children(std::string_view key);
 
   // Every key that has not been read yet, as an object, now marked as read: a section handed on
@@ -111,6 +112,7 @@ class FieldReader {
   struct State;
   FieldReader(std::shared_ptr<State> state, std::size_t scope);
   const nlohmann::json* lookup(std::string_view key);  // marks the key as known
+  std::size_t scope_for(const nlohmann::json* object, std::string path);
   void expected(std::string_view key, std::string_view what, const nlohmann::json& got);
 
   std::shared_ptr<State> state_;

@@ -34,8 +34,8 @@ struct Error {
   // Constructors rather than aggregate initialisation, so `Error{kind, message}` does not trip
   // -Wmissing-field-initializers.
   Error() = default;
-  Error(ErrorKind kind_, std::string message_, std::string field_ = {})
-      : kind(kind_), message(std::move(message_)), field(std::move(field_)) {}
+  Error(ErrorKind kind, std::string message, std::string field = {})
+      : kind(kind), message(std::move(message)), field(std::move(field)) {}
 
   static Error retryable(std::string message) { return {ErrorKind::retryable, std::move(message)}; }
   static Error permanent(std::string message) { return {ErrorKind::permanent, std::move(message)}; }
@@ -92,6 +92,8 @@ class [[nodiscard]] Result<void> {
   std::optional<Error> error_;
 };
 
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+  return {};
+}
 
 }  // namespace herald

@@ -16,12 +16,18 @@ constexpr std::size_t kEnqueueChunk = 256;
 // Lane entries depths() looks at to find the oldest waiting delivery.
 constexpr int kOldestSample = 16;
 constexpr int kMaxListLimit = 1000;
+// Most deliveries one claim takes per lane, one complete/heartbeat script call handles, and one
+// claim moves out of the timed or inflight set: the scripts unpack() lists of these sizes, and Lua
+// can only unpack a few thousand values at once. Bigger batches are split into pipelined calls.
+constexpr int kBatchPerCall = 1000;
 
 std::int64_t unix_ms(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-TimePoint from_ms(std::int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+TimePoint from_ms(std::int64_t ms) {
+  return TimePoint(std::chrono::milliseconds(ms));
+}
 
 std::optional<std::int64_t> parse_ms(const std::string& text) {
   std::int64_t v = 0;
@@ -30,7 +36,9 @@ std::optional<std::int64_t> parse_ms(const std::string& text) {
   return v;
 }
 
-const char* lane_name(Lane lane) { return lane == Lane::alert ? "alert" : "routine"; }
+const char* lane_name(Lane lane) {
+  return lane == Lane::alert ? "alert" : "routine";
+}
 
 // A lease token: 128 random bits. Only uniqueness per claim matters, not secrecy.
 std::string new_lease_token() {
@@ -63,44 +71,38 @@ long long int_at(const RedisValue& v, std::size_t i) {
 }
 
 DeliveryRecord record_from_hash(const RedisValue& v) {
+  using Text = std::string DeliveryRecord::*;
+  using Time = std::optional<TimePoint> DeliveryRecord::*;
+  static const std::pair<const char*, Text> kTexts[] = {
+      {"id", &DeliveryRecord::id},
+      {"item_id", &DeliveryRecord::item_id},
+      {"channel", &DeliveryRecord::channel},
+      {"lane", &DeliveryRecord::lane},
+      {"state", &DeliveryRecord::state},
+      {"category", &DeliveryRecord::category},
+      {"kind", &DeliveryRecord::kind},
+      {"remote_id", &DeliveryRecord::remote_id},
+      {"last_error", &DeliveryRecord::last_error},
+      {"last_error_code", &DeliveryRecord::last_error_code}};
+  static const std::pair<const char*, Time> kTimes[] = {
+      {"created_at", &DeliveryRecord::created_at},
+      {"updated_at", &DeliveryRecord::updated_at},
+      {"published_at", &DeliveryRecord::published_at},
+      {"next_attempt_at", &DeliveryRecord::next_attempt_at}};
   DeliveryRecord r;
-  auto time_of = [](const std::string& text) -> std::optional<TimePoint> {
-    if (auto ms = parse_ms(text)) return from_ms(*ms);
-    return std::nullopt;
-  };
   for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) {
-    const std::string& f = v.elements[i].str;
-    const std::string& val = v.elements[i + 1].str;
-    if (f == "id") r.id = val;
-    else if (f == "item_id") r.item_id = val;
-    else if (f == "channel") r.channel = val;
-    else if (f == "lane") r.lane = val;
-    else if (f == "state") r.state = val;
-    else if (f == "category") r.category = val;
-    else if (f == "kind") r.kind = val;
-    else if (f == "attempts") r.attempts = static_cast<int>(parse_ms(val).value_or(0));
-    else if (f == "remote_id") r.remote_id = val;
-    else if (f == "last_error") r.last_error = val;
-    else if (f == "last_error_code") r.last_error_code = val;
-    else if (f == "created_at") r.created_at = time_of(val);
-    else if (f == "updated_at") r.updated_at = time_of(val);
-    else if (f == "published_at") r.published_at = time_of(val);
-    else if (f == "next_attempt_at") r.next_attempt_at = time_of(val);
+    const std::string& field = v.elements[i].str;
+    const std::string& value = v.elements[i + 1].str;
+    if (field == "attempts") r.attempts = static_cast<int>(parse_ms(value).value_or(0));
+    for (const auto& [name, member] : kTexts) {
+      if (field == name) r.*member = value;
+    }
+    for (const auto& [name, member] : kTimes) {
+      if (field != name) continue;
+      if (auto ms = parse_ms(value)) r.*member = from_ms(*ms);
+    }
   }
   return r;
-}
-
-// Days since 1970-01-01 → civil date (Howard Hinnant's algorithm, proleptic Gregorian).
-void civil_from_days(std::int64_t z, int& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int>(yoe + era * 400 + (m <= 2 ? 1 : 0));
 }
 
 }  // namespace
@@ -112,14 +114,12 @@ std::string channel_of_delivery(const std::string& delivery_id) {
 }
 
 std::string tally_day(TimePoint t, int utc_offset_minutes) {
-  const std::int64_t ms = unix_ms(t) + static_cast<std::int64_t>(utc_offset_minutes) * 60000;
-  std::int64_t days = ms / 86400000;
-  if (ms % 86400000 < 0) --days;
-  int y = 0;
-  unsigned m = 0, d = 0;
-  civil_from_days(days, y, m, d);
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
+  const auto local_day =
+      std::chrono::floor<std::chrono::days>(t + std::chrono::minutes(utc_offset_minutes));
+  const std::chrono::year_month_day date{local_day};
+  char buf[32];  // roomy enough for any year, so the output is never truncated
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
   return buf;
 }
 
@@ -153,8 +153,8 @@ Result<int> DeliveryQueue::enqueue(RedisConnection& conn,
     const Delivery& d = nd.delivery;
     if (auto c = check_channel(d.channel); !c) return c.error();
     if (channel_of_delivery(d.id) != d.channel) {
-      return Error::invalid("id", "delivery id \"" + d.id + "\" does not end in its channel \"" +
-                                      d.channel + "\"");
+      return Error::invalid(
+          "id", "delivery id \"" + d.id + "\" does not end in its channel \"" + d.channel + "\"");
     }
     auto [it, inserted] = by_channel.try_emplace(d.channel);
     if (inserted) channels.push_back(d.channel);
@@ -197,23 +197,24 @@ Result<int> DeliveryQueue::enqueue(RedisConnection& conn,
 Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& channel,
                                      const ClaimRequest& request) {
   if (auto c = check_channel(channel); !c) return c.error();
-  const int max_alert = std::max(0, request.max_alert);
-  const int max_routine = std::max(0, request.max_routine);
-  std::vector<std::string> args = {std::to_string(clock_.now_ms()),
-                                   std::to_string(options_.lease.count()),
-                                   request.owner,
-                                   std::to_string(max_alert),
-                                   std::to_string(max_routine),
-                                   key(channel, "d:"),
-                                   std::to_string(std::max(1, options_.move_batch)),
-                                   std::to_string(options_.max_attempts)};
+  const int max_alert = std::clamp(request.max_alert, 0, kBatchPerCall);
+  const int max_routine = std::clamp(request.max_routine, 0, kBatchPerCall);
+  std::vector<std::string> args = {
+      std::to_string(clock_.now_ms()),
+      std::to_string(options_.lease.count()),
+      request.owner,
+      std::to_string(max_alert),
+      std::to_string(max_routine),
+      key(channel, "d:"),
+      std::to_string(std::clamp(options_.move_batch, 1, kBatchPerCall)),
+      std::to_string(options_.max_attempts)};
   for (int i = 0; i < max_alert + max_routine; ++i) args.push_back(new_lease_token());
-  auto reply = claim_script_.run(
-      conn,
-      {key(channel, "alert"), key(channel, "routine"), key(channel, "timed"),
-       key(channel, "inflight"), key(channel, "dead"), key(channel, "wake:alert"),
-       key(channel, "wake")},
-      args);
+  auto reply =
+      claim_script_.run(conn,
+                        {key(channel, "alert"), key(channel, "routine"), key(channel, "timed"),
+                         key(channel, "inflight"), key(channel, "dead"), key(channel, "wake:alert"),
+                         key(channel, "wake"), key(channel, "lease_seq")},
+                        args);
   if (auto checked = check_script_reply(reply, "claiming deliveries of " + channel); !checked) {
     return checked.error();
   }
@@ -242,68 +243,75 @@ Result<bool> DeliveryQueue::wait_for_work(RedisConnection& blocking_conn,
                                           std::chrono::milliseconds timeout,
                                           bool routine_capacity) {
   if (auto c = check_channel(channel); !c) return c.error();
-  std::vector<std::string> args = {"BLPOP", key(channel, "wake:alert")};
-  if (routine_capacity) args.push_back(key(channel, "wake"));
-  Result<RedisValue> reply = RedisValue{};
+  std::vector<std::string> lists = {key(channel, "wake:alert")};
+  if (routine_capacity) lists.push_back(key(channel, "wake"));
   if (timeout.count() <= 0) {
     // BLPOP's 0 means "forever": a zero timeout is a non-blocking look instead.
-    args[0] = "LPOP";
-    bool taken = false;
-    for (std::size_t i = 1; i < args.size() && !taken; ++i) {
-      auto r = blocking_conn.command({"LPOP", args[i]});
+    for (const auto& list : lists) {
+      auto r = blocking_conn.command({"LPOP", list});
       if (!r) return r.error();
       if (r->is_error()) return error_from_reply(*r, "waiting for work on " + channel);
-      taken = !r->is_nil();
+      if (!r->is_nil()) return true;
     }
-    return taken;
+    return false;
   }
-  char seconds[32];
+  std::vector<std::string> args = {"BLPOP"};
+  args.insert(args.end(), lists.begin(), lists.end());
+  char seconds[32];  // Redis >= 6 takes a decimal timeout; whole seconds would be far too coarse
   std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(timeout.count()) / 1000.0);
   args.push_back(seconds);
-  reply = blocking_conn.blocking_command(args, timeout);
+  auto reply = blocking_conn.blocking_command(args, timeout);
   if (!reply) return reply.error();
   if (reply->is_error()) return error_from_reply(*reply, "waiting for work on " + channel);
   return !reply->is_nil();
 }
 
 Result<std::vector<CompletionResult>> DeliveryQueue::complete(
-    RedisConnection& conn, const std::string& channel,
-    const std::vector<Completion>& completions) {
+    RedisConnection& conn, const std::string& channel, const std::vector<Completion>& completions) {
   if (auto c = check_channel(channel); !c) return c.error();
   std::vector<CompletionResult> results;
   if (completions.empty()) return results;
   const TimePoint now = clock_.now();
   const std::string day = tally_day(now, options_.utc_offset_minutes);
-  std::vector<std::string> keys = {key(channel, "inflight"), key(channel, "timed"),
-                                   key(channel, "dead"), key(channel, "tally:" + day.substr(0, 4)),
-                                   key(channel, "wake:alert"), key(channel, "wake")};
-  std::vector<std::string> args = {std::to_string(unix_ms(now)), day,
-                                   std::to_string(options_.max_attempts)};
-  keys.reserve(keys.size() + completions.size());
-  args.reserve(args.size() + 7 * completions.size());
-  for (const auto& c : completions) {
+  const std::vector<std::string> fixed_keys = {
+      key(channel, "inflight"),   key(channel, "timed"),
+      key(channel, "dead"),       key(channel, "tally:" + day.substr(0, 4)),
+      key(channel, "wake:alert"), key(channel, "wake")};
+  const std::vector<std::string> fixed_args = {std::to_string(unix_ms(now)), day,
+                                               std::to_string(options_.max_attempts)};
+  std::vector<RedisScript::Call> calls;
+  for (std::size_t i = 0; i < completions.size(); ++i) {
+    const Completion& c = completions[i];
     if (channel_of_delivery(c.delivery_id) != channel) {
       return Error::invalid("delivery_id", "delivery \"" + c.delivery_id +
                                                "\" does not belong to channel " + channel);
     }
-    keys.push_back(key(channel, "d:" + c.delivery_id));
+    if (i % kBatchPerCall == 0) calls.push_back({fixed_keys, fixed_args});
+    RedisScript::Call& call = calls.back();
+    call.keys.push_back(key(channel, "d:" + c.delivery_id));
     const char* outcome = c.outcome == OutcomeKind::published ? "published"
                           : c.outcome == OutcomeKind::retry   ? "retry"
                                                               : "dead";
-    args.insert(args.end(), {c.delivery_id, c.lease_token, outcome, c.remote_id, c.error_code,
-                             c.error_message, std::to_string(unix_ms(c.retry_at))});
+    call.args.insert(call.args.end(),
+                     {c.delivery_id, c.lease_token, outcome, c.remote_id, c.error_code,
+                      c.error_message, std::to_string(unix_ms(c.retry_at))});
   }
-  auto reply = complete_script_.run(conn, keys, args);
-  if (auto checked = check_script_reply(reply, "completing deliveries of " + channel); !checked) {
-    return checked.error();
-  }
-  if (reply->elements.size() != completions.size()) {
-    return Error::permanent("complete script answered " + std::to_string(reply->elements.size()) +
-                            " results for " + std::to_string(completions.size()) + " completions");
-  }
+  auto replies = complete_script_.run_many(conn, calls);
+  if (!replies) return replies.error();
   results.reserve(completions.size());
-  for (const auto& e : reply->elements) {
-    results.push_back(e.integer == 0 ? CompletionResult::stale : CompletionResult::applied);
+  for (const auto& reply : *replies) {
+    if (reply.is_error()) {
+      // Earlier calls of this batch may have applied: the caller retries the whole batch, and
+      // those now answer "stale", which is harmless (they were applied exactly once).
+      return error_from_reply(reply, "completing deliveries of " + channel);
+    }
+    for (const auto& e : reply.elements) {
+      results.push_back(e.integer == 0 ? CompletionResult::stale : CompletionResult::applied);
+    }
+  }
+  if (results.size() != completions.size()) {
+    return Error::permanent("complete script answered " + std::to_string(results.size()) +
+                            " results for " + std::to_string(completions.size()) + " completions");
   }
   return results;
 }
@@ -313,27 +321,31 @@ Result<int> DeliveryQueue::heartbeat(
     const std::vector<std::pair<std::string, std::string>>& id_and_token) {
   if (auto c = check_channel(channel); !c) return c.error();
   if (id_and_token.empty()) return 0;
-  std::vector<std::string> keys = {key(channel, "inflight")};
-  std::vector<std::string> args = {std::to_string(clock_.now_ms() + options_.lease.count())};
-  for (const auto& [id, token] : id_and_token) {
+  const std::string deadline = std::to_string(clock_.now_ms() + options_.lease.count());
+  std::vector<RedisScript::Call> calls;
+  for (std::size_t i = 0; i < id_and_token.size(); ++i) {
+    const auto& [id, token] = id_and_token[i];
     if (channel_of_delivery(id) != channel) {
       return Error::invalid("delivery_id",
                             "delivery \"" + id + "\" does not belong to channel " + channel);
     }
-    keys.push_back(key(channel, "d:" + id));
-    args.push_back(id);
-    args.push_back(token);
+    if (i % kBatchPerCall == 0) calls.push_back({{key(channel, "inflight")}, {deadline}});
+    calls.back().keys.push_back(key(channel, "d:" + id));
+    calls.back().args.push_back(id);
+    calls.back().args.push_back(token);
   }
-  auto reply = heartbeat_script_.run(conn, keys, args);
-  if (auto checked = check_script_reply(reply, "extending leases on " + channel); !checked) {
-    return checked.error();
+  auto replies = heartbeat_script_.run_many(conn, calls);
+  if (!replies) return replies.error();
+  int extended = 0;
+  for (const auto& reply : *replies) {
+    if (reply.is_error()) return error_from_reply(reply, "extending leases on " + channel);
+    extended += static_cast<int>(reply.integer);
   }
-  return static_cast<int>(reply->integer);
+  return extended;
 }
 
 std::chrono::milliseconds DeliveryQueue::backoff(
-    int attempt, std::optional<std::chrono::milliseconds> retry_after,
-    std::mt19937_64& rng) const {
+    int attempt, std::optional<std::chrono::milliseconds> retry_after, std::mt19937_64& rng) const {
   const long long base = std::max<long long>(1, options_.retry_base.count());
   const long long cap_max = std::max<long long>(base, options_.retry_max.count());
   // base * 2^(attempt-1), computed without overflow: stop doubling once past the cap.
@@ -375,8 +387,8 @@ Result<std::vector<DeliveryRecord>> DeliveryQueue::get_many(
 }
 
 Result<std::vector<DeliveryRecord>> DeliveryQueue::list_dead(RedisConnection& conn,
-                                                             const std::string& channel,
-                                                             int offset, int limit) {
+                                                             const std::string& channel, int offset,
+                                                             int limit) {
   if (auto c = check_channel(channel); !c) return c.error();
   if (limit <= 0) return std::vector<DeliveryRecord>{};
   offset = std::max(0, offset);
@@ -432,11 +444,11 @@ Result<std::map<std::string, long long>> DeliveryQueue::read_tally(RedisConnecti
 
 Result<LaneDepths> DeliveryQueue::depths(RedisConnection& conn, const std::string& channel) {
   if (auto c = check_channel(channel); !c) return c.error();
-  auto reply = depths_script_.run(conn,
-                                  {key(channel, "alert"), key(channel, "routine"),
-                                   key(channel, "timed"), key(channel, "inflight"),
-                                   key(channel, "dead")},
-                                  {key(channel, "d:"), std::to_string(kOldestSample)});
+  auto reply =
+      depths_script_.run(conn,
+                         {key(channel, "alert"), key(channel, "routine"), key(channel, "timed"),
+                          key(channel, "inflight"), key(channel, "dead")},
+                         {key(channel, "d:"), std::to_string(kOldestSample)});
   if (auto checked = check_script_reply(reply, "reading queue depths of " + channel); !checked) {
     return checked.error();
   }

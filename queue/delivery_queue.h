@@ -10,10 +10,11 @@
 //   <p>{<ch>}:wake:alert          LIST with at most one token: alert work may be claimable
 //   <p>{<ch>}:wake                LIST with at most one token: routine work may be claimable
 //   <p>{<ch>}:d:<id>              HASH: the delivery's ledger (state, attempts, remote_id, ...)
+//   <p>{<ch>}:lease_seq           STRING counter, part of every lease token (unique per claim)
 //   <p>{<ch>}:tally:<yyyy>        HASH "<yyyy-mm-dd>|<category>|<kind>" -> published count
 // Every script declares its keys in KEYS, except claim and depths, which reach the ledger hashes
 // of ids they pop from a list; those names are built from "<p>{<ch>}:d:" and so stay in the slot.
-// The scripts are queue/lua/*.lua. Redis >= 6.0 (decimal BLPOP timeouts).
+// The scripts are queue/lua/*.lua. Needs Redis >= 6.2 (LPOP with a count, decimal BLPOP timeouts).
 //
 // Ledger fields: id, item_id, channel, lane, category, kind, payload (until published), state,
 // attempts (claims so far), created_at, queued_at, updated_at, publish_at, lease_owner,
@@ -61,9 +62,9 @@ struct NewDelivery {
 };
 
 struct ClaimRequest {
-  std::string owner;     // worker identity (host:pid:dispatcher), stored with the lease
-  int max_alert = 1;     // free slots for alerts
-  int max_routine = 0;   // free slots for routine work (taken only when no alert waits)
+  std::string owner;    // worker identity (host:pid:dispatcher), stored with the lease
+  int max_alert = 1;    // free slots for alerts (at most 1000 are taken per call)
+  int max_routine = 0;  // free slots for routine work, taken only when no alert waits (<= 1000)
 };
 
 struct Claimed {
@@ -122,6 +123,9 @@ class DeliveryQueue {
 
   // One script: promote due timed deliveries, put expired leases back at the head of their lane,
   // then claim alerts (up to max_alert) and, only if no alert is left waiting, routine deliveries.
+  // Each claim counts as an attempt; a lease that expires on a delivery that has used
+  // max_attempts buries it (code "lease_expired"), so a delivery that kills its worker cannot loop.
+  // Promotions and reclaims are bounded by options.move_batch per call.
   Result<Claimed> claim(RedisConnection& conn, const std::string& channel,
                         const ClaimRequest& request);
 
@@ -141,8 +145,9 @@ class DeliveryQueue {
   Result<int> heartbeat(RedisConnection& conn, const std::string& channel,
                         const std::vector<std::pair<std::string, std::string>>& id_and_token);
 
-  // Exponential backoff with full jitter: uniform in [0, min(retry_max, retry_base * 2^(attempt-1))],
-  // but at least `retry_after` when the platform named one (even beyond retry_max).
+  // Exponential backoff with full jitter: uniform in [0, min(retry_max, retry_base *
+  // 2^(attempt-1))], but at least `retry_after` when the platform named one (even beyond
+  // retry_max).
   std::chrono::milliseconds backoff(int attempt,
                                     std::optional<std::chrono::milliseconds> retry_after,
                                     std::mt19937_64& rng) const;

@@ -146,14 +146,16 @@ Result<RedisEndpoint> parse_redis_url(const std::string& url) {
       std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
       if (name == "db") {
         if (!parse_int(value, ep.db) || ep.db < 0) {
-          return bad_url(url, "db must be a non-negative integer, got \"" + std::string(value) + "\"");
+          return bad_url(url,
+                         "db must be a non-negative integer, got \"" + std::string(value) + "\"");
         }
       } else if (name == "password") {
         ep.password = percent_decode(value);
       } else if (name == "user") {
         ep.username = percent_decode(value);
       } else {
-        return bad_url(url, "unknown parameter \"" + std::string(name) + "\" (known: db, user, password)");
+        return bad_url(
+            url, "unknown parameter \"" + std::string(name) + "\" (known: db, user, password)");
       }
     }
     return ep;
@@ -176,7 +178,8 @@ Result<RedisEndpoint> parse_redis_url(const std::string& url) {
       ep.username = percent_decode(userinfo.substr(0, colon));
       ep.password = percent_decode(userinfo.substr(colon + 1));
     } else {
-      ep.password = percent_decode(userinfo);  // redis://secret@host: a password, as redis-cli reads it
+      ep.password =
+          percent_decode(userinfo);  // redis://secret@host: a password, as redis-cli reads it
     }
   }
   std::string_view port_text;
@@ -201,8 +204,8 @@ Result<RedisEndpoint> parse_redis_url(const std::string& url) {
   if (ep.host.empty()) return bad_url(url, "the host is missing");
   if (!port_text.empty()) {
     if (!parse_int(port_text, ep.port) || ep.port < 1 || ep.port > 65535) {
-      return bad_url(url, "port must be a number from 1 to 65535, got \"" + std::string(port_text) +
-                              "\"");
+      return bad_url(
+          url, "port must be a number from 1 to 65535, got \"" + std::string(port_text) + "\"");
     }
   }
   if (!path.empty()) {
@@ -215,9 +218,9 @@ Result<RedisEndpoint> parse_redis_url(const std::string& url) {
 }
 
 Error error_from_reply(const RedisValue& reply, std::string_view what) {
-  static constexpr std::string_view kTransient[] = {"LOADING", "BUSY",       "TRYAGAIN",
-                                                     "MASTERDOWN", "READONLY", "OOM",
-                                                     "CLUSTERDOWN", "UNBLOCKED", "NOREPLICAS"};
+  static constexpr std::string_view kTransient[] = {"LOADING",     "BUSY",      "TRYAGAIN",
+                                                    "MASTERDOWN",  "READONLY",  "OOM",
+                                                    "CLUSTERDOWN", "UNBLOCKED", "NOREPLICAS"};
   std::string message = std::string(what) + ": " + reply.str;
   for (auto prefix : kTransient) {
     if (starts_with(reply.str, prefix)) return Error::retryable(std::move(message));
@@ -246,8 +249,7 @@ struct RedisConnection::Impl {
   // gone), so the context can never be reused.
   Error io_failure(const std::string& what, int saved_errno) {
     std::string detail = ctx ? std::string(ctx->errstr) : std::string("no connection");
-    if (ctx && ctx->err == REDIS_ERR_IO &&
-        (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
+    if (ctx && ctx->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
       detail = "timed out";
     } else if (ctx && ctx->err == REDIS_ERR_EOF) {
       detail = "connection closed by server";
@@ -317,8 +319,8 @@ struct RedisConnection::Impl {
     if (!connected) {
       // min, 2×min, 4×min ... capped; a bounded shift keeps the multiplication from overflowing.
       const int shift = std::min(failed_connects, 20);
-      const auto backoff =
-          std::min(options.reconnect_backoff_max, options.reconnect_backoff_min * (1LL << shift));
+      const std::chrono::milliseconds backoff = std::min<std::chrono::milliseconds>(
+          options.reconnect_backoff_max, options.reconnect_backoff_min * (1LL << shift));
       ++failed_connects;
       next_connect = SteadyClock::now() + backoff;
       last_error = connected.error().message;
@@ -358,9 +360,13 @@ RedisConnection::RedisConnection(RedisOptions options)
 
 RedisConnection::~RedisConnection() = default;
 
-bool RedisConnection::connected() const { return impl_->ctx != nullptr; }
+bool RedisConnection::connected() const {
+  return impl_->ctx != nullptr;
+}
 
-Result<void> RedisConnection::ensure_connected() { return impl_->ensure_connected(); }
+Result<void> RedisConnection::ensure_connected() {
+  return impl_->ensure_connected();
+}
 
 Result<RedisValue> RedisConnection::command(const std::vector<std::string>& args) {
   if (args.empty()) return Error::invalid("", "empty redis command");
@@ -445,7 +451,9 @@ std::string sha1_hex(const std::string& text) {
   return out;
 }
 
-bool is_noscript(const RedisValue& v) { return v.is_error() && starts_with(v.str, "NOSCRIPT"); }
+bool is_noscript(const RedisValue& v) {
+  return v.is_error() && starts_with(v.str, "NOSCRIPT");
+}
 
 std::vector<std::string> evalsha_args(const std::string& sha, const RedisScript::Call& call) {
   std::vector<std::string> args;
@@ -526,7 +534,9 @@ RedisPool::RedisPool(RedisOptions options, std::size_t size) : impl_(std::make_u
 
 RedisPool::~RedisPool() = default;
 
-std::size_t RedisPool::size() const { return impl_->all.size(); }
+std::size_t RedisPool::size() const {
+  return impl_->all.size();
+}
 
 Result<RedisPool::Lease> RedisPool::acquire(std::chrono::milliseconds wait) {
   std::unique_lock lock(impl_->mutex);

@@ -1,6 +1,7 @@
 // RedisConnection: a synchronous hiredis connection with timeouts on connect and on every command,
-// lazy reconnection with backoff, and replies copied into plain values. hiredis errors are translated
-// here, once, into Result errors (ErrorKind::retryable for I/O and server-busy failures).
+// lazy reconnection with backoff, and replies copied into plain values. hiredis errors are
+// translated here, once, into Result errors (ErrorKind::retryable for I/O and server-busy
+// failures).
 #pragma once
 
 #include <chrono>
@@ -51,7 +52,8 @@ struct RedisValue {
 };
 
 // Turns an error reply into an Error: replies that say "try again later" (LOADING, BUSY, TRYAGAIN,
-// MASTERDOWN, READONLY, OOM, ...) are retryable, anything else is permanent. `what` starts the message.
+// MASTERDOWN, READONLY, OOM, ...) are retryable, anything else is permanent. `what` starts the
+// message.
 Error error_from_reply(const RedisValue& reply, std::string_view what);
 
 // Not thread-safe: one connection per thread (or per pool lease).
@@ -80,8 +82,8 @@ class RedisConnection {
   std::unique_ptr<Impl> impl_;
 };
 
-// A Lua script loaded once (SCRIPT LOAD) and run with EVALSHA, falling back to EVAL-and-reload on
-// NOSCRIPT (after a Redis restart or SCRIPT FLUSH).
+// A Lua script run with EVALSHA (its sha1 computed locally); on NOSCRIPT (after a Redis restart or
+// SCRIPT FLUSH) it is loaded with SCRIPT LOAD and the calls that were refused are sent again.
 class RedisScript {
  public:
   RedisScript(std::string name, std::string source);
@@ -113,7 +115,9 @@ class RedisPool {
   class Lease {
    public:
     Lease(RedisPool* pool, RedisConnection* conn) : pool_(pool), conn_(conn) {}
-    Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(other.conn_) { other.conn_ = nullptr; }
+    Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(other.conn_) {
+      other.conn_ = nullptr;
+    }
     Lease(const Lease&) = delete;
     ~Lease();
     RedisConnection& operator*() const { return *conn_; }

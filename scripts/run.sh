@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs Herald on its embedded default: heraldd starts its own redis-server under
 # var/demo, and herald-sim stands in for the platforms. Ctrl-C stops everything.
-# Usage: scripts/run.sh   (env HERALD_PORT, default 8080; HERALD_SIM_PORT, default 8091)
+# Usage: scripts/run.sh   (API on 127.0.0.1:8080; env HERALD_SIM_PORT moves herald-sim, default 8091)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
@@ -10,7 +10,7 @@ fi
 
 scripts/setup.sh
 
-port="${HERALD_PORT:-8080}"
+port=8080  # http.listen of config/herald.demo.json
 sim_port="${HERALD_SIM_PORT:-8091}"
 export HERALD_SIM_URL="http://127.0.0.1:${sim_port}"
 mkdir -p var/demo
@@ -33,4 +33,4 @@ In another terminal, submit the sample alert and see it delivered:
   curl -s -H 'Authorization: Bearer demo-duty-token' -H 'Content-Type: application/json' --data @config/sample-alert.json http://127.0.0.1:${port}/v1/items | tee /dev/stderr | sed -E 's/.*"id":"([^"]+)".*/\1/' | { read -r id; sleep 1; curl -s -H 'Authorization: Bearer demo-duty-token' http://127.0.0.1:${port}/v1/items/\$id; echo; }
 
 TXT
-HERALD_HTTP_LISTEN="127.0.0.1:${port}" exec build/services/heraldd/heraldd --config config/herald.demo.json
+exec build/services/heraldd/heraldd --config config/herald.demo.json

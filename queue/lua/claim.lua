@@ -6,7 +6,8 @@
 --   3. pop up to max_alert alerts and, only if the alert lane is then empty, up to max_routine
 --      routine deliveries, and lease each one under a fresh token.
 -- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] inflight, KEYS[5] dead,
--- KEYS[6] wake:alert, KEYS[7] wake.
+-- KEYS[6] wake:alert, KEYS[7] wake, KEYS[8] lease sequence (a counter that makes every token
+-- unique even if two processes' random generators ever agree, e.g. after a fork).
 -- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] owner, ARGV[4] max_alert, ARGV[5] max_routine,
 -- ARGV[6] ledger key prefix "<p>{<ch>}:d:", ARGV[7] move limit (promotions and reclaims per
 -- call), ARGV[8] max_attempts, ARGV[9..] one random lease token per possible claim.
@@ -35,15 +36,20 @@ end
 -- 1. Promote.
 local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_s, 'LIMIT', 0, limit)
 if #due > 0 then
+  local to_lane = { alert = {}, routine = {} }
   for _, id in ipairs(due) do
     local key = dkey .. id
     local f = redis.call('HMGET', key, 'state', 'lane')
     -- Anything else (no ledger, cancelled) is just dropped from the set, never left to loop.
     if f[1] == 'scheduled' or f[1] == 'retry_wait' then
       redis.call('HSET', key, 'state', 'queued', 'queued_at', now_s, 'updated_at', now_s)
-      redis.call('RPUSH', lane_key(f[2]), id)
+      if f[1] == 'retry_wait' then redis.call('HDEL', key, 'next_attempt_at') end
+      local ids = to_lane[f[2]] or to_lane.routine
+      ids[#ids + 1] = id
     end
   end
+  if #to_lane.alert > 0 then redis.call('RPUSH', KEYS[1], unpack(to_lane.alert)) end
+  if #to_lane.routine > 0 then redis.call('RPUSH', KEYS[2], unpack(to_lane.routine)) end
   redis.call('ZREM', KEYS[3], unpack(due))
 end
 
@@ -71,36 +77,42 @@ if #expired > 0 then
   redis.call('ZREM', KEYS[4], unpack(expired))
 end
 
--- 3. Claim.
+-- 3. Claim. Per delivery: one HMGET and one HSET; the pops and the inflight ZADD are batched.
 local out = { -1 }
 local tokens_used = 0
+local seq = nil
 local deadline = now + lease
+local leased = {}
 local function take(list_key, max)
   local got = 0
   while got < max do
-    local id = redis.call('LPOP', list_key)
-    if not id then break end
-    local key = dkey .. id
-    local f = redis.call('HMGET', key, 'state', 'item_id', 'lane', 'category', 'kind', 'payload')
-    -- An id whose ledger says it is not waiting (gone, cancelled) is dropped, not claimed.
-    if f[1] == 'queued' then
-      tokens_used = tokens_used + 1
-      local token = ARGV[8 + tokens_used]
-      local attempts = redis.call('HINCRBY', key, 'attempts', 1)
-      redis.call('HSET', key, 'state', 'in_flight', 'lease_owner', owner, 'lease_token', token,
-        'attempt_started_at', now_s, 'updated_at', now_s)
-      redis.call('HDEL', key, 'next_attempt_at')
-      redis.call('ZADD', KEYS[4], deadline, id)
-      local n = #out
-      out[n + 1] = id
-      out[n + 2] = f[2] or ''
-      out[n + 3] = f[3] or 'routine'
-      out[n + 4] = f[4] or ''
-      out[n + 5] = f[5] or ''
-      out[n + 6] = f[6] or ''
-      out[n + 7] = attempts
-      out[n + 8] = token
-      got = got + 1
+    local ids = redis.call('LPOP', list_key, max - got)
+    if not ids then break end
+    for _, id in ipairs(ids) do
+      local key = dkey .. id
+      local f = redis.call('HMGET', key, 'state', 'item_id', 'lane', 'category', 'kind', 'payload',
+        'attempts')
+      -- An id whose ledger says it is not waiting (gone, cancelled) is dropped, not claimed.
+      if f[1] == 'queued' then
+        tokens_used = tokens_used + 1
+        if not seq then seq = redis.call('INCR', KEYS[8]) end
+        local token = ARGV[8 + tokens_used] .. '.' .. seq .. '.' .. tokens_used
+        local attempts = tonumber(f[7] or '0') + 1
+        redis.call('HSET', key, 'state', 'in_flight', 'attempts', attempts, 'lease_owner', owner,
+          'lease_token', token, 'attempt_started_at', now_s, 'updated_at', now_s)
+        leased[#leased + 1] = deadline
+        leased[#leased + 1] = id
+        local n = #out
+        out[n + 1] = id
+        out[n + 2] = f[2] or ''
+        out[n + 3] = f[3] or 'routine'
+        out[n + 4] = f[4] or ''
+        out[n + 5] = f[5] or ''
+        out[n + 6] = f[6] or ''
+        out[n + 7] = attempts
+        out[n + 8] = token
+        got = got + 1
+      end
     end
   end
 end
@@ -108,6 +120,7 @@ take(KEYS[1], max_alert)
 local alerts_left = redis.call('LLEN', KEYS[1])
 if alerts_left == 0 then take(KEYS[2], max_routine) end
 local routine_left = redis.call('LLEN', KEYS[2])
+if #leased > 0 then redis.call('ZADD', KEYS[4], unpack(leased)) end
 
 -- Work is left: make sure a token is there, so another idle worker wakes and helps.
 if alerts_left > 0 and redis.call('LLEN', KEYS[6]) == 0 then redis.call('RPUSH', KEYS[6], '1') end

@@ -1,6 +1,8 @@
 -- complete: applies a batch of outcomes for ONE channel. A completion applies only while its
 -- delivery is in flight under the same lease token; otherwise it is stale (the lease expired and
--- the delivery was reclaimed) and changes nothing, so a delivery is tallied at most once.
+-- the delivery was reclaimed, or it was already completed) and changes nothing, so a delivery
+-- is tallied at most once. The lease_token field exists only while the delivery is in flight
+-- (claim sets it; complete and reclaim delete it), so a matching token proves it is in flight.
 -- KEYS[1] inflight, KEYS[2] timed, KEYS[3] dead, KEYS[4] tally hash of the year of ARGV[2],
 -- KEYS[5] wake:alert, KEYS[6] wake, KEYS[6+i] ledger hash of completion i.
 -- ARGV[1] now ms, ARGV[2] day "yyyy-mm-dd" (office time zone), ARGV[3] max_attempts, then 7 per
@@ -12,43 +14,50 @@ local now = ARGV[1]
 local day = ARGV[2]
 local max_attempts = tonumber(ARGV[3])
 local out = {}
+local done, retries, buried = {}, {}, {}
+local counts = {}
 local wake_alert, wake_routine = false, false
 for i = 1, #KEYS - 6 do
   local key = KEYS[6 + i]
   local b = 3 + (i - 1) * 7
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local result = 0
-  if redis.call('ZSCORE', KEYS[1], id) and redis.call('HGET', key, 'lease_token') == token then
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
+  local f = redis.call('HMGET', key, 'lease_token', 'category', 'kind', 'attempts', 'lane')
+  if f[1] == token then
+    done[#done + 1] = id
     if outcome == 'published' then
-      local f = redis.call('HMGET', key, 'category', 'kind')
       redis.call('HSET', key, 'state', 'published', 'remote_id', ARGV[b + 4], 'published_at', now,
         'updated_at', now)
       -- The ledger entry stays for audit and dedup; what only a pending delivery needs goes.
-      redis.call('HDEL', key, 'payload', 'next_attempt_at')
-      redis.call('HINCRBY', KEYS[4], day .. '|' .. (f[1] or '') .. '|' .. (f[2] or ''), 1)
+      redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at', 'payload',
+        'next_attempt_at')
+      local field = day .. '|' .. (f[2] or '') .. '|' .. (f[3] or '')
+      counts[field] = (counts[field] or 0) + 1
+      result = 1
+    elseif outcome == 'retry' and tonumber(f[4] or '0') < max_attempts then
+      local at = ARGV[b + 7]
+      retries[#retries + 1] = at
+      retries[#retries + 1] = id
+      redis.call('HSET', key, 'state', 'retry_wait', 'last_error', ARGV[b + 6], 'last_error_code',
+        ARGV[b + 5], 'next_attempt_at', at, 'updated_at', now)
+      redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
+      if f[5] == 'alert' then wake_alert = true else wake_routine = true end
       result = 1
     else
-      local f = redis.call('HMGET', key, 'attempts', 'lane')
-      if outcome == 'retry' and tonumber(f[1] or '0') < max_attempts then
-        local at = ARGV[b + 7]
-        redis.call('ZADD', KEYS[2], at, id)
-        redis.call('HSET', key, 'state', 'retry_wait', 'last_error', ARGV[b + 6], 'last_error_code',
-          ARGV[b + 5], 'next_attempt_at', at, 'updated_at', now)
-        if f[2] == 'alert' then wake_alert = true else wake_routine = true end
-        result = 1
-      else
-        redis.call('ZADD', KEYS[3], now, id)
-        redis.call('HSET', key, 'state', 'dead', 'last_error', ARGV[b + 6], 'last_error_code',
-          ARGV[b + 5], 'dead_at', now, 'updated_at', now)
-        redis.call('HDEL', key, 'next_attempt_at')
-        if outcome == 'retry' then result = 2 else result = 1 end
-      end
+      buried[#buried + 1] = now
+      buried[#buried + 1] = id
+      redis.call('HSET', key, 'state', 'dead', 'last_error', ARGV[b + 6], 'last_error_code',
+        ARGV[b + 5], 'dead_at', now, 'updated_at', now)
+      redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at', 'next_attempt_at')
+      if outcome == 'retry' then result = 2 else result = 1 end
     end
   end
   out[i] = result
 end
+if #done > 0 then redis.call('ZREM', KEYS[1], unpack(done)) end
+if #retries > 0 then redis.call('ZADD', KEYS[2], unpack(retries)) end
+if #buried > 0 then redis.call('ZADD', KEYS[3], unpack(buried)) end
+for field, n in pairs(counts) do redis.call('HINCRBY', KEYS[4], field, n) end
 -- A sleeping worker computed its timeout before this retry existed: wake one to look again.
 if wake_alert and redis.call('LLEN', KEYS[5]) == 0 then redis.call('RPUSH', KEYS[5], '1') end
 if wake_routine and redis.call('LLEN', KEYS[6]) == 0 then redis.call('RPUSH', KEYS[6], '1') end

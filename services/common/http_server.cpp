@@ -26,7 +26,6 @@
 #include <cctype>
 #include <condition_variable>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -38,29 +37,29 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-std::string ServerRequest::header(const std::string& lower_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lower_name) return value;
-  }
-  return "";
-}
-
-ServerResponse ServerResponse::error(int status, const std::string& code,
-                                     const std::string& message, const std::string& field) {
-  nlohmann::json inner{{"code", code}, {"message", message}};
-  if (!field.empty()) inner["field"] = field;
-  return json(status, nlohmann::json{{"error", std::move(inner)}}.dump());
-}
-
-ServerResponse ServerResponse::json(int status, const std::string& json_text) {
-  ServerResponse response;
-  response.status = status;
-  response.content_type = "application/json";
-  response.body = json_text;
-  return response;
-}
-
 namespace {
+
+// A JSON string literal. Written out here rather than with nlohmann/json, which would add
+// noticeably to the compile time of this already heavy translation unit.
+std::string json_string(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20) {
+      out += "\\u00";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
 
 // Bytes read while waiting for the first byte of a keep-alive request (see Session::await_request).
 constexpr std::size_t kIdleReadChunk = 4096;
@@ -150,8 +149,8 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
     tcp::resolver resolver(resolver_context);
     auto results = resolver.resolve(host, port_text, ec);
     if (ec || results.empty()) {
-      return Error::invalid("listen", "cannot resolve listen host '" + host + "': " +
-                                          (ec ? ec.message() : std::string("no address")));
+      return Error::invalid("listen", "cannot resolve listen host '" + host +
+                                          "': " + (ec ? ec.message() : std::string("no address")));
     }
     return results.begin()->endpoint();
   }
@@ -271,10 +270,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(state_->options.max_header_bytes, UINT32_MAX)));
     stream_.expires_after(state_->options.read_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->on_header(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -310,10 +308,9 @@ class Session : public std::enable_shared_from_this<Session> {
           "request body exceeds " + std::to_string(state_->options.max_body_bytes) + " bytes"));
     }
     if (ec == http::error::header_limit) {
-      return send_error(ServerResponse::error(431, "headers_too_large",
-                                              "request headers exceed " +
-                                                  std::to_string(state_->options.max_header_bytes) +
-                                                  " bytes"));
+      return send_error(ServerResponse::error(
+          431, "headers_too_large",
+          "request headers exceed " + std::to_string(state_->options.max_header_bytes) + " bytes"));
     }
     // Anything but a parse error (timeout, reset, end of stream) leaves nobody to answer.
     static const boost::system::error_category& kHttpErrors =
@@ -322,7 +319,8 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == http::error::partial_message) {
       return close_now();
     }
-    send_error(ServerResponse::error(400, "bad_request", "malformed HTTP request: " + ec.message()));
+    send_error(
+        ServerResponse::error(400, "bad_request", "malformed HTTP request: " + ec.message()));
   }
 
   void on_request() {
@@ -362,8 +360,8 @@ class Session : public std::enable_shared_from_this<Session> {
       response.delay = std::chrono::milliseconds(0);
       if (response.close_without_response) finish_request();  // nothing to drain for
       timer_.expires_after(delay);
-      timer_.async_wait([self = shared_from_this(), response = std::move(response)](
-                            beast::error_code ec) mutable {
+      timer_.async_wait([self = shared_from_this(),
+                         response = std::move(response)](beast::error_code ec) mutable {
         if (ec) {
           self->finish_request();
           return self->close_now();
@@ -469,6 +467,30 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+std::string ServerRequest::header(const std::string& lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return value;
+  }
+  return "";
+}
+
+ServerResponse ServerResponse::error(int status, const std::string& code,
+                                     const std::string& message, const std::string& field) {
+  std::string body =
+      R"({"error":{"code":)" + json_string(code) + R"(,"message":)" + json_string(message);
+  if (!field.empty()) body += R"(,"field":)" + json_string(field);
+  body += "}}";
+  return json(status, body);
+}
+
+ServerResponse ServerResponse::json(int status, const std::string& json_text) {
+  ServerResponse response;
+  response.status = status;
+  response.content_type = "application/json";
+  response.body = json_text;
+  return response;
+}
+
 struct HttpServer::Impl {
   explicit Impl(HttpServerOptions options, RequestHandler handler)
       : state(std::make_shared<ServerState>(std::move(options), std::move(handler))),
@@ -523,7 +545,9 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 Result<void> HttpServer::start() {
   Impl& impl = *impl_;
@@ -557,7 +581,9 @@ Result<void> HttpServer::start() {
   return ok();
 }
 
-int HttpServer::port() const { return impl_->port; }
+int HttpServer::port() const {
+  return impl_->port;
+}
 
 void HttpServer::stop(std::chrono::milliseconds drain) {
   Impl& impl = *impl_;

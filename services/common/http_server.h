@@ -48,7 +48,7 @@ struct ServerResponse {
 using RequestHandler = std::function<ServerResponse(const ServerRequest&)>;
 
 struct HttpServerOptions {
-  std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one (see port())
+  std::string listen = "127.0.0.1:0";        // host:port; port 0 picks a free one (see port())
   std::size_t max_body_bytes = 1024 * 1024;  // larger → 413 before the handler runs
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds read_timeout{10000};  // whole request, headers and body

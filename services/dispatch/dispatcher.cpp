@@ -1,1 +1,571 @@
-// placeholder: replaced by its owner
+#include "services/dispatch/dispatcher.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace herald {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kDestructorDrain{2000};
+constexpr SteadyClock::time_point kNever = SteadyClock::time_point::max();
+constexpr milliseconds kRedisBackoffMin{100};
+constexpr milliseconds kRedisBackoffMax{5000};
+// Something due "now" that claim() did not hand out (routine work while only reserved slots are
+// free) must not turn the claimer into a busy loop of claims: never block for less than this.
+constexpr milliseconds kMinBlock{10};
+constexpr std::chrono::seconds kLogEvery{10};
+// CLIENT UNBLOCK answers 0 when the claimer has not reached its blocking call yet; it is retried a
+// few times with growing pauses, after which the claimer's own timeout takes over.
+constexpr int kUnblockTries = 12;
+
+// Pause after a failed Redis call: grows while failures continue, back to the minimum on success.
+class Backoff {
+ public:
+  milliseconds next() {
+    milliseconds d = current_;
+    current_ = std::min(current_ * 2, kRedisBackoffMax);
+    return d;
+  }
+  void reset() { current_ = kRedisBackoffMin; }
+
+ private:
+  milliseconds current_ = kRedisBackoffMin;
+};
+
+// Logs the first failure of a series, then at most one line per kLogEvery with the number of
+// lines suppressed, so a Redis outage does not flood the log; notes when things work again.
+class ThrottledLog {
+ public:
+  void warn(const std::string& message) {
+    auto now = SteadyClock::now();
+    if (failing_ && now - last_ < kLogEvery) {
+      ++suppressed_;
+      return;
+    }
+    if (suppressed_ > 0) {
+      spdlog::warn("{} ({} similar messages suppressed)", message, suppressed_);
+    } else {
+      spdlog::warn("{}", message);
+    }
+    failing_ = true;
+    last_ = now;
+    suppressed_ = 0;
+  }
+  void recovered(const std::string& message) {
+    if (!failing_) return;
+    spdlog::info("{}", message);
+    failing_ = false;
+    suppressed_ = 0;
+  }
+
+ private:
+  bool failing_ = false;
+  SteadyClock::time_point last_{};
+  std::uint64_t suppressed_ = 0;
+};
+
+std::string default_owner(const std::string& channel) {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::string name = host[0] ? host : "unknown-host";
+  return name + ":" + std::to_string(getpid()) + ":" + channel;
+}
+
+// What a publish outcome means for the queue. Credentials errors are retried like transient ones
+// until token refresh exists; the attempt budget applies to every retryable kind.
+Completion completion_for(const Delivery& delivery, const Result<PublishReceipt>& result,
+                          const DeliveryQueue& queue, const Clock& clock, std::mt19937_64& rng) {
+  Completion c;
+  c.delivery_id = delivery.id;
+  c.lease_token = delivery.lease_token;
+  if (result) {
+    c.outcome = OutcomeKind::published;
+    c.remote_id = result->remote_id;
+    return c;
+  }
+  const Error& error = result.error();
+  c.error_code = error.code.empty() ? to_string(error.kind) : error.code;
+  c.error_message = error.message;
+  c.outcome = OutcomeKind::dead;
+  switch (error.kind) {
+    case ErrorKind::retryable:
+    case ErrorKind::rate_limited:
+    case ErrorKind::credentials:
+      if (delivery.attempt < queue.options().max_attempts) {
+        c.outcome = OutcomeKind::retry;
+        c.retry_at = clock.now() + queue.backoff(delivery.attempt, error.retry_after, rng);
+      }
+      break;
+    case ErrorKind::permanent:
+    case ErrorKind::invalid_input:
+      break;
+  }
+  return c;
+}
+
+}  // namespace
+
+struct Dispatcher::Impl {
+  Impl(DispatcherOptions o, DeliveryQueue& q, Channel& c, const Clock& clk)
+      : options(std::move(o)), queue(q), channel(c), clock(clk) {}
+
+  void claimer_loop();
+  void worker_loop();
+  void finisher_loop();
+  // Sleeps for a Redis backoff unless stop() is called meanwhile.
+  void claimer_pause(milliseconds duration);
+
+  DispatcherOptions options;
+  DeliveryQueue& queue;
+  Channel& channel;
+  const Clock& clock;
+
+  std::mutex lifecycle_mutex;  // start() / stop()
+  bool started = false;
+  bool stopped = false;
+
+  // Everything below up to the counters is guarded by `mutex`.
+  std::mutex mutex;
+  std::condition_variable claimer_cv;   // a slot freed, or stop
+  std::condition_variable worker_cv;    // a delivery to publish, or stop
+  std::condition_variable finisher_cv;  // outcomes to ack, an unblock to send, or stop
+  std::condition_variable drained_cv;   // a publish returned (stop() waits for busy == 0)
+  int busy = 0;                         // slots taken: claimed, publish not yet returned
+  std::uint64_t slot_generation = 0;    // bumped whenever a slot frees
+  std::deque<Delivery> to_publish;
+  std::vector<Completion> outcomes;
+  std::map<std::string, std::string> leases;  // id → lease token: claimed and not yet acked
+  bool in_redis_wait = false;                 // the claimer is in (or entering) wait_for_work
+  bool wait_capped = false;  // ... with routine work unclaimable for want of a free slot
+  bool unblock_wanted = false;
+  long long block_client_id = 0;  // CLIENT ID of the blocking connection; 0 = not known
+  bool stop_claiming = false;
+  bool stop_workers = false;
+  bool stop_finisher = false;
+  SteadyClock::time_point flush_deadline{};
+
+  std::atomic<std::uint64_t> published{0}, retried{0}, dead{0}, stale{0}, claimed{0};
+  std::atomic<std::uint64_t> redis_errors{0};
+  std::atomic<std::int64_t> in_flight{0};
+
+  std::thread claimer;
+  std::vector<std::thread> workers;
+  std::thread finisher;
+};
+
+void Dispatcher::Impl::claimer_pause(milliseconds duration) {
+  std::unique_lock lock(mutex);
+  claimer_cv.wait_for(lock, duration, [&] { return stop_claiming; });
+}
+
+// Claims as many deliveries as there are free slots (routine work never takes the reserved ones),
+// then blocks in Redis until new work is signalled or something timed becomes due. A slot that
+// frees while routine work was left waiting cuts that block short (see unblock in the finisher).
+void Dispatcher::Impl::claimer_loop() {
+  RedisConnection claim_conn(options.redis);
+  // Used only for CLIENT ID and wait_for_work, so its id names exactly the blocked client.
+  RedisConnection block_conn(options.redis);
+  Backoff backoff;
+  ThrottledLog log;
+  const std::string& ch = options.channel;
+  auto failed = [&](const char* what, const Error& error) {
+    redis_errors.fetch_add(1);
+    log.warn(fmt::format("dispatch {}: {} failed, backing off: {}", ch, what, error.message));
+    claimer_pause(backoff.next());
+  };
+
+  while (true) {
+    int free_slots = 0;
+    std::uint64_t generation = 0;
+    {
+      std::unique_lock lock(mutex);
+      claimer_cv.wait(lock, [&] { return stop_claiming || busy < options.concurrency; });
+      if (stop_claiming) return;
+      free_slots = options.concurrency - busy;
+      generation = slot_generation;
+    }
+    ClaimRequest request;
+    request.owner = options.owner;
+    request.max_alert = free_slots;
+    request.max_routine = std::max(0, free_slots - options.reserved_for_alerts);
+
+    auto got = queue.claim(claim_conn, ch, request);
+    if (!got) {
+      failed("claim", got.error());
+      continue;
+    }
+    backoff.reset();
+    log.recovered(fmt::format("dispatch {}: Redis reachable again", ch));
+
+    int alerts = 0;
+    for (const Delivery& d : got->deliveries) alerts += d.lane == Lane::alert ? 1 : 0;
+    const int routine = static_cast<int>(got->deliveries.size()) - alerts;
+    if (!got->deliveries.empty()) {
+      std::lock_guard lock(mutex);
+      for (Delivery& d : got->deliveries) {
+        leases[d.id] = d.lease_token;
+        to_publish.push_back(std::move(d));
+      }
+      busy += alerts + routine;
+    }
+    if (alerts + routine > 0) {
+      claimed.fetch_add(alerts + routine);
+      in_flight.fetch_add(alerts + routine);
+      worker_cv.notify_all();
+    }
+
+    // claim() takes routine work only when no alert is left, so fewer alerts than asked means the
+    // alert lane is empty, and fewer routine than asked means the routine lane is empty too.
+    const bool capped = request.max_routine == 0;
+    const bool maybe_more =
+        alerts >= request.max_alert || (!capped && routine >= request.max_routine);
+    if (maybe_more) continue;
+
+    milliseconds timeout = queue.options().idle_block;
+    if (got->next_due) {
+      auto until = std::chrono::ceil<milliseconds>(*got->next_due - clock.now());
+      timeout = std::clamp(until, kMinBlock, std::max(kMinBlock, timeout));
+    }
+
+    bool know_id = false;
+    {
+      std::lock_guard lock(mutex);
+      know_id = block_client_id != 0;
+    }
+    if (!know_id) {
+      auto id = block_conn.command({"CLIENT", "ID"});
+      if (!id || id->type != RedisValue::Type::integer) {
+        failed("CLIENT ID", id ? error_from_reply(*id, "CLIENT ID") : id.error());
+        continue;
+      }
+      std::lock_guard lock(mutex);
+      block_client_id = id->integer;
+    }
+    {
+      std::lock_guard lock(mutex);
+      if (stop_claiming) return;
+      // Routine work is waiting for a slot and one freed since the claim: claim again instead.
+      if (capped && slot_generation != generation) continue;
+      in_redis_wait = true;
+      wait_capped = capped;
+    }
+    // Capped, a routine arrival must not wake us (we could not take it and would spin on its
+    // token); the slot that frees wakes us instead.
+    auto woke = queue.wait_for_work(block_conn, ch, timeout, /*routine_capacity=*/!capped);
+    {
+      std::lock_guard lock(mutex);
+      in_redis_wait = false;
+      wait_capped = false;
+      unblock_wanted = false;
+      if (!woke) block_client_id = 0;  // the connection is re-established: a new client id
+    }
+    if (!woke) failed("wait_for_work", woke.error());
+  }
+}
+
+void Dispatcher::Impl::worker_loop() {
+  std::mt19937_64 rng(std::random_device{}());
+  while (true) {
+    Delivery delivery;
+    {
+      std::unique_lock lock(mutex);
+      worker_cv.wait(lock, [&] { return stop_workers || !to_publish.empty(); });
+      if (to_publish.empty()) return;
+      delivery = std::move(to_publish.front());
+      to_publish.pop_front();
+    }
+    auto result = channel.publish(delivery);  // never throws: failures come back classified
+    Completion completion = completion_for(delivery, result, queue, clock, rng);
+    if (completion.outcome != OutcomeKind::published) {
+      spdlog::info("dispatch {}: {} attempt {} failed ({}): {} → {}", options.channel, delivery.id,
+                   delivery.attempt, completion.error_code, completion.error_message,
+                   completion.outcome == OutcomeKind::retry ? "retry" : "dead letter");
+    }
+    {
+      std::lock_guard lock(mutex);
+      outcomes.push_back(std::move(completion));
+      --busy;
+      ++slot_generation;
+      if (in_redis_wait && wait_capped) unblock_wanted = true;
+    }
+    finisher_cv.notify_one();
+    claimer_cv.notify_one();
+    drained_cv.notify_all();
+  }
+}
+
+// Acks outcomes as soon as there are any (in batches of at most max_ack_batch), heartbeats every
+// lease/3 what is claimed and not yet acked, and wakes the claimer out of Redis when asked to.
+// Outcomes that cannot be acked (Redis down) are kept and retried with backoff.
+void Dispatcher::Impl::finisher_loop() {
+  RedisConnection conn(options.redis);
+  Backoff backoff;
+  ThrottledLog log;
+  const std::string& ch = options.channel;
+  const milliseconds heartbeat_every = std::max(milliseconds(1), queue.options().lease / 3);
+  const std::size_t batch_size = static_cast<std::size_t>(options.max_ack_batch);
+
+  std::vector<Completion> unacked;
+  auto next_heartbeat = SteadyClock::now() + heartbeat_every;
+  // Plain time points rather than optionals (GCC 12 warns maybe-uninitialized on those here).
+  SteadyClock::time_point ack_retry_at{};             // acks wait until then after a failure
+  SteadyClock::time_point unblock_retry_at = kNever;  // kNever: no unblock retry pending
+  int unblock_tries = 0;
+  bool saw_stop = false;
+  bool acked_after_stop = false;
+
+  while (true) {
+    bool send_unblock = false;
+    long long client_id = 0;
+    std::vector<std::pair<std::string, std::string>> to_heartbeat;
+    bool heartbeat_due = false;
+    SteadyClock::time_point now;
+    {
+      std::unique_lock lock(mutex);
+      auto deadline = next_heartbeat;
+      if (!unacked.empty()) deadline = std::min(deadline, ack_retry_at);
+      deadline = std::min(deadline, unblock_retry_at);
+      finisher_cv.wait_until(lock, deadline, [&] {
+        return !outcomes.empty() || (stop_finisher && !saw_stop) ||
+               (unblock_wanted && in_redis_wait && unblock_retry_at == kNever);
+      });
+      now = SteadyClock::now();
+      if (unacked.empty()) {
+        unacked.swap(outcomes);
+      } else {
+        unacked.insert(unacked.end(), std::make_move_iterator(outcomes.begin()),
+                       std::make_move_iterator(outcomes.end()));
+        outcomes.clear();
+      }
+      if (now >= unblock_retry_at) unblock_retry_at = kNever;
+      if (!in_redis_wait) unblock_wanted = false;
+      if (!unblock_wanted) {
+        unblock_retry_at = kNever;
+        unblock_tries = 0;
+      }
+      send_unblock = unblock_wanted && unblock_retry_at == kNever && block_client_id != 0;
+      client_id = block_client_id;
+      if (now >= next_heartbeat) {
+        heartbeat_due = true;
+        to_heartbeat.assign(leases.begin(), leases.end());
+      }
+      saw_stop = stop_finisher;
+    }
+
+    if (send_unblock) {
+      auto r = conn.command({"CLIENT", "UNBLOCK", std::to_string(client_id)});
+      bool done = r && r->type == RedisValue::Type::integer && r->integer == 1;
+      if (!r) {
+        redis_errors.fetch_add(1);
+        log.warn(fmt::format("dispatch {}: CLIENT UNBLOCK failed: {}", ch, r.error().message));
+      }
+      if (done || !r || ++unblock_tries >= kUnblockTries) {
+        std::lock_guard lock(mutex);
+        unblock_wanted = false;
+        unblock_tries = 0;
+      } else {
+        unblock_retry_at = now + milliseconds(1 << std::min(unblock_tries, 6));
+      }
+    }
+
+    if (!unacked.empty() && now >= ack_retry_at) {
+      if (saw_stop) acked_after_stop = true;
+      while (!unacked.empty()) {
+        const std::size_t n = std::min(unacked.size(), batch_size);
+        std::vector<Completion> batch(std::make_move_iterator(unacked.begin()),
+                                      std::make_move_iterator(unacked.begin() + n));
+        auto results = queue.complete(conn, ch, batch);
+        if (!results) {
+          redis_errors.fetch_add(1);
+          log.warn(fmt::format("dispatch {}: ack of {} outcome(s) failed, keeping them: {}", ch,
+                               unacked.size(), results.error().message));
+          std::move(batch.begin(), batch.end(), unacked.begin());  // put them back
+          ack_retry_at = SteadyClock::now() + backoff.next();
+          break;
+        }
+        backoff.reset();
+        log.recovered(fmt::format("dispatch {}: Redis reachable again", ch));
+        for (std::size_t i = 0; i < n; ++i) {
+          const Completion& c = batch[i];
+          bool is_stale = i < results->size() && (*results)[i] == CompletionResult::stale;
+          if (is_stale) {
+            stale.fetch_add(1);
+            spdlog::warn(
+                "dispatch {}: outcome of {} came back stale: its lease was lost and it was "
+                "reclaimed",
+                ch, c.delivery_id);
+          } else if (c.outcome == OutcomeKind::published) {
+            published.fetch_add(1);
+          } else if (c.outcome == OutcomeKind::retry) {
+            retried.fetch_add(1);
+          } else {
+            dead.fetch_add(1);
+          }
+        }
+        {
+          std::lock_guard lock(mutex);
+          for (const Completion& c : batch) {
+            auto it = leases.find(c.delivery_id);
+            if (it != leases.end() && it->second == c.lease_token) leases.erase(it);
+          }
+        }
+        in_flight.fetch_sub(static_cast<std::int64_t>(n));
+        unacked.erase(unacked.begin(), unacked.begin() + n);
+      }
+    }
+
+    if (heartbeat_due) {
+      next_heartbeat = SteadyClock::now() + heartbeat_every;
+      if (!to_heartbeat.empty()) {
+        auto extended = queue.heartbeat(conn, ch, to_heartbeat);
+        if (!extended) {
+          redis_errors.fetch_add(1);
+          log.warn(fmt::format("dispatch {}: heartbeat of {} lease(s) failed: {}", ch,
+                               to_heartbeat.size(), extended.error().message));
+        } else if (*extended < static_cast<int>(to_heartbeat.size())) {
+          // Leases acked meanwhile are not extended either; a lost one shows up as a stale ack.
+          spdlog::debug("dispatch {}: heartbeat extended {} of {} lease(s)", ch, *extended,
+                        to_heartbeat.size());
+        }
+      }
+    }
+
+    if (saw_stop) {
+      if (unacked.empty()) return;
+      if (acked_after_stop && SteadyClock::now() >= flush_deadline) {
+        spdlog::error(
+            "dispatch {}: stopping with {} outcome(s) not acked; their deliveries will be "
+            "reclaimed when their leases expire",
+            ch, unacked.size());
+        return;
+      }
+    }
+  }
+}
+
+Dispatcher::Dispatcher(DispatcherOptions options, DeliveryQueue& queue, Channel& channel,
+                       const Clock& clock) {
+  if (options.channel.empty()) options.channel = channel.name();
+  if (options.concurrency < 1) {
+    throw std::invalid_argument("dispatcher " + options.channel + ": concurrency must be >= 1");
+  }
+  if (options.reserved_for_alerts < 0 || options.reserved_for_alerts >= options.concurrency) {
+    throw std::invalid_argument("dispatcher " + options.channel +
+                                ": reserved_for_alerts must be in [0, concurrency)");
+  }
+  if (options.max_ack_batch < 1) {
+    throw std::invalid_argument("dispatcher " + options.channel + ": max_ack_batch must be >= 1");
+  }
+  if (options.owner.empty()) options.owner = default_owner(options.channel);
+  impl_ = std::make_unique<Impl>(std::move(options), queue, channel, clock);
+}
+
+Dispatcher::~Dispatcher() {
+  stop(kDestructorDrain);
+}
+
+void Dispatcher::start() {
+  Impl& s = *impl_;
+  std::lock_guard lifecycle(s.lifecycle_mutex);
+  if (s.started) throw std::logic_error("dispatcher " + s.options.channel + " started twice");
+  s.started = true;
+  spdlog::info("dispatch {}: starting as {} with {} slot(s), {} reserved for alerts",
+               s.options.channel, s.options.owner, s.options.concurrency,
+               s.options.reserved_for_alerts);
+  s.finisher = std::thread([&s] { s.finisher_loop(); });
+  for (int i = 0; i < s.options.concurrency; ++i) {
+    s.workers.emplace_back([&s] { s.worker_loop(); });
+  }
+  s.claimer = std::thread([&s] { s.claimer_loop(); });
+}
+
+// The claimer may be blocked in Redis for up to idle_block. Rather than shortening that block
+// (which would cost commands while idle) or pushing a wake token (which any other process's
+// dispatcher on this channel could consume instead), stop() has the finisher send CLIENT UNBLOCK
+// for the claimer's own blocking connection: it wakes exactly that client, at once.
+void Dispatcher::stop(milliseconds drain) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lifecycle(s.lifecycle_mutex);
+    if (!s.started || s.stopped) return;
+    s.stopped = true;
+  }
+  const auto deadline = SteadyClock::now() + drain;
+  {
+    std::lock_guard lock(s.mutex);
+    s.stop_claiming = true;
+    if (s.in_redis_wait && false) s.unblock_wanted = true;
+  }
+  s.claimer_cv.notify_all();
+  s.finisher_cv.notify_all();
+  s.claimer.join();
+
+  std::size_t not_started = 0;
+  int still_running = 0;
+  {
+    std::unique_lock lock(s.mutex);
+    // Claimed but never started: leave them leased (no more heartbeats) for another worker.
+    not_started = s.to_publish.size();
+    for (const Delivery& d : s.to_publish) s.leases.erase(d.id);
+    s.busy -= static_cast<int>(not_started);
+    s.to_publish.clear();
+    s.drained_cv.wait_until(lock, deadline, [&] { return s.busy == 0; });
+    still_running = s.busy;
+    s.stop_workers = true;
+  }
+  s.in_flight.fetch_sub(static_cast<std::int64_t>(not_started));
+  if (not_started > 0) {
+    spdlog::info("dispatch {}: {} claimed deliveries not started; reclaimed when leases expire",
+                 s.options.channel, not_started);
+  }
+  if (still_running > 0) {
+    spdlog::warn(
+        "dispatch {}: {} publish call(s) still running after the {} ms drain; waiting for "
+        "them to return",
+        s.options.channel, still_running, drain.count());
+  }
+  s.worker_cv.notify_all();
+  for (std::thread& t : s.workers) t.join();
+  s.workers.clear();
+  {
+    std::lock_guard lock(s.mutex);
+    s.stop_finisher = true;
+    s.flush_deadline = deadline;
+  }
+  s.finisher_cv.notify_all();
+  s.finisher.join();
+  spdlog::info("dispatch {}: stopped", s.options.channel);
+}
+
+const std::string& Dispatcher::owner() const {
+  return impl_->options.owner;
+}
+
+DispatcherStats Dispatcher::stats() const {
+  const Impl& s = *impl_;
+  DispatcherStats out;
+  out.published = s.published.load();
+  out.retried = s.retried.load();
+  out.dead = s.dead.load();
+  out.stale = s.stale.load();
+  out.claimed = s.claimed.load();
+  out.redis_errors = s.redis_errors.load();
+  out.in_flight = s.in_flight.load();
+  return out;
+}
+
+}  // namespace herald

@@ -18,31 +18,40 @@
 namespace herald {
 
 struct DispatcherOptions {
-  std::string channel;
-  std::string owner;          // identity stored with leases, e.g. "host:pid"
-  int concurrency = 4;        // deliveries published at once by this process
-  int reserved_for_alerts = 1;  // of those, slots routine work may never take
+  std::string channel;  // queue channel; empty → the Channel's name()
+  std::string owner;    // identity stored with leases; empty → "<hostname>:<pid>:<channel>"
+  int concurrency = 4;  // deliveries published at once by this process
+  int reserved_for_alerts = 1;  // of those, slots routine work may never take (< concurrency)
   int max_ack_batch = 64;
-  RedisOptions redis;         // the dispatcher opens its own connections (claim, block, ack)
+  RedisOptions redis;  // the dispatcher opens its own connections (claim, block, ack)
 };
 
 struct DispatcherStats {
+  // Completions applied by the queue (published / retry scheduled / dead), completions that came
+  // back stale (the lease had been lost), and deliveries claimed.
   std::uint64_t published = 0, retried = 0, dead = 0, stale = 0, claimed = 0;
-  std::int64_t in_flight = 0;
+  std::uint64_t redis_errors = 0;  // failed Redis calls (each one backed off and retried)
+  std::int64_t in_flight = 0;      // claimed and not yet acked
 };
 
 class Dispatcher {
  public:
+  // Throws std::invalid_argument on inconsistent options (a start-up error).
   Dispatcher(DispatcherOptions options, DeliveryQueue& queue, Channel& channel, const Clock& clock);
   ~Dispatcher();  // stop() with a short drain if still running
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
+  // Starts the claimer, the worker pool and the finisher. Call once.
   void start();
-  // Stops claiming; publishes already started finish and are acked, up to `drain`. What is still
-  // in flight after that keeps its lease and is reclaimed by another worker when it expires.
+  // Stops claiming; publishes already started finish and are acked, waiting up to `drain` for
+  // them. Deliveries claimed but not yet started keep their lease and are reclaimed by another
+  // worker when it expires. A publish call still running after `drain` cannot be abandoned (its
+  // thread uses the borrowed Channel; channels bound every call with their own timeouts): stop()
+  // logs a warning, waits for it to return and still acks it if Redis takes the ack. Idempotent.
   void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(10000));
 
+  const std::string& owner() const;
   DispatcherStats stats() const;
 
  private:

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/channel.h"
+#include "adapters/http_client.h"
 #include "config/config.h"
 #include "services/heraldd/daemon.h"
 #include "services/heraldd/logging.h"
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
     std::cout << "config ok\n";
     return 0;
   }
+
+  herald::init_http_client_library();  // before any thread starts (curl_global_init)
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
   sigset_t signals;

@@ -1,0 +1,218 @@
+#include "services/herald-sim/faults.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+namespace herald::sim {
+namespace {
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    std::size_t at = text.find(separator);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
+}
+
+Error spec_error(const std::string& message) {
+  Error error = Error::invalid("faults", message);
+  error.code = "bad_fault_spec";
+  return error;
+}
+
+Result<double> parse_probability(const std::string& where, std::string_view text) {
+  std::string copy(text);
+  char* end = nullptr;
+  errno = 0;
+  double value = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || errno != 0 || end != copy.c_str() + copy.size() || !std::isfinite(value) ||
+      value < 0 || value > 1) {
+    return spec_error(where + ": '" + copy + "' is not a probability between 0 and 1");
+  }
+  return value;
+}
+
+Result<int> parse_count(const std::string& where, std::string_view text) {
+  std::string copy(text);
+  char* end = nullptr;
+  errno = 0;
+  long value = std::strtol(copy.c_str(), &end, 10);
+  if (copy.empty() || errno != 0 || end != copy.c_str() + copy.size() || value < 0 ||
+      value > 86'400'000) {
+    return spec_error(where + ": '" + copy + "' is not a whole number >= 0");
+  }
+  return static_cast<int>(value);
+}
+
+Result<void> apply_key(const std::string& platform, std::string_view key, std::string_view value,
+                       PlatformFaults& faults) {
+  std::string where = platform + ":" + std::string(key);
+  auto set_probability = [&](double& field) -> Result<void> {
+    Result<double> parsed = parse_probability(where, value);
+    if (!parsed) return parsed.error();
+    field = *parsed;
+    return ok();
+  };
+  auto set_count = [&](int& field) -> Result<void> {
+    Result<int> parsed = parse_count(where, value);
+    if (!parsed) return parsed.error();
+    field = *parsed;
+    return ok();
+  };
+  auto set_millis = [&](std::chrono::milliseconds& field) -> Result<void> {
+    Result<int> parsed = parse_count(where, value);
+    if (!parsed) return parsed.error();
+    field = std::chrono::milliseconds(*parsed);
+    return ok();
+  };
+  if (key == "5xx") return set_probability(faults.error_5xx);
+  if (key == "429") return set_probability(faults.rate_limited);
+  if (key == "timeout") return set_probability(faults.timeout);
+  if (key == "accept_then_5xx") return set_probability(faults.accept_then_5xx);
+  if (key == "latency_ms") return set_millis(faults.latency);
+  if (key == "stall_ms") return set_millis(faults.stall);
+  if (key == "retry_after_s") return set_count(faults.retry_after_s);
+  if (key == "fail_next") return set_count(faults.fail_next);
+  return spec_error(where + ": unknown fault (known: 5xx, 429, timeout, accept_then_5xx, " +
+                    "latency_ms, stall_ms, retry_after_s, fail_next)");
+}
+
+std::string format_number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+}  // namespace
+
+Result<FaultPlan> parse_fault_spec(std::string_view spec,
+                                   const std::vector<std::string>& platforms) {
+  FaultPlan plan;
+  for (std::string_view section : split(spec, ';')) {
+    section = trim(section);
+    if (section.empty()) continue;
+    std::size_t colon = section.find(':');
+    if (colon == std::string_view::npos) {
+      return spec_error("'" + std::string(section) + "' is not PLATFORM:KEY=VALUE,...");
+    }
+    std::string platform(trim(section.substr(0, colon)));
+    if (std::find(platforms.begin(), platforms.end(), platform) == platforms.end()) {
+      std::string known;
+      for (const auto& name : platforms) known += (known.empty() ? "" : ", ") + name;
+      return spec_error("unknown platform '" + platform + "' (known: " + known + ")");
+    }
+    if (plan.count(platform) != 0) return spec_error("platform '" + platform + "' given twice");
+    PlatformFaults faults;
+    for (std::string_view pair : split(section.substr(colon + 1), ',')) {
+      pair = trim(pair);
+      if (pair.empty()) continue;
+      std::size_t eq = pair.find('=');
+      if (eq == std::string_view::npos) {
+        return spec_error(platform + ": '" + std::string(pair) + "' is not KEY=VALUE");
+      }
+      Result<void> applied =
+          apply_key(platform, trim(pair.substr(0, eq)), trim(pair.substr(eq + 1)), faults);
+      if (!applied) return applied.error();
+    }
+    if (faults.error_5xx + faults.rate_limited + faults.timeout > 1.0 + 1e-9) {
+      return spec_error(platform + ": 5xx + 429 + timeout add up to more than 1");
+    }
+    plan.emplace(platform, faults);
+  }
+  return plan;
+}
+
+std::string to_spec(const FaultPlan& plan) {
+  const PlatformFaults defaults;
+  std::string out;
+  for (const auto& [platform, faults] : plan) {
+    std::vector<std::string> keys;
+    auto probability = [&](const char* key, double value) {
+      if (value > 0) keys.push_back(std::string(key) + "=" + format_number(value));
+    };
+    probability("5xx", faults.error_5xx);
+    probability("429", faults.rate_limited);
+    probability("timeout", faults.timeout);
+    probability("accept_then_5xx", faults.accept_then_5xx);
+    if (faults.latency != defaults.latency) {
+      keys.push_back("latency_ms=" + std::to_string(faults.latency.count()));
+    }
+    if (faults.stall != defaults.stall) {
+      keys.push_back("stall_ms=" + std::to_string(faults.stall.count()));
+    }
+    if (faults.retry_after_s != defaults.retry_after_s) {
+      keys.push_back("retry_after_s=" + std::to_string(faults.retry_after_s));
+    }
+    if (faults.fail_next > 0) keys.push_back("fail_next=" + std::to_string(faults.fail_next));
+    if (!out.empty()) out += ";";
+    out += platform + ":";
+    for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + keys[i];
+  }
+  return out;
+}
+
+void FaultInjector::replace(FaultPlan plan) {
+  std::lock_guard lock(mutex_);
+  plan_ = std::move(plan);
+}
+
+std::string FaultInjector::spec() const {
+  std::lock_guard lock(mutex_);
+  return to_spec(plan_);
+}
+
+FaultDecision FaultInjector::decide(const std::string& platform) {
+  std::lock_guard lock(mutex_);
+  FaultDecision decision;
+  auto found = plan_.find(platform);
+  if (found == plan_.end()) return decision;
+  PlatformFaults& faults = found->second;
+  decision.latency = faults.latency;
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  if (faults.fail_next > 0) {
+    --faults.fail_next;
+    decision.action = FaultDecision::Action::fail;
+    decision.status = 503;
+    return decision;
+  }
+  // Draw only when a probability is set, so a plan without randomness consumes no numbers.
+  if (faults.timeout + faults.rate_limited + faults.error_5xx > 0) {
+    double draw = uniform(rng_);
+    if (draw < faults.timeout) {
+      decision.action = FaultDecision::Action::stall;
+      decision.stall = faults.stall;
+      return decision;
+    }
+    draw -= faults.timeout;
+    if (draw < faults.rate_limited) {
+      decision.action = FaultDecision::Action::rate_limit;
+      decision.retry_after_s = faults.retry_after_s;
+      return decision;
+    }
+    draw -= faults.rate_limited;
+    if (draw < faults.error_5xx) {
+      decision.action = FaultDecision::Action::fail;
+      decision.status = uniform(rng_) < 0.5 ? 500 : 503;
+      return decision;
+    }
+  }
+  if (faults.accept_then_5xx > 0) decision.accept_then_5xx = uniform(rng_) < faults.accept_then_5xx;
+  return decision;
+}
+
+}  // namespace herald::sim
