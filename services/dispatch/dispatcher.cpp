@@ -508,7 +508,7 @@ void Dispatcher::stop(milliseconds drain) {
   {
     std::lock_guard lock(s.mutex);
     s.stop_claiming = true;
-    if (s.in_redis_wait && false) s.unblock_wanted = true;
+    if (s.in_redis_wait) s.unblock_wanted = true;
   }
   s.claimer_cv.notify_all();
   s.finisher_cv.notify_all();
