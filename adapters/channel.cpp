@@ -8,7 +8,8 @@
 namespace herald {
 namespace {
 
-Result<PublishReceipt> call_guarded(const std::function<Result<PublishReceipt>()>& call) {
+template <class Call>
+auto call_guarded(const Call& call) -> decltype(call()) {
   // A bug in one adapter must cost one delivery (dead-lettered with the reason), not the process.
   try {
     return call();
@@ -42,7 +43,7 @@ Result<PublishReceipt> Channel::publish(const Delivery& delivery) {
                               std::chrono::steady_clock::now() - start)
                               .count();
   if (result) {
-    spdlog::info("published delivery {} on {} (attempt {}) in {} ms, remote id '{}'", delivery.id,
+    spdlog::debug("published delivery {} on {} (attempt {}) in {} ms, remote id '{}'", delivery.id,
                  name_, delivery.attempt, elapsed_ms, result->remote_id);
     return result;
   }
@@ -53,6 +54,25 @@ Result<PublishReceipt> Channel::publish(const Delivery& delivery) {
   spdlog::log(final ? spdlog::level::err : spdlog::level::warn,
               "delivery {} on {} (attempt {}) failed after {} ms, {}{}: {}", delivery.id, name_,
               delivery.attempt, elapsed_ms, to_string(error.kind), code, error.message);
+  return error;
+}
+
+Result<void> Channel::recall(const Delivery& delivery, const std::string& remote_id) {
+  Result<void> result = call_guarded([&] { return do_recall(delivery, remote_id); });
+  if (result) {
+    spdlog::info("recalled delivery {} on {} (remote id '{}')", delivery.id, name_, remote_id);
+    return result;
+  }
+  Error error = result.error();
+  normalise(error);
+  spdlog::warn("recall of delivery {} on {} failed, {}: {}", delivery.id, name_,
+               to_string(error.kind), error.message);
+  return error;
+}
+
+Result<void> Channel::do_recall(const Delivery& /*delivery*/, const std::string& /*remote_id*/) {
+  Error error = Error::permanent(name_ + " cannot withdraw a publication");
+  error.code = "recall_unsupported";
   return error;
 }
 

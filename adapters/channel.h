@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/delivery.h"
+#include "core/rate_limiter.h"
 #include "core/result.h"
 
 namespace herald {
@@ -34,8 +35,14 @@ class Channel {
   // API's kind, becomes permanent. Logs the outcome with the delivery id, channel and attempt.
   Result<PublishReceipt> publish(const Delivery& delivery);
 
+  // Withdraws what publish() put on the platform (`remote_id` from the ledger), for a retraction.
+  // Classified like publish(); a platform that cannot withdraw answers a permanent error with
+  // code "recall_unsupported".
+  Result<void> recall(const Delivery& delivery, const std::string& remote_id);
+
  protected:
   virtual Result<PublishReceipt> do_publish(const Delivery& delivery) = 0;
+  virtual Result<void> do_recall(const Delivery& delivery, const std::string& remote_id);
 
  private:
   std::string name_;
@@ -46,6 +53,9 @@ using ChannelPtr = std::unique_ptr<Channel>;
 // What a channel factory may use besides its own config section.
 struct ChannelDeps {
   const Clock& clock;
+  // Shared by every heraldd on the same Redis (posting limits per account); may be null in tests
+  // of a channel that does not need it.
+  RateLimiter* rate_limiter = nullptr;
 };
 
 // Builds a channel from its config section (`channels.<name>`), validating every key; an error

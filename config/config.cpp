@@ -345,6 +345,9 @@ Result<Config> parse_config(std::string_view text, const std::set<std::string>& 
 
   read_channels(r.child("channels"), config.channels, known_channels);
   read_gate(r.child("gate"), config.gate);
+  FieldReader audit = r.child("audit");
+  config.audit.retention_days =
+      int_in(audit, "retention_days", 1, 36600, config.audit.retention_days);
 
   FieldReader log = r.child("log");
   config.log.level =

@@ -86,6 +86,10 @@ struct GateConfig {
   std::string blocked_words_file;  // "" for none; otherwise an existing file (absolute path)
 };
 
+struct AuditConfig {
+  int retention_days = 3660;  // audit streams expire this long after their last entry (ten years)
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error, critical, off
   std::string format = "text";  // text or json (one object per line)
@@ -101,6 +105,7 @@ struct Config {
   OfficeConfig office;
   std::map<std::string, ChannelConfig> channels;
   GateConfig gate;
+  AuditConfig audit;
   LogConfig log;
 
   std::string base_dir;  // the directory relative paths were resolved against ("" = unchanged)

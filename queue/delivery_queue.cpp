@@ -207,7 +207,9 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
       std::to_string(max_routine),
       key(channel, "d:"),
       std::to_string(std::clamp(options_.move_batch, 1, kBatchPerCall)),
-      std::to_string(options_.max_attempts)};
+      std::to_string(options_.max_attempts),
+      key(channel, "audit:"),
+      std::to_string(std::max<long long>(1, options_.audit_retention.count()))};
   for (int i = 0; i < max_alert + max_routine; ++i) args.push_back(new_lease_token());
   auto reply =
       claim_script_.run(conn,
@@ -277,8 +279,9 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
       key(channel, "inflight"),   key(channel, "timed"),
       key(channel, "dead"),       key(channel, "tally:" + day.substr(0, 4)),
       key(channel, "wake:alert"), key(channel, "wake")};
-  const std::vector<std::string> fixed_args = {std::to_string(unix_ms(now)), day,
-                                               std::to_string(options_.max_attempts)};
+  const std::vector<std::string> fixed_args = {
+      std::to_string(unix_ms(now)), day, std::to_string(options_.max_attempts),
+      key(channel, "audit:"), std::to_string(std::max<long long>(1, options_.audit_retention.count()))};
   std::vector<RedisScript::Call> calls;
   for (std::size_t i = 0; i < completions.size(); ++i) {
     const Completion& c = completions[i];
@@ -403,7 +406,8 @@ Result<std::vector<DeliveryRecord>> DeliveryQueue::list_dead(RedisConnection& co
   return get_many(conn, id_list);
 }
 
-Result<void> DeliveryQueue::replay(RedisConnection& conn, const std::string& delivery_id) {
+Result<void> DeliveryQueue::replay(RedisConnection& conn, const std::string& delivery_id,
+                                   const std::string& who) {
   const std::string channel = channel_of_delivery(delivery_id);
   auto not_found = [&] {
     Error e = Error::invalid("id", "no delivery with id " + delivery_id);
@@ -414,8 +418,10 @@ Result<void> DeliveryQueue::replay(RedisConnection& conn, const std::string& del
   auto reply = replay_script_.run(
       conn,
       {key(channel, "d:" + delivery_id), key(channel, "dead"), key(channel, "alert"),
-       key(channel, "routine"), key(channel, "wake:alert"), key(channel, "wake")},
-      {std::to_string(clock_.now_ms()), delivery_id});
+       key(channel, "routine"), key(channel, "wake:alert"), key(channel, "wake"),
+       key(channel, "audit:" + delivery_id)},
+      {std::to_string(clock_.now_ms()), delivery_id,
+       std::to_string(std::max<long long>(1, options_.audit_retention.count())), who});
   if (auto checked = check_script_reply(reply, "replaying " + delivery_id); !checked) {
     return checked.error();
   }

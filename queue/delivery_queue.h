@@ -12,8 +12,11 @@
 //   <p>{<ch>}:d:<id>              HASH: the delivery's ledger (state, attempts, remote_id, ...)
 //   <p>{<ch>}:lease_seq           STRING counter, part of every lease token (unique per claim)
 //   <p>{<ch>}:tally:<yyyy>        HASH "<yyyy-mm-dd>|<category>|<kind>" -> published count
+//   <p>{<ch>}:audit:<id>          STREAM the delivery's audit trail (attempt, published, retry,
+//                                 dead, lease_expired, replayed; see queue/audit_log.h)
 // Every script declares its keys in KEYS, except claim and depths, which reach the ledger hashes
 // of ids they pop from a list; those names are built from "<p>{<ch>}:d:" and so stay in the slot.
+// Audit streams are named the same way from "<p>{<ch>}:audit:" (claim, complete).
 // The scripts are queue/lua/*.lua. Needs Redis >= 6.2 (LPOP with a count, decimal BLPOP timeouts).
 //
 // Ledger fields: id, item_id, channel, lane, category, kind, payload (until published), state,
@@ -54,6 +57,7 @@ struct QueueOptions {
   std::chrono::milliseconds idle_block{5000};  // longest a worker blocks when nothing is due
   int utc_offset_minutes = 480;                // office time zone for tally days (+08:00)
   int move_batch = 1000;  // most timed promotions and lease reclaims done by one claim call
+  std::chrono::seconds audit_retention{3660LL * 24 * 3600};  // EXPIRE of audit streams, refreshed
 };
 
 struct NewDelivery {
@@ -160,8 +164,9 @@ class DeliveryQueue {
   Result<std::vector<DeliveryRecord>> list_dead(RedisConnection& conn, const std::string& channel,
                                                 int offset, int limit);
   // Moves a dead delivery back to its lane with a fresh attempt budget. not found / not dead →
-  // invalid_input error with code "not_found" / "not_dead".
-  Result<void> replay(RedisConnection& conn, const std::string& delivery_id);
+  // invalid_input error with code "not_found" / "not_dead". `who` goes into the audit trail.
+  Result<void> replay(RedisConnection& conn, const std::string& delivery_id,
+                      const std::string& who = "");
 
   // Published counts of one channel and year, per "<yyyy-mm-dd>|<category>|<kind>" (days in the
   // office time zone, options.utc_offset_minutes).

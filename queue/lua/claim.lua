@@ -10,10 +10,11 @@
 -- unique even if two processes' random generators ever agree, e.g. after a fork).
 -- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] owner, ARGV[4] max_alert, ARGV[5] max_routine,
 -- ARGV[6] ledger key prefix "<p>{<ch>}:d:", ARGV[7] move limit (promotions and reclaims per
--- call), ARGV[8] max_attempts, ARGV[9..] one random lease token per possible claim.
+-- call), ARGV[8] max_attempts, ARGV[9] audit stream prefix "<p>{<ch>}:audit:", ARGV[10] audit
+-- retention s, ARGV[11..] one random lease token per possible claim.
 --
 -- Cluster note: the ids of the deliveries this script touches come out of the lists and sets, so
--- their ledger keys cannot be declared in KEYS. They are built here from ARGV[6], which carries
+-- their ledger keys (and audit streams, from ARGV[9]) cannot be declared in KEYS. They are built here from ARGV[6], which carries
 -- the same {<ch>} hash tag as every declared key, so the script still touches a single slot.
 --
 -- Returns { next_due ms or -1, then 8 per claimed delivery:
@@ -27,6 +28,16 @@ local max_routine = tonumber(ARGV[5])
 local dkey = ARGV[6]
 local limit = tonumber(ARGV[7])
 local max_attempts = tonumber(ARGV[8])
+local audit_prefix = ARGV[9]
+local retention = ARGV[10]
+local kTokenBase = 10
+
+-- The delivery's audit trail, written in the step that makes the change it records.
+local function audit(id, ...)
+  local key = audit_prefix .. id
+  redis.call('XADD', key, '*', 'at', now_s, ...)
+  redis.call('EXPIRE', key, retention)
+end
 
 local function lane_key(lane)
   if lane == 'alert' then return KEYS[1] end
@@ -67,10 +78,12 @@ if #expired > 0 then
         redis.call('HSET', key, 'state', 'dead', 'last_error', why, 'last_error_code',
           'lease_expired', 'dead_at', now_s, 'updated_at', now_s)
         redis.call('ZADD', KEYS[5], now_s, id)
+        audit(id, 'event', 'dead', 'who', f[4] or '', 'error_code', 'lease_expired', 'error', why)
       else
         redis.call('HSET', key, 'state', 'queued', 'queued_at', now_s, 'updated_at', now_s,
           'last_error', why, 'last_error_code', 'lease_expired')
         redis.call('LPUSH', lane_key(f[2]), id)
+        audit(id, 'event', 'lease_expired', 'who', f[4] or '', 'error', why)
       end
     end
   end
@@ -96,10 +109,11 @@ local function take(list_key, max)
       if f[1] == 'queued' then
         tokens_used = tokens_used + 1
         if not seq then seq = redis.call('INCR', KEYS[8]) end
-        local token = ARGV[8 + tokens_used] .. '.' .. seq .. '.' .. tokens_used
+        local token = ARGV[kTokenBase + tokens_used] .. '.' .. seq .. '.' .. tokens_used
         local attempts = tonumber(f[7] or '0') + 1
         redis.call('HSET', key, 'state', 'in_flight', 'attempts', attempts, 'lease_owner', owner,
           'lease_token', token, 'attempt_started_at', now_s, 'updated_at', now_s)
+        audit(id, 'event', 'attempt', 'who', owner, 'attempt', attempts)
         leased[#leased + 1] = deadline
         leased[#leased + 1] = id
         local n = #out

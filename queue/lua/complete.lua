@@ -5,25 +5,33 @@
 -- (claim sets it; complete and reclaim delete it), so a matching token proves it is in flight.
 -- KEYS[1] inflight, KEYS[2] timed, KEYS[3] dead, KEYS[4] tally hash of the year of ARGV[2],
 -- KEYS[5] wake:alert, KEYS[6] wake, KEYS[6+i] ledger hash of completion i.
--- ARGV[1] now ms, ARGV[2] day "yyyy-mm-dd" (office time zone), ARGV[3] max_attempts, then 7 per
--- completion: id, lease token, outcome ('published'|'retry'|'dead'), remote_id, error code,
+-- ARGV[1] now ms, ARGV[2] day "yyyy-mm-dd" (office time zone), ARGV[3] max_attempts, ARGV[4]
+-- audit stream prefix "<p>{<ch>}:audit:" (streams named from it stay in the slot), ARGV[5] audit
+-- retention s, then 7 per completion: id, lease token, outcome ('published'|'retry'|'dead'), remote_id, error code,
 -- error message, retry_at ms.
 -- Returns one integer per completion: 0 stale, 1 applied, 2 applied but a retry was buried
 -- because the delivery had used max_attempts.
 local now = ARGV[1]
 local day = ARGV[2]
 local max_attempts = tonumber(ARGV[3])
+local function audit(id, ...)
+  local key = ARGV[4] .. id
+  redis.call('XADD', key, '*', 'at', now, ...)
+  redis.call('EXPIRE', key, ARGV[5])
+end
 local out = {}
 local done, retries, buried = {}, {}, {}
 local counts = {}
 local wake_alert, wake_routine = false, false
 for i = 1, #KEYS - 6 do
   local key = KEYS[6 + i]
-  local b = 3 + (i - 1) * 7
+  local b = 5 + (i - 1) * 7
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local result = 0
-  local f = redis.call('HMGET', key, 'lease_token', 'category', 'kind', 'attempts', 'lane')
+  local f = redis.call('HMGET', key, 'lease_token', 'category', 'kind', 'attempts', 'lane',
+    'lease_owner')
   if f[1] == token then
+    local who = f[6] or ''
     done[#done + 1] = id
     if outcome == 'published' then
       redis.call('HSET', key, 'state', 'published', 'remote_id', ARGV[b + 4], 'published_at', now,
@@ -33,6 +41,7 @@ for i = 1, #KEYS - 6 do
         'next_attempt_at')
       local field = day .. '|' .. (f[2] or '') .. '|' .. (f[3] or '')
       counts[field] = (counts[field] or 0) + 1
+      audit(id, 'event', 'published', 'who', who, 'remote_id', ARGV[b + 4], 'attempt', f[4] or '0')
       result = 1
     elseif outcome == 'retry' and tonumber(f[4] or '0') < max_attempts then
       local at = ARGV[b + 7]
@@ -42,6 +51,8 @@ for i = 1, #KEYS - 6 do
         ARGV[b + 5], 'next_attempt_at', at, 'updated_at', now)
       redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
       if f[5] == 'alert' then wake_alert = true else wake_routine = true end
+      audit(id, 'event', 'retry', 'who', who, 'error_code', ARGV[b + 5], 'error', ARGV[b + 6],
+        'attempt', f[4] or '0', 'next_attempt_at', at)
       result = 1
     else
       buried[#buried + 1] = now
@@ -49,6 +60,8 @@ for i = 1, #KEYS - 6 do
       redis.call('HSET', key, 'state', 'dead', 'last_error', ARGV[b + 6], 'last_error_code',
         ARGV[b + 5], 'dead_at', now, 'updated_at', now)
       redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at', 'next_attempt_at')
+      audit(id, 'event', 'dead', 'who', who, 'error_code', ARGV[b + 5], 'error', ARGV[b + 6],
+        'attempt', f[4] or '0')
       if outcome == 'retry' then result = 2 else result = 1 end
     end
   end

@@ -288,7 +288,13 @@ void Dispatcher::Impl::worker_loop() {
       delivery = std::move(to_publish.front());
       to_publish.pop_front();
     }
-    auto result = channel.publish(delivery);  // never throws: failures come back classified
+    Result<PublishReceipt> result = Error::permanent("not published");
+    Result<void> allowed = options.pre_publish_check ? options.pre_publish_check(delivery) : ok();
+    if (allowed) {
+      result = channel.publish(delivery);  // never throws: failures come back classified
+    } else {
+      result = allowed.error();
+    }
     Completion completion = completion_for(delivery, result, queue, clock, rng);
     if (completion.outcome != OutcomeKind::published) {
       spdlog::info("dispatch {}: {} attempt {} failed ({}): {} → {}", options.channel, delivery.id,

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,10 @@ struct DispatcherOptions {
   int reserved_for_alerts = 1;  // of those, slots routine work may never take (< concurrency)
   int max_ack_batch = 64;
   RedisOptions redis;  // the dispatcher opens its own connections (claim, block, ack)
+  // Runs on a worker right before each publish (heraldd: the content gate, whose word list may
+  // have changed since the item was approved). A failure is handled like a failed publish of the
+  // same kind and code (permanent → dead letter, retryable → retry); the channel is not called.
+  std::function<Result<void>(const Delivery&)> pre_publish_check;
 };
 
 struct DispatcherStats {

@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   auto* seed_option = app.add_option("--seed", seed, "seed for the fault draws (default: random)");
   app.add_option("--webhook-secret", options.webhook_secret,
                  "check X-Herald-Signature: sha256=HMAC-SHA256(secret, body) on webhooks");
+  app.add_option("--portal-key", options.portal_key,
+                 "check the portal's X-Gov-Signature (HMAC-SHA256 key; see channel-apis.md §3)");
   app.add_option("--handler-threads", options.handler_threads, "request handler threads")
       ->check(CLI::Range(1, 256));
   app.footer(kFooter);

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <ctime>
 
+#include "services/herald-sim/portal_sim.h"
 #include "services/herald-sim/webhook_sim.h"
+#include "services/herald-sim/weibo_sim.h"
 
 namespace herald::sim {
 
@@ -60,6 +62,8 @@ Simulator::Simulator(SimulatorOptions options)
               [this](const ServerRequest& request) { return handle(request); }) {
   // Each platform is registered here, explicitly; later platforms add a line.
   platforms_.push_back(std::make_unique<WebhookSim>(options_.webhook_secret));
+  platforms_.push_back(std::make_unique<PortalSim>(options_.portal_key));
+  platforms_.push_back(std::make_unique<WeiboSim>());
 }
 
 Simulator::~Simulator() {

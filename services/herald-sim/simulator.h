@@ -19,6 +19,7 @@ struct SimulatorOptions {
   std::string listen = "127.0.0.1:0";
   std::uint64_t seed = 1;      // for the fault draws
   std::string webhook_secret;  // empty: webhooks are not signature-checked
+  std::string portal_key;      // empty: portal signatures are not checked
   int handler_threads = 8;
 };
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
+#include "core/json_fields.h"
 
 namespace herald {
 namespace {
@@ -10,6 +11,16 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kItemsPath = "/v1/items";
+constexpr std::size_t kMaxCommentBytes = 2048;
+
+bool is_json_request(const ServerRequest& request) {
+  return request.header("content-type").rfind("application/json", 0) == 0;
+}
+
+ServerResponse not_json() {
+  return ServerResponse::error(415, "unsupported_media_type",
+                               "the body must be JSON (Content-Type: application/json)");
+}
 
 std::string optional_time(const std::optional<TimePoint>& t) {
   return t ? format_rfc3339(*t) : std::string();
@@ -52,6 +63,10 @@ ServerResponse error_response(const Error& error) {
       if (error.code == "malformed_json" || error.code == "invalid_utf8") status = 400;
       if (error.code == "idempotency_conflict") status = 409;
       if (error.code == "not_found") status = 404;
+      if (error.code == "self_approval" || error.code == "already_reviewed" ||
+          error.code == "not_pending") {
+        status = 409;
+      }
       return ServerResponse::error(status, error.code.empty() ? "validation_failed" : error.code,
                                    error.message, error.field);
     }
@@ -62,6 +77,19 @@ ServerResponse error_response(const Error& error) {
     default:
       return ServerResponse::error(500, "internal", error.message);
   }
+}
+
+ServerResponse gate_refusal(const GateVerdict& verdict) {
+  json error = {{"code", verdict.code}, {"message", verdict.message}};
+  if (!verdict.field.empty()) error["field"] = verdict.field;
+  if (!verdict.findings.empty()) {
+    json details = json::array();
+    for (const auto& f : verdict.findings) {
+      details.push_back({{"word", f.word}, {"field", f.field}, {"position", f.position}});
+    }
+    error["details"] = std::move(details);
+  }
+  return ServerResponse::json(422, json{{"error", std::move(error)}}.dump());
 }
 
 ServerResponse Api::handle(const ServerRequest& request) {
@@ -90,14 +118,31 @@ ServerResponse Api::handle(const ServerRequest& request) {
     return submit_item(request, *user);
   }
   if (path.rfind(std::string(kItemsPath) + "/", 0) == 0) {
-    const std::string id = path.substr(kItemsPath.size() + 1);
-    if (id.empty() || id.find('/') != std::string::npos) {
+    // /v1/items/{id}, /v1/items/{id}/approvals, /v1/items/{id}/audit
+    const std::string rest = path.substr(kItemsPath.size() + 1);
+    const auto slash = rest.find('/');
+    const std::string id = rest.substr(0, slash);
+    const std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    if (id.empty() || sub.find('/') != std::string::npos) {
+      return ServerResponse::error(404, "not_found", "no such route: " + path);
+    }
+    if (sub == "approvals") {
+      if (request.method != "POST") {
+        return ServerResponse::error(405, "method_not_allowed", "use POST on " + path);
+      }
+      if (!has_any_role(*user, {"reviewer", "duty_officer"})) {
+        return ServerResponse::error(403, "forbidden",
+                                     "reviewing items needs the reviewer or duty_officer role");
+      }
+      return review_item(request, id, *user);
+    }
+    if (sub != "" && sub != "audit") {
       return ServerResponse::error(404, "not_found", "no such route: " + path);
     }
     if (request.method != "GET" && request.method != "HEAD") {
       return ServerResponse::error(405, "method_not_allowed", "use GET on " + path);
     }
-    return get_item(id);
+    return sub == "audit" ? item_audit(id) : get_item(id);
   }
   return ServerResponse::error(404, "not_found", "no such route: " + path);
 }
@@ -114,15 +159,15 @@ ServerResponse Api::readiness() {
 }
 
 ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& user) {
-  const std::string content_type = request.header("content-type");
-  if (content_type.rfind("application/json", 0) != 0) {
-    return ServerResponse::error(415, "unsupported_media_type",
-                                 "the body must be JSON (Content-Type: application/json)");
-  }
+  if (!is_json_request(request)) return not_json();
   auto body = parse_json_body(request.body);
   if (!body) return error_response(body.error());
   auto item = item_from_json(*body, deps_.channels, deps_.limits);
   if (!item) return error_response(item.error());
+  // 内外有别: nothing classified or flagged is even stored for review.
+  if (const GateVerdict verdict = deps_.gate.get()->check(*item); !verdict.allowed) {
+    return gate_refusal(verdict);
+  }
 
   item->id = new_item_id(deps_.clock.now());
   item->author = user.name;
@@ -134,17 +179,11 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
                                     sha256_hex(request.body));
   if (!created) return error_response(created.error());
 
-  std::string state;
+  std::string state = "pending_review";
   if (created->replayed) {
     auto stored = deps_.items.get(**conn, created->id);
     if (!stored) return error_response(stored.error());
-    state = *stored ? (*stored)->state : "accepted";
-  } else {
-    // The item is stored and its fan-out recorded as pending: from here on it is accepted, and a
-    // failure to queue now is repaired by the recovery loop.
-    auto fanned = deps_.items.fan_out(**conn, *item);
-    state = fanned ? (item->publish_at && *item->publish_at > deps_.clock.now() ? "scheduled" : "queued")
-                   : "accepted";
+    if (*stored) state = (*stored)->state;
   }
   auto response = ServerResponse::json(201, json{{"id", created->id}, {"state", state}}.dump());
   response.headers.emplace_back("Location", std::string(kItemsPath) + "/" + created->id);
@@ -170,10 +209,89 @@ ServerResponse Api::get_item(const std::string& id) {
   out["author"] = item.author;
   out["created_at"] = format_rfc3339(item.created_at);
   out["state"] = overall_state((*stored)->state, *records);
+  json approvals = json::array();
+  for (const auto& a : (*stored)->approvals) {
+    approvals.push_back({{"user", a.user},
+                         {"decision", a.decision},
+                         {"comment", a.comment},
+                         {"at", format_rfc3339(a.at)}});
+  }
+  out["approvals"] = std::move(approvals);
+  out["approvals_required"] =
+      item.kind == ItemKind::alert ? deps_.review.alert : deps_.review.publication;
   json deliveries = json::array();
   for (const auto& record : *records) deliveries.push_back(delivery_json(record));
   out["deliveries"] = std::move(deliveries);
   return ServerResponse::json(200, out.dump());
+}
+
+ServerResponse Api::review_item(const ServerRequest& request, const std::string& id,
+                                const AuthUser& user) {
+  if (!is_json_request(request)) return not_json();
+  auto body = parse_json_body(request.body);
+  if (!body) return error_response(body.error());
+  ReviewRequest review;
+  review.item_id = id;
+  review.user = user.name;
+  review.required_publication = deps_.review.publication;
+  review.required_alert = deps_.review.alert;
+  {
+    FieldReader r(*body, "");
+    review.decision = r.one_of("decision", {"approve", "reject"});
+    review.comment = r.optional_string("comment").value_or("");
+    if (r.ok() && review.comment.size() > kMaxCommentBytes) {
+      r.fail("comment", "longer than " + std::to_string(kMaxCommentBytes) + " bytes");
+    }
+    if (auto done = r.finish(); !done) return error_response(done.error());
+  }
+
+  auto conn = deps_.redis.acquire();
+  if (!conn) return error_response(conn.error());
+  auto reviewed = deps_.items.review(**conn, review);
+  if (!reviewed) return error_response(reviewed.error());
+
+  std::string state = reviewed->state;
+  if (state == "approved") {
+    // The approval and the pending fan-out were recorded together: a failure from here on is
+    // repaired by the recovery loop, so the answer is still a success.
+    auto stored = deps_.items.get(**conn, id);
+    if (stored && *stored) {
+      const Item& item = (*stored)->item;
+      if (deps_.items.fan_out(**conn, item)) {
+        state = item.publish_at && *item.publish_at > deps_.clock.now() ? "scheduled" : "queued";
+      }
+    }
+  }
+  return ServerResponse::json(201, json{{"id", id},
+                                        {"state", state},
+                                        {"decision", review.decision},
+                                        {"approvals", reviewed->approvals},
+                                        {"approvals_required", reviewed->required}}
+                                       .dump());
+}
+
+ServerResponse Api::item_audit(const std::string& id) {
+  auto conn = deps_.redis.acquire();
+  if (!conn) return error_response(conn.error());
+  auto stored = deps_.items.get(**conn, id);
+  if (!stored) return error_response(stored.error());
+  if (!*stored) return ServerResponse::error(404, "not_found", "no item with id " + id);
+  auto events = deps_.audit.history(**conn, id, (*stored)->item.channels);
+  if (!events) return error_response(events.error());
+  json list = json::array();
+  for (const auto& e : *events) {
+    json j = {{"at", format_rfc3339(e.at)},
+              {"at_ms", to_unix_ms(e.at)},
+              {"event", e.event},
+              {"who", e.who}};
+    if (!e.delivery_id.empty()) {
+      j["delivery"] = e.delivery_id;
+      j["channel"] = channel_of_delivery(e.delivery_id);
+    }
+    for (const auto& [field, value] : e.fields) j[field] = value;
+    list.push_back(std::move(j));
+  }
+  return ServerResponse::json(200, json{{"item_id", id}, {"events", std::move(list)}}.dump());
 }
 
 }  // namespace herald

@@ -11,6 +11,26 @@ namespace {
 constexpr std::chrono::milliseconds kFanoutGrace{10000};
 constexpr std::chrono::milliseconds kRecoveryInterval{5000};
 
+// The gate again at dispatch time, on what the delivery will publish: a word blocked after the
+// item was approved still stops it (dead letter "gate_blocked", replayable once the list changes).
+Result<void> gate_delivery(const SharedContentGate& gate, const Delivery& delivery) {
+  auto fail = [](std::string message) {
+    Error e = Error::permanent(std::move(message));
+    e.code = "gate_blocked";
+    return e;
+  };
+  const auto payload = nlohmann::json::parse(delivery.payload, nullptr, false);
+  if (!payload.is_object()) return fail("the delivery's payload is not an item: not checked");
+  auto text = [&](const char* key, const char* fallback) {
+    const auto it = payload.find(key);
+    return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+  };
+  const GateVerdict verdict = gate.get()->check(text("classification", "public"), text("title", ""),
+                                               text("summary", ""), text("body", ""));
+  if (verdict.allowed) return ok();
+  return fail("held by the content gate (" + verdict.code + "): " + verdict.message);
+}
+
 std::string host_name() {
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
@@ -48,8 +68,15 @@ Result<void> Daemon::start() {
   qo.retry_max = std::chrono::milliseconds(config_.queue.retry_max_ms);
   qo.idle_block = std::chrono::milliseconds(config_.queue.idle_block_ms);
   qo.utc_offset_minutes = config_.office.utc_offset_minutes;
+  qo.audit_retention = std::chrono::hours(24) * config_.audit.retention_days;
   queue_ = std::make_unique<DeliveryQueue>(qo, clock_);
-  items_ = std::make_unique<ItemStore>(config_.redis.key_prefix, *queue_, clock_);
+  items_ = std::make_unique<ItemStore>(config_.redis.key_prefix, *queue_, clock_,
+                                       std::chrono::duration_cast<std::chrono::seconds>(qo.audit_retention));
+  audit_ = std::make_unique<AuditLog>(config_.redis.key_prefix);
+  auto gate = ContentGate::from_file(config_.gate.blocked_words_file);
+  if (!gate) return gate.error();
+  gate_.set(std::move(*gate));
+  spdlog::info("content gate: {} blocked word(s)", gate_.get()->word_count());
 
   std::vector<AuthUser> users;
   for (const auto& u : config_.auth.users) {
@@ -60,7 +87,8 @@ Result<void> Daemon::start() {
   // Channels: each factory validates its own section; a bad one stops start-up with its key.
   ChannelRegistry registry;
   register_builtin_channels(registry);
-  ChannelDeps deps{clock_};
+  rate_limiter_ = std::make_unique<RedisRateLimiter>(config_.redis.key_prefix, *pool_, clock_);
+  ChannelDeps deps{clock_, rate_limiter_.get()};
   std::set<std::string> enabled;
   const std::string owner_base = host_name() + ":" + std::to_string(getpid());
   for (const auto& [name, section] : config_.channels) {
@@ -73,13 +101,17 @@ Result<void> Daemon::start() {
     dopts.concurrency = section.concurrency;
     dopts.reserved_for_alerts = section.reserved_for_alerts;
     dopts.redis = redis_options_;
+    dopts.pre_publish_check = [this](const Delivery& d) { return gate_delivery(gate_, d); };
     channels_.push_back(std::move(*channel));
     dispatchers_.push_back(
         std::make_unique<Dispatcher>(dopts, *queue_, *channels_.back(), clock_));
     enabled.insert(name);
   }
 
-  api_ = std::make_unique<Api>(ApiDeps{*pool_, *items_, *queue_, *auth_, clock_, enabled, {}});
+  const ReviewPolicy review{config_.review.approvals_required.publication,
+                            config_.review.approvals_required.alert};
+  api_ = std::make_unique<Api>(
+      ApiDeps{*pool_, *items_, *queue_, *auth_, clock_, gate_, *audit_, enabled, review, {}});
   HttpServerOptions so;
   so.listen = config_.http.listen;
   so.max_body_bytes = config_.http.max_body_bytes;
@@ -94,6 +126,19 @@ Result<void> Daemon::start() {
   if (auto listening = server_->start(); !listening) return listening;
   spdlog::info("heraldd ready: API on {} port {}, {} channel(s), redis {}", config_.http.listen,
                server_->port(), dispatchers_.size(), redis_url);
+  return ok();
+}
+
+Result<void> Daemon::reload_gate() {
+  auto gate = ContentGate::from_file(config_.gate.blocked_words_file);
+  if (!gate) {
+    spdlog::error("content gate not reloaded, keeping the {} word(s) in force: {}",
+                  gate_.get()->word_count(), gate.error().message);
+    return gate.error();
+  }
+  const std::size_t words = gate->word_count();
+  gate_.set(std::move(*gate));
+  spdlog::info("content gate reloaded: {} blocked word(s)", words);
   return ok();
 }
 

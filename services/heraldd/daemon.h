@@ -12,9 +12,12 @@
 #include "adapters/channel.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "core/content_gate.h"
+#include "queue/audit_log.h"
 #include "queue/delivery_queue.h"
 #include "queue/item_store.h"
 #include "queue/redis.h"
+#include "queue/redis_rate_limiter.h"
 #include "services/common/http_server.h"
 #include "services/dispatch/dispatcher.h"
 #include "services/heraldd/api.h"
@@ -33,6 +36,9 @@ class Daemon {
   Result<void> start();
   // Stops accepting requests, drains the dispatchers, stops the embedded Redis.
   void stop();
+  // Re-reads gate.blocked_words_file (SIGHUP). A file that cannot be read or parsed keeps the
+  // list in force; the error is returned (and logged) so the caller can say why.
+  Result<void> reload_gate();
   int api_port() const;
 
  private:
@@ -45,7 +51,10 @@ class Daemon {
   std::unique_ptr<RedisPool> pool_;
   std::unique_ptr<DeliveryQueue> queue_;
   std::unique_ptr<ItemStore> items_;
+  std::unique_ptr<RedisRateLimiter> rate_limiter_;
   std::unique_ptr<Authenticator> auth_;
+  SharedContentGate gate_;
+  std::unique_ptr<AuditLog> audit_;
   std::vector<ChannelPtr> channels_;
   std::vector<std::unique_ptr<Dispatcher>> dispatchers_;
   std::unique_ptr<Api> api_;

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   while (sigwait(&signals, &sig) == 0) {
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: nothing to reload yet");
+      (void)daemon.reload_gate();  // logs either way; a bad file keeps the list in force
       continue;
     }
     spdlog::info("signal {}: draining and stopping", sig);

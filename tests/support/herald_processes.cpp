@@ -52,6 +52,8 @@ nlohmann::json test_config(const std::string& key_prefix, const std::string& sim
                        {"token_sha256", sha256_hex(kDutyToken)}},
                       {{"name", "rev"}, {"roles", {"reviewer"}},
                        {"token_sha256", sha256_hex(kReviewerToken)}},
+                      {{"name", "rev2"}, {"roles", {"reviewer"}},
+                       {"token_sha256", sha256_hex(kReviewer2Token)}},
                       {{"name", "admin"}, {"roles", {"admin"}}, {"token_sha256", sha256_hex(kAdminToken)}},
                   })}}},
       {"queue", {{"lease_ms", 1000}, {"retry_base_ms", 50}, {"retry_max_ms", 500}, {"idle_block_ms", 1000}}},
@@ -106,6 +108,21 @@ nlohmann::json json_of(const HttpResponse& response) {
 
 nlohmann::json sim_published(const std::string& sim_url, const std::string& platform) {
   return json_of(http("GET", sim_url + "/_sim/published?platform=" + platform));
+}
+
+HttpResponse review(const std::string& heraldd_url, const std::string& item_id,
+                    const std::string& token, const std::string& decision,
+                    const std::string& comment) {
+  const nlohmann::json body = {{"decision", decision}, {"comment", comment}};
+  return http("POST", heraldd_url + "/v1/items/" + item_id + "/approvals", token, body.dump(),
+              {{"Content-Type", "application/json"}});
+}
+
+void approve_twice(const std::string& heraldd_url, const std::string& item_id) {
+  for (const char* token : {kReviewerToken, kReviewer2Token}) {
+    auto r = review(heraldd_url, item_id, token, "approve", "ok");
+    if (r.status != 201) throw std::runtime_error("approval refused: " + r.body);
+  }
 }
 
 }  // namespace herald::test

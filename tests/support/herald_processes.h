@@ -14,7 +14,8 @@ namespace herald::test {
 
 // Tokens of the users in test_config(); their sha256 is what the config holds.
 inline constexpr const char* kDutyToken = "duty-token";       // duty_officer, drafter
-inline constexpr const char* kReviewerToken = "reviewer-token";  // reviewer
+inline constexpr const char* kReviewerToken = "reviewer-token";  // reviewer ("rev")
+inline constexpr const char* kReviewer2Token = "reviewer2-token";  // reviewer ("rev2")
 inline constexpr const char* kAdminToken = "admin-token";      // admin
 
 struct SimHandle {
@@ -49,5 +50,12 @@ nlohmann::json json_of(const HttpResponse& response);
 
 // What herald-sim received for a platform (GET /_sim/published?platform=...).
 nlohmann::json sim_published(const std::string& sim_url, const std::string& platform);
+
+// POST /v1/items/{id}/approvals with {"decision": decision, "comment": comment}.
+HttpResponse review(const std::string& heraldd_url, const std::string& item_id,
+                    const std::string& token, const std::string& decision = "approve",
+                    const std::string& comment = "");
+// The two approvals test_config() requires (by "rev" and "rev2"); throws if either is refused.
+void approve_twice(const std::string& heraldd_url, const std::string& item_id);
 
 }  // namespace herald::test

@@ -1,0 +1,463 @@
+#include "adapters/weibo/weibo_channel.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+#include "core/digest.h"
+#include "core/json_fields.h"
+
+namespace herald {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t kMaxTimeoutMs = 10 * 60 * 1000;
+constexpr std::string_view kEllipsis = "…";
+constexpr std::string_view kAlertPrefix = "【海外安全提醒】";
+// What a recorded success without an idstr (20019 on a retry, 20032) is stored as: recall cannot
+// find it by id, so it says so instead of deleting something else.
+constexpr std::string_view kUnconfirmedPrefix = "unconfirmed:";
+// "Target weibo does not exist!": what destroy answers for an id that is already gone.
+constexpr long kTargetMissing = 20101;
+// 20016 says "posting too often" without a window; a short wait, not the hour.
+constexpr std::chrono::minutes kTooOftenWait{10};
+
+enum class WeiboClass { retry, defer, defer_short, token, ops, perm, ok, ok_if_retry };
+
+struct WeiboCode {
+  long code;
+  WeiboClass cls;
+};
+
+// channel-apis.md §1.5, one row per code.
+constexpr WeiboCode kWeiboCodes[] = {
+    {10001, WeiboClass::retry},       {10002, WeiboClass::retry}, {10003, WeiboClass::retry},
+    {10009, WeiboClass::retry},       {10010, WeiboClass::retry}, {10011, WeiboClass::retry},
+    {10004, WeiboClass::ops},         {10005, WeiboClass::perm},  {10014, WeiboClass::perm},
+    {10006, WeiboClass::perm},        {10008, WeiboClass::perm},  {10016, WeiboClass::perm},
+    {10017, WeiboClass::perm},        {10018, WeiboClass::perm},  {10020, WeiboClass::perm},
+    {10021, WeiboClass::perm},        {10022, WeiboClass::defer}, {10023, WeiboClass::defer},
+    {10024, WeiboClass::defer},       {20003, WeiboClass::ops},   {20005, WeiboClass::perm},
+    {20006, WeiboClass::perm},        {20007, WeiboClass::perm},  {20008, WeiboClass::perm},
+    {20012, WeiboClass::perm},        {20013, WeiboClass::perm},  {20015, WeiboClass::ops},
+    {20016, WeiboClass::defer_short}, {20017, WeiboClass::perm},  {20018, WeiboClass::perm},
+    {20020, WeiboClass::perm},        {20021, WeiboClass::perm},  {20019, WeiboClass::ok_if_retry},
+    {20022, WeiboClass::ops},         {20031, WeiboClass::ops},   {20032, WeiboClass::ok},
+    {20111, WeiboClass::perm},        {21301, WeiboClass::token}, {21314, WeiboClass::token},
+    {21315, WeiboClass::token},       {21316, WeiboClass::token}, {21317, WeiboClass::token},
+    {21319, WeiboClass::token},       {21321, WeiboClass::ops},   {21327, WeiboClass::token},
+    {21332, WeiboClass::token},       {21322, WeiboClass::perm},  {21323, WeiboClass::perm},
+    {21324, WeiboClass::perm},        {21325, WeiboClass::perm},  {21326, WeiboClass::perm},
+    {21328, WeiboClass::perm},        {21329, WeiboClass::perm},  {21330, WeiboClass::perm},
+    {21331, WeiboClass::retry},
+};
+
+std::optional<WeiboClass> class_of(long code) {
+  for (const WeiboCode& row : kWeiboCodes) {
+    if (row.code == code) return row.cls;
+  }
+  return std::nullopt;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool is_http_url(std::string_view url) {
+  const std::string prefix = lower(url.substr(0, 8));
+  const std::size_t host_start =
+      prefix.starts_with("https://") ? 8 : (prefix.starts_with("http://") ? 7 : 0);
+  if (host_start == 0 || host_start >= url.size()) return false;
+  const char first = url[host_start];
+  if (first == '/' || first == '?' || first == '#' || first == ':') return false;
+  return std::none_of(url.begin(), url.end(),
+                      [](unsigned char c) { return c <= 0x20 || c == 0x7F; });
+}
+
+bool is_domain_name(std::string_view domain) {
+  if (domain.empty() || domain.front() == '.' || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(domain.begin(), domain.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0 || c == '.' || c == '-'; });
+}
+
+std::string form_escape(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+std::string form(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  std::string out;
+  for (const auto& [key, value] : fields) {
+    if (!out.empty()) out += '&';
+    out += form_escape(key);
+    out += '=';
+    out += form_escape(value);
+  }
+  return out;
+}
+
+// Runs of whitespace (line breaks included) become one space; '#' becomes '＃', so no #话题#.
+std::string clean_text(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    if (c == '#') {
+      out += "＃";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string string_field(const json& item, const char* key) {
+  const auto found = item.find(key);
+  return found != item.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (std::size_t at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+struct WeiboAnswer {
+  long code = 0;
+  std::string text;
+};
+
+WeiboAnswer weibo_answer(std::string_view body) {
+  WeiboAnswer answer;
+  const json parsed = json::parse(body, nullptr, false);
+  if (!parsed.is_object()) return answer;
+  const auto code = parsed.find("error_code");
+  if (code != parsed.end()) {
+    if (code->is_number_integer()) {
+      answer.code = code->get<long>();
+    } else if (code->is_string()) {  // the docs' own example sends "10006" as a string
+      answer.code = std::strtol(code->get<std::string>().c_str(), nullptr, 10);
+    }
+  }
+  answer.text = string_field(parsed, "error");
+  return answer;
+}
+
+Error weibo_error(ErrorKind kind, long status, long code, std::string_view text,
+                  std::string_view meaning) {
+  std::string message = code != 0 ? "Weibo error " + std::to_string(code)
+                                  : "Weibo answered HTTP without an error code";
+  if (!text.empty()) message += " (" + body_excerpt(text, 200) + ")";
+  message += ", HTTP " + std::to_string(status) + ": " + std::string(meaning);
+  Error error(kind, std::move(message));
+  error.code = code != 0 ? "weibo_" + std::to_string(code) : "http_" + std::to_string(status);
+  return error;
+}
+
+}  // namespace
+
+Result<WeiboSettings> parse_weibo_settings(const json& section, const std::string& path) {
+  WeiboSettings settings;
+  FieldReader r(section, path);
+  settings.api_base = r.string("api_base");
+  if (r.ok() && !is_http_url(settings.api_base)) {
+    r.fail("api_base", "must be an http:// or https:// URL with a host and no spaces");
+  }
+  while (!settings.api_base.empty() && settings.api_base.back() == '/') {
+    settings.api_base.pop_back();
+  }
+  settings.access_token = r.secret("access_token");
+  settings.safe_domain = lower(r.string("safe_domain"));
+  if (r.ok() && !is_domain_name(settings.safe_domain)) {
+    r.fail("safe_domain", "must be a domain name such as www.example.gov.cn (no scheme or path)");
+  }
+  FieldReader limit = r.child("rate_limit");
+  settings.rate_limit_posts =
+      static_cast<int>(limit.integer("posts", 1, 100000, settings.rate_limit_posts));
+  settings.rate_limit_window = std::chrono::milliseconds(
+      limit.integer("window_ms", 1000, 7LL * 24 * 3600 * 1000, settings.rate_limit_window.count()));
+  settings.timeout = std::chrono::milliseconds(
+      r.integer("timeout_ms", 1, kMaxTimeoutMs, settings.timeout.count()));
+  settings.connect_timeout = std::chrono::milliseconds(
+      r.integer("connect_timeout_ms", 1, kMaxTimeoutMs, settings.connect_timeout.count()));
+  settings.rip = r.string("rip", "");
+  if (r.ok() && !settings.rip.empty() &&
+      !std::all_of(settings.rip.begin(), settings.rip.end(),
+                   [](unsigned char c) { return std::isxdigit(c) != 0 || c == '.' || c == ':'; })) {
+    r.fail("rip", "must be an IPv4 or IPv6 address");
+  }
+  settings.portal_link_template = r.string("portal_link_template", "");
+  if (r.ok() && !settings.portal_link_template.empty() &&
+      !is_url_under_domain(replace_all(settings.portal_link_template, "{id}", "x"),
+                           settings.safe_domain)) {
+    r.fail("portal_link_template",
+           "must be an http(s) URL under safe_domain '" + settings.safe_domain + "'");
+  }
+  settings.max_chars =
+      static_cast<std::size_t>(r.integer("max_chars", 20, 5000, settings.max_chars));
+  if (auto done = r.finish(); !done) return done.error();
+  return settings;
+}
+
+std::size_t weibo_length(std::string_view utf8) {
+  return static_cast<std::size_t>(std::count_if(utf8.begin(), utf8.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string utf8_prefix(std::string_view utf8, std::size_t max_code_points) {
+  std::size_t seen = 0;
+  for (std::size_t i = 0; i < utf8.size(); ++i) {
+    if ((static_cast<unsigned char>(utf8[i]) & 0xC0) != 0x80) {
+      if (seen == max_code_points) return std::string(utf8.substr(0, i));
+      ++seen;
+    }
+  }
+  return std::string(utf8);
+}
+
+bool is_url_under_domain(std::string_view url, std::string_view domain) {
+  if (!is_http_url(url) || domain.empty()) return false;
+  std::string_view rest = url.substr(url.find("://") + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  // user@host could make "https://gov.cn@evil.example" look like ours.
+  if (authority.find('@') != std::string_view::npos) return false;
+  const std::string host = lower(authority.substr(0, authority.find(':')));
+  const std::string want = lower(domain);
+  return host == want || (host.size() > want.size() && host.ends_with(want) &&
+                          host[host.size() - want.size() - 1] == '.');
+}
+
+Result<std::string> render_weibo_status(const json& item, std::string_view item_id,
+                                        const WeiboSettings& settings) {
+  auto fail = [](std::string code, std::string message) {
+    Error error = Error::permanent(std::move(message));
+    error.code = std::move(code);
+    return error;
+  };
+  if (!item.is_object()) return fail("bad_payload", "the item is not a JSON object");
+
+  std::string link = string_field(item, "link");
+  if (!is_url_under_domain(link, settings.safe_domain)) {
+    if (settings.portal_link_template.empty()) {
+      return fail("no_safe_link", "item " + std::string(item_id) + " has no link under " +
+                                      settings.safe_domain +
+                                      " and no portal_link_template is configured");
+    }
+    link = replace_all(settings.portal_link_template, "{id}", form_escape(item_id));
+  }
+  const std::size_t link_length = weibo_length(link);
+  if (link_length + 1 >= settings.max_chars) {
+    return fail("link_too_long", "the link alone takes " + std::to_string(link_length) +
+                                     " of the " + std::to_string(settings.max_chars) +
+                                     " characters a status may have");
+  }
+
+  const std::string title = clean_text(string_field(item, "title"));
+  std::string text = clean_text(string_field(item, "summary"));
+  if (text.empty()) text = clean_text(string_field(item, "body"));
+  std::string main;
+  if (string_field(item, "kind") == "alert") {
+    main = std::string(kAlertPrefix) + title;
+    if (!text.empty()) main += (title.empty() ? "" : " ") + text;
+  } else {
+    main = title.empty() ? text : "【" + title + "】" + text;
+  }
+
+  const std::size_t budget = settings.max_chars - link_length - 1;  // 1: the space before it
+  if (weibo_length(main) > budget) {
+    main = utf8_prefix(main, budget - 1);
+    while (!main.empty() && main.back() == ' ') main.pop_back();
+    main += kEllipsis;
+  }
+  return main.empty() ? link : main + " " + link;
+}
+
+std::chrono::milliseconds until_next_hour(TimePoint now) {
+  constexpr std::int64_t kHourMs = 3600 * 1000;
+  const std::int64_t ms = to_unix_ms(now);
+  const std::int64_t into_hour = ((ms % kHourMs) + kHourMs) % kHourMs;
+  return std::chrono::milliseconds(kHourMs - into_hour);
+}
+
+Result<void> classify_weibo_error(long http_status, long error_code, std::string_view error_text,
+                                  int attempt, TimePoint now) {
+  const std::optional<WeiboClass> cls = class_of(error_code);
+  if (!cls) {
+    if (http_status == 408 || (http_status >= 500 && http_status <= 599)) {
+      return weibo_error(ErrorKind::retryable, http_status, error_code, error_text,
+                         "server side, will retry");
+    }
+    if (http_status == 429) {
+      Error error = weibo_error(ErrorKind::rate_limited, http_status, error_code, error_text,
+                                "rate limited, waiting for the hourly reset");
+      error.retry_after = until_next_hour(now);
+      return error;
+    }
+    return weibo_error(ErrorKind::permanent, http_status, error_code, error_text,
+                       error_code != 0 ? "unknown error code, not retried" : "not retried");
+  }
+  switch (*cls) {
+    case WeiboClass::ok:
+      return ok();
+    case WeiboClass::ok_if_retry:
+      if (attempt > 1) return ok();
+      return weibo_error(ErrorKind::permanent, http_status, error_code, error_text,
+                         "identical to a recent post on the first attempt, so not ours");
+    case WeiboClass::retry:
+      return weibo_error(ErrorKind::retryable, http_status, error_code, error_text,
+                         "server busy, will retry");
+    case WeiboClass::defer: {
+      Error error = weibo_error(ErrorKind::rate_limited, http_status, error_code, error_text,
+                                "hourly limit reached, waiting for the reset on the hour");
+      error.retry_after = until_next_hour(now);
+      return error;
+    }
+    case WeiboClass::defer_short: {
+      Error error = weibo_error(ErrorKind::rate_limited, http_status, error_code, error_text,
+                                "posting too often, waiting a few minutes");
+      error.retry_after = kTooOftenWait;
+      return error;
+    }
+    case WeiboClass::token:
+      return weibo_error(ErrorKind::permanent, http_status, error_code, error_text,
+                         "the access token is expired or revoked; Weibo has no refresh, "
+                         "re-authorise the account and replay");
+    case WeiboClass::ops:
+      return weibo_error(ErrorKind::permanent, http_status, error_code, error_text,
+                         "the account, app or IP needs an operator");
+    case WeiboClass::perm:
+      break;
+  }
+  return weibo_error(ErrorKind::permanent, http_status, error_code, error_text,
+                     "refused, not retried");
+}
+
+WeiboChannel::WeiboChannel(WeiboSettings settings, const Clock& clock, RateLimiter* rate_limiter,
+                           HttpClientOptions http_options)
+    : Channel("weibo"),
+      settings_(std::move(settings)),
+      clock_(clock),
+      rate_limiter_(rate_limiter),
+      rate_limit_key_("weibo:" + sha256_hex(settings_.access_token).substr(0, 16)),
+      http_(std::move(http_options)) {}
+
+Result<HttpResponse> WeiboChannel::post_form(const std::string& resource, const std::string& body) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = settings_.api_base + "/2/statuses/" + resource;
+  request.connect_timeout = settings_.connect_timeout;
+  request.total_timeout = settings_.timeout;
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  request.body = body;
+  return http_.send(request);
+}
+
+Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
+  const json item = json::parse(delivery.payload, nullptr, false);
+  if (item.is_discarded()) {
+    Error error = Error::permanent("delivery " + delivery.id + ": payload is not valid JSON");
+    error.code = "bad_payload";
+    return error;
+  }
+  auto status = render_weibo_status(item, delivery.item_id, settings_);
+  if (!status) return status.error();
+
+  if (rate_limiter_ != nullptr) {
+    auto wait = rate_limiter_->try_acquire(rate_limit_key_, settings_.rate_limit_posts,
+                                           settings_.rate_limit_window);
+    if (!wait) return wait.error();
+    if (wait->count() > 0) {
+      Error error = Error::rate_limited(
+          "Weibo posting budget of " + std::to_string(settings_.rate_limit_posts) + " per " +
+              std::to_string(settings_.rate_limit_window.count()) + " ms is spent",
+          *wait);
+      error.code = "weibo_budget_spent";
+      return error;
+    }
+  }
+
+  const std::string body =
+      settings_.rip.empty() ? form({{"access_token", settings_.access_token}, {"status", *status}})
+                            : form({{"access_token", settings_.access_token},
+                                    {"status", *status},
+                                    {"rip", settings_.rip}});
+  auto response = post_form("share.json", body);
+  if (!response) return response.error();
+
+  const WeiboAnswer answer = weibo_answer(response->body);
+  if (response->status == 200 && answer.code == 0) {
+    const json parsed = json::parse(response->body, nullptr, false);
+    if (parsed.is_object()) {
+      const std::string idstr = string_field(parsed, "idstr");
+      if (!idstr.empty()) return PublishReceipt{idstr};
+      const auto id = parsed.find("id");
+      if (id != parsed.end() && id->is_number_integer()) return PublishReceipt{id->dump()};
+    }
+    // Maybe posted, maybe not: a retry is safe, Weibo answers 20019 to an identical status and
+    // a retry takes that as success.
+    Error error = Error::retryable("Weibo answered 200 without a status id: " +
+                                   body_excerpt(response->body, 200));
+    error.code = "weibo_no_id";
+    return error;
+  }
+  auto classified = classify_weibo_error(response->status, answer.code, answer.text,
+                                         delivery.attempt, clock_.now());
+  if (!classified) return classified.error();
+  return PublishReceipt{std::string(kUnconfirmedPrefix) + std::to_string(answer.code)};
+}
+
+Result<void> WeiboChannel::do_recall(const Delivery& /*delivery*/, const std::string& remote_id) {
+  if (remote_id.empty() || remote_id.starts_with(kUnconfirmedPrefix) ||
+      !std::all_of(remote_id.begin(), remote_id.end(),
+                   [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    Error error = Error::permanent("Weibo status id '" + remote_id +
+                                   "' is not known; delete the post by hand");
+    error.code = "remote_id_unknown";
+    return error;
+  }
+  auto response = post_form("destroy.json",
+                            form({{"access_token", settings_.access_token}, {"id", remote_id}}));
+  if (!response) return response.error();
+  const WeiboAnswer answer = weibo_answer(response->body);
+  if (response->status == 200 && answer.code == 0) return ok();
+  if (answer.code == kTargetMissing) return ok();
+  return classify_weibo_error(response->status, answer.code, answer.text, 1, clock_.now());
+}
+
+Result<ChannelPtr> make_weibo_channel(const json& section, const std::string& path,
+                                      ChannelDeps& deps) {
+  auto settings = parse_weibo_settings(section, path);
+  if (!settings) return settings.error();
+  return ChannelPtr(
+      std::make_unique<WeiboChannel>(std::move(*settings), deps.clock, deps.rate_limiter));
+}
+
+}  // namespace herald

@@ -1,0 +1,112 @@
+// WeiboChannel: posts each delivery to Sina Weibo through POST /2/statuses/share.json (the only
+// posting API still open to ordinary apps) and withdraws it through /2/statuses/destroy.json.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "adapters/channel.h"
+#include "adapters/http_client.h"
+#include "core/clock.h"
+#include "core/delivery.h"
+#include "core/rate_limiter.h"
+#include "core/result.h"
+
+namespace herald {
+
+// The `channels.weibo` section.
+struct WeiboSettings {
+  std::string api_base;      // "https://api.weibo.com" (no trailing slash kept)
+  std::string access_token;  // access_token | access_token_file
+  // The link domain registered with the Weibo app (安全域名): share.json refuses a status without
+  // a link under it (error 10017 "text not find domain!").
+  std::string safe_domain;
+  int rate_limit_posts = 30;  // rate_limit.posts: Weibo allows 30 posts an hour per user
+  std::chrono::milliseconds rate_limit_window{std::chrono::hours(1)};  // rate_limit.window_ms
+  std::chrono::milliseconds timeout{10000};                            // timeout_ms
+  std::chrono::milliseconds connect_timeout{3000};                     // connect_timeout_ms
+  std::string rip;  // sent as `rip` when set (the docs list it as required; see the report)
+  // "https://www.example.gov.cn/items/{id}": the link used when the item has none under
+  // safe_domain; must itself be under safe_domain.
+  std::string portal_link_template;
+  // max_chars: the status limit. Weibo documents "140 汉字" but not how ASCII or URLs count
+  // (unverified), so we count every Unicode code point as one, which can only err on the safe side.
+  std::size_t max_chars = 140;
+};
+
+// Reads and validates a section (keys above; unknown keys rejected, errors name the key's path).
+Result<WeiboSettings> parse_weibo_settings(const nlohmann::json& section, const std::string& path);
+
+// Length as we count it against max_chars: Unicode code points (see WeiboSettings::max_chars).
+std::size_t weibo_length(std::string_view utf8);
+
+// The first `max_code_points` code points of `utf8` (never a partial UTF-8 sequence).
+std::string utf8_prefix(std::string_view utf8, std::size_t max_code_points);
+
+// True if `url` is an http(s) URL whose host is `domain` or a subdomain of it.
+bool is_url_under_domain(std::string_view url, std::string_view domain);
+
+// Renders an item (the delivery payload's JSON) as a status:
+//   alert:       "【海外安全提醒】<title> <summary|body> <link>"
+//   publication: "【<title>】<summary|body> <link>"
+// The text before the link is cut with "…" on a code-point boundary so that the whole status is at
+// most max_chars; the link is always the last thing and always whole. The link is the item's when
+// it is under safe_domain, else portal_link_template with {id} = the item id. '#' in the text
+// becomes '＃' (share.json refuses #话题# topics). No usable link, a link longer than the limit
+// allows, or invalid UTF-8 → permanent error.
+Result<std::string> render_weibo_status(const nlohmann::json& item, std::string_view item_id,
+                                        const WeiboSettings& settings);
+
+// Classifies a Weibo error answer (reference: channel-apis.md §1.5). `error_code` is 0 when the
+// body had none. Returns ok() for answers that mean "it is published": 20032 (accepted, server
+// slow) always, and 20019 (identical to a recent post) only when attempt > 1, since then our own
+// earlier attempt probably went through; on the first attempt 20019 is permanent. Otherwise:
+//   RETRY (10001-10003, 10009-10011, 21331)          → retryable
+//   DEFER (10022-10024)                              → rate_limited until the next full hour
+//         (20016, "posting too often")               → rate_limited for 10 minutes
+//   token (21301, 21314-21317, 21319, 21327, 21332)  → permanent, code weibo_<n>: Weibo has no
+//         refresh, someone must re-authorise the account (reference class OPS)
+//   OPS / PERM (all other listed codes)              → permanent
+//   unknown code or none: 5xx/408 → retryable, 429 → rate_limited to the next hour, else permanent.
+// Errors carry code "weibo_<error_code>" (or "http_<status>" without one) and a message with the
+// code, Weibo's text and the class.
+Result<void> classify_weibo_error(long http_status, long error_code, std::string_view error_text,
+                                  int attempt, TimePoint now);
+
+// Milliseconds from `now` to the next full hour (Weibo's hourly limits reset then); never 0.
+std::chrono::milliseconds until_next_hour(TimePoint now);
+
+// Safe to call from several dispatcher threads at once (an HttpClientPool inside).
+class WeiboChannel final : public Channel {
+ public:
+  // `rate_limiter` may be null: no shared budget is taken then (tests only).
+  WeiboChannel(WeiboSettings settings, const Clock& clock, RateLimiter* rate_limiter,
+               HttpClientOptions http_options = {});
+
+  // The rate limiter key: "weibo:" + the first 16 hex digits of the token's SHA-256, so every
+  // heraldd posting as the same account shares one budget without the token appearing in Redis.
+  const std::string& rate_limit_key() const { return rate_limit_key_; }
+
+ protected:
+  Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  // An already deleted status (20101) counts as withdrawn.
+  Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+
+ private:
+  Result<HttpResponse> post_form(const std::string& resource, const std::string& form);
+
+  WeiboSettings settings_;
+  const Clock& clock_;
+  RateLimiter* rate_limiter_;
+  std::string rate_limit_key_;
+  HttpClientPool http_;
+};
+
+// The factory registered as "weibo"; uses deps.rate_limiter.
+Result<ChannelPtr> make_weibo_channel(const nlohmann::json& section, const std::string& path,
+                                      ChannelDeps& deps);
+
+}  // namespace herald

@@ -1,0 +1,109 @@
+// The content gate (内外有别): refuses items that are not public or that contain a blocked word or
+// phrase. Words are found in one pass over title, summary and body with an Aho–Corasick automaton.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/item.h"
+#include "core/result.h"
+
+namespace herald {
+
+// Aho–Corasick over bytes. Working on bytes keeps the automaton small and needs no decoding; since
+// UTF-8 is self-synchronising, a valid UTF-8 word can only match at code-point boundaries of valid
+// UTF-8 text, so byte matches are exactly the character matches.
+class WordMatcher {
+ public:
+  struct Match {
+    std::size_t word = 0;        // index into words()
+    std::size_t byte_offset = 0;  // where the match starts in the text
+  };
+
+  // Empty words are ignored. Duplicates are kept (each reports its own matches).
+  explicit WordMatcher(std::vector<std::string> words = {});
+
+  // Every occurrence of every word, overlapping ones included, ordered by where they end (then
+  // longest first).
+  std::vector<Match> find_all(std::string_view text) const;
+  const std::vector<std::string>& words() const { return words_; }
+
+ private:
+  struct Node {
+    std::int32_t next[256];
+    std::int32_t fail = 0;
+    std::int32_t output_link = -1;  // nearest node on the fail chain that ends a word
+    std::vector<std::size_t> ends;  // words ending here
+  };
+  void feed(std::size_t node, std::uint8_t byte, std::size_t offset, std::vector<Match>& out) const;
+
+  std::vector<std::string> words_;
+  std::vector<Node> nodes_;
+  friend class ContentGate;
+};
+
+// One blocked word found in an item: which field, and where, in code points from the field's start.
+struct GateFinding {
+  std::string word;
+  std::string field;  // "title", "summary" or "body"
+  std::size_t position = 0;
+};
+
+struct GateVerdict {
+  bool allowed = true;
+  std::string code;     // "classified" or "blocked_content" when refused
+  std::string message;  // the reason, for people
+  std::string field;    // "classification", or the field of the first finding
+  std::vector<GateFinding> findings;
+
+  // allowed → ok; refused → invalid_input with code, message and field.
+  Result<void> to_result() const;
+};
+
+class ContentGate {
+ public:
+  explicit ContentGate(std::vector<std::string> blocked_words = {});
+
+  // A word list: one word or phrase per line, UTF-8; blank lines and lines starting with '#' are
+  // skipped; surrounding spaces and a trailing '\r' are trimmed. Invalid UTF-8 is an error naming
+  // the line.
+  static Result<std::vector<std::string>> parse_word_list(std::string_view text);
+  // Reads and parses a word-list file; "" gives an empty gate.
+  static Result<ContentGate> from_file(const std::string& path);
+
+  GateVerdict check(const Item& item) const;
+  GateVerdict check(std::string_view classification, std::string_view title,
+                    std::string_view summary, std::string_view body) const;
+  std::size_t word_count() const { return matcher_.words().size(); }
+
+ private:
+  WordMatcher matcher_;
+};
+
+// The gate in force, swapped as a whole on reload (SIGHUP) while API handlers and dispatchers
+// keep using the one they took.
+class SharedContentGate {
+ public:
+  explicit SharedContentGate(ContentGate gate = ContentGate{})
+      : gate_(std::make_shared<const ContentGate>(std::move(gate))) {}
+  std::shared_ptr<const ContentGate> get() const {
+    std::lock_guard lock(mutex_);
+    return gate_;
+  }
+  void set(ContentGate gate) {
+    auto next = std::make_shared<const ContentGate>(std::move(gate));
+    std::lock_guard lock(mutex_);
+    gate_ = std::move(next);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const ContentGate> gate_;
+};
+
+}  // namespace herald
