@@ -44,7 +44,7 @@ Result<PublishReceipt> Channel::publish(const Delivery& delivery) {
                               .count();
   if (result) {
     spdlog::debug("published delivery {} on {} (attempt {}) in {} ms, remote id '{}'", delivery.id,
-                 name_, delivery.attempt, elapsed_ms, result->remote_id);
+                  name_, delivery.attempt, elapsed_ms, result->remote_id);
     return result;
   }
   Error error = result.error();

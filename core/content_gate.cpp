@@ -17,16 +17,20 @@ constexpr char kFieldSeparator = '\xFF';
 // Findings named in the message (all of them are in the details).
 constexpr std::size_t kFindingsInMessage = 5;
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool is_continuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 std::size_t code_points(std::string_view text) {
-  return static_cast<std::size_t>(std::count_if(
-      text.begin(), text.end(), [](char c) { return !is_continuation(static_cast<unsigned char>(c)); }));
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return !is_continuation(static_cast<unsigned char>(c));
+  }));
 }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -34,46 +38,52 @@ std::string_view trim(std::string_view s) {
 
 WordMatcher::WordMatcher(std::vector<std::string> words) : words_(std::move(words)) {
   nodes_.emplace_back();
-  std::fill(std::begin(nodes_[0].next), std::end(nodes_[0].next), -1);
   for (std::size_t w = 0; w < words_.size(); ++w) {
     if (words_[w].empty()) continue;
     std::size_t node = 0;
     for (unsigned char c : words_[w]) {
-      if (nodes_[node].next[c] < 0) {
-        nodes_[node].next[c] = static_cast<std::int32_t>(nodes_.size());
+      std::int32_t next = child(node, c);
+      if (next < 0) {
+        next = static_cast<std::int32_t>(nodes_.size());
+        auto& edges = nodes_[node].edges;
+        edges.insert(std::lower_bound(edges.begin(), edges.end(), std::pair(c, std::int32_t{-1})),
+                     {c, next});
         nodes_.emplace_back();
-        std::fill(std::begin(nodes_.back().next), std::end(nodes_.back().next), -1);
       }
-      node = static_cast<std::size_t>(nodes_[node].next[c]);
+      node = static_cast<std::size_t>(next);
     }
     nodes_[node].ends.push_back(w);
   }
-  // Breadth first: fail links, output links, and the missing transitions filled in from the fail
-  // node's, so matching is one table lookup per byte.
+  // Breadth first, so a node's fail target (a shorter suffix) is complete before the node.
   std::deque<std::size_t> queue;
-  for (auto& n : nodes_[0].next) {
-    if (n < 0) {
-      n = 0;
-    } else {
-      nodes_[static_cast<std::size_t>(n)].fail = 0;
-      queue.push_back(static_cast<std::size_t>(n));
-    }
-  }
+  for (const auto& [c, v] : nodes_[0].edges) queue.push_back(static_cast<std::size_t>(v));
   while (!queue.empty()) {
     const std::size_t u = queue.front();
     queue.pop_front();
     const std::size_t f = static_cast<std::size_t>(nodes_[u].fail);
-    nodes_[u].output_link = nodes_[f].ends.empty() ? nodes_[f].output_link
-                                                   : static_cast<std::int32_t>(f);
-    for (int c = 0; c < 256; ++c) {
-      std::int32_t& v = nodes_[u].next[c];
-      if (v < 0) {
-        v = nodes_[f].next[c];
-      } else {
-        nodes_[static_cast<std::size_t>(v)].fail = nodes_[f].next[c];
-        queue.push_back(static_cast<std::size_t>(v));
-      }
+    nodes_[u].output_link =
+        nodes_[f].ends.empty() ? nodes_[f].output_link : static_cast<std::int32_t>(f);
+    for (const auto& [c, v] : nodes_[u].edges) {
+      nodes_[static_cast<std::size_t>(v)].fail = static_cast<std::int32_t>(step(f, c));
+      queue.push_back(static_cast<std::size_t>(v));
     }
+  }
+}
+
+std::int32_t WordMatcher::child(std::size_t node, std::uint8_t byte) const {
+  const auto& edges = nodes_[node].edges;
+  auto it = std::lower_bound(edges.begin(), edges.end(), std::pair(byte, std::int32_t{-1}));
+  return it != edges.end() && it->first == byte ? it->second : -1;
+}
+
+// The automaton's transition: follow fail links until a node has an edge for `byte` (or the root).
+std::size_t WordMatcher::step(std::size_t node, std::uint8_t byte) const {
+  while (true) {
+    if (const std::int32_t next = child(node, byte); next >= 0) {
+      return static_cast<std::size_t>(next);
+    }
+    if (node == 0) return 0;
+    node = static_cast<std::size_t>(nodes_[node].fail);
   }
 }
 
@@ -81,7 +91,7 @@ std::vector<WordMatcher::Match> WordMatcher::find_all(std::string_view text) con
   std::vector<Match> out;
   std::size_t node = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    node = static_cast<std::size_t>(nodes_[node].next[static_cast<unsigned char>(text[i])]);
+    node = step(node, static_cast<std::uint8_t>(text[i]));
     for (std::int32_t n = nodes_[node].ends.empty() ? nodes_[node].output_link
                                                     : static_cast<std::int32_t>(node);
          n >= 0; n = nodes_[static_cast<std::size_t>(n)].output_link) {
@@ -191,7 +201,8 @@ GateVerdict ContentGate::check(std::string_view classification, std::string_view
                      auto rank = [](const std::string& field) {
                        return field == "title" ? 0 : field == "summary" ? 1 : 2;
                      };
-                     return std::pair(rank(a.field), a.position) < std::pair(rank(b.field), b.position);
+                     return std::pair(rank(a.field), a.position) <
+                            std::pair(rank(b.field), b.position);
                    });
   verdict.allowed = false;
   verdict.code = "blocked_content";

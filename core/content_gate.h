@@ -21,7 +21,7 @@ namespace herald {
 class WordMatcher {
  public:
   struct Match {
-    std::size_t word = 0;        // index into words()
+    std::size_t word = 0;         // index into words()
     std::size_t byte_offset = 0;  // where the match starts in the text
   };
 
@@ -34,17 +34,19 @@ class WordMatcher {
   const std::vector<std::string>& words() const { return words_; }
 
  private:
+  // Sparse edges (sorted by byte) keep a node small: a list of thousands of Chinese phrases has
+  // hundreds of thousands of nodes, and a full 256-entry table each would cost hundreds of MB.
   struct Node {
-    std::int32_t next[256];
+    std::vector<std::pair<std::uint8_t, std::int32_t>> edges;
     std::int32_t fail = 0;
     std::int32_t output_link = -1;  // nearest node on the fail chain that ends a word
     std::vector<std::size_t> ends;  // words ending here
   };
-  void feed(std::size_t node, std::uint8_t byte, std::size_t offset, std::vector<Match>& out) const;
+  std::int32_t child(std::size_t node, std::uint8_t byte) const;
+  std::size_t step(std::size_t node, std::uint8_t byte) const;
 
   std::vector<std::string> words_;
   std::vector<Node> nodes_;
-  friend class ContentGate;
 };
 
 // One blocked word found in an item: which field, and where, in code points from the field's start.

@@ -1,4 +1,5 @@
-// Delivery: one item on one channel; the unit of queueing, retry, rate limiting, counting and audit.
+// Delivery: one item on one channel; the unit of queueing, retry, rate limiting, counting and
+// audit.
 #pragma once
 
 #include <cstdint>
@@ -20,14 +21,14 @@ const char* to_string(DeliveryState state);
 std::optional<DeliveryState> delivery_state_from_string(std::string_view text);
 
 struct Delivery {
-  std::string id;       // "<item id>.<channel>", stable for the delivery's whole life
+  std::string id;  // "<item id>.<channel>", stable for the delivery's whole life
   std::string item_id;
   std::string channel;
   Lane lane = Lane::routine;
-  std::string category;  // copied from the item, for tallies
-  std::string kind;      // "publication" or "alert"
-  std::string payload;   // the item's JSON (item_to_json), what the channel renders
-  int attempt = 0;       // 1 for the first attempt, counted when claimed
+  std::string category;     // copied from the item, for tallies
+  std::string kind;         // "publication" or "alert"
+  std::string payload;      // the item's JSON (item_to_json), what the channel renders
+  int attempt = 0;          // 1 for the first attempt, counted when claimed
   std::string lease_token;  // proves which claim this is when acking
 
   // Sent to platforms that accept one, the same on every retry.

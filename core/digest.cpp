@@ -26,8 +26,12 @@ std::string digest_hex(const EVP_MD* md, std::string_view data) {
 
 }  // namespace
 
-std::string sha1_hex(std::string_view data) { return digest_hex(EVP_sha1(), data); }
-std::string sha256_hex(std::string_view data) { return digest_hex(EVP_sha256(), data); }
+std::string sha1_hex(std::string_view data) {
+  return digest_hex(EVP_sha1(), data);
+}
+std::string sha256_hex(std::string_view data) {
+  return digest_hex(EVP_sha256(), data);
+}
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];

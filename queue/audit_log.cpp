@@ -58,7 +58,8 @@ Result<std::vector<AuditEvent>> AuditLog::history(RedisConnection& conn, const s
   std::vector<std::string> delivery_ids;
   for (const auto& channel : channels) {
     delivery_ids.push_back(delivery_id_for(item_id, channel));
-    commands.push_back({"XRANGE", delivery_stream(delivery_ids.back()), "-", "+", "COUNT", kMaxEntries});
+    commands.push_back(
+        {"XRANGE", delivery_stream(delivery_ids.back()), "-", "+", "COUNT", kMaxEntries});
   }
   auto replies = conn.pipeline(commands);
   if (!replies) return replies.error();

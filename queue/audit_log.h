@@ -29,7 +29,7 @@ struct AuditEvent {
   TimePoint at{};
   std::string event;
   std::string who;
-  std::string delivery_id;  // "" for an item event
+  std::string delivery_id;                    // "" for an item event
   std::map<std::string, std::string> fields;  // everything else the entry holds
 };
 

@@ -281,7 +281,8 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
       key(channel, "wake:alert"), key(channel, "wake")};
   const std::vector<std::string> fixed_args = {
       std::to_string(unix_ms(now)), day, std::to_string(options_.max_attempts),
-      key(channel, "audit:"), std::to_string(std::max<long long>(1, options_.audit_retention.count()))};
+      key(channel, "audit:"),
+      std::to_string(std::max<long long>(1, options_.audit_retention.count()))};
   std::vector<RedisScript::Call> calls;
   for (std::size_t i = 0; i < completions.size(); ++i) {
     const Completion& c = completions[i];

@@ -127,7 +127,9 @@ ItemStore::ItemStore(std::string prefix, DeliveryQueue& queue, const Clock& cloc
       audit_(prefix_),
       retention_seconds_(std::to_string(std::max<long long>(1, audit_retention.count()))) {}
 
-std::string ItemStore::key(const std::string& suffix) const { return prefix_ + "{items}:" + suffix; }
+std::string ItemStore::key(const std::string& suffix) const {
+  return prefix_ + "{items}:" + suffix;
+}
 
 Result<CreateResult> ItemStore::create(RedisConnection& conn, const Item& item,
                                        const std::string& idempotency_scope,
@@ -149,9 +151,9 @@ Result<CreateResult> ItemStore::create(RedisConnection& conn, const Item& item,
     const std::string prev_id = prev.substr(0, space);
     const std::string prev_sha = space == std::string::npos ? "" : prev.substr(space + 1);
     if (prev_sha == body_sha256) return CreateResult{prev_id, true};
-    Error e = Error::invalid("Idempotency-Key",
-                             "this Idempotency-Key was used for a different request body (item " +
-                                 prev_id + ")");
+    Error e = Error::invalid(
+        "Idempotency-Key",
+        "this Idempotency-Key was used for a different request body (item " + prev_id + ")");
     e.code = "idempotency_conflict";
     return e;
   }
@@ -182,12 +184,13 @@ Result<ReviewResult> ItemStore::review(RedisConnection& conn, const ReviewReques
   }
   if (status == "already_reviewed") {
     return refusal("already_reviewed",
-                   request.user + " has already reviewed this item; a second review must come "
-                                  "from another user");
+                   request.user +
+                       " has already reviewed this item; a second review must come "
+                       "from another user");
   }
   if (status == "not_pending") {
-    return refusal("not_pending", "the item is no longer under review (state " +
-                                      reply_string(*reply, 3) + ")");
+    return refusal("not_pending",
+                   "the item is no longer under review (state " + reply_string(*reply, 3) + ")");
   }
   return ReviewResult{status, number(1), number(2)};
 }
@@ -219,7 +222,8 @@ Result<void> ItemStore::fan_out(RedisConnection& conn, const Item& item) {
   return check_reply(reply, "recording a fan-out");
 }
 
-Result<int> ItemStore::recover_fanouts(RedisConnection& conn, std::chrono::milliseconds older_than) {
+Result<int> ItemStore::recover_fanouts(RedisConnection& conn,
+                                       std::chrono::milliseconds older_than) {
   const auto cutoff = clock_.now_ms() - older_than.count();
   auto pending = conn.command(
       {"ZRANGEBYSCORE", key("fanout"), "-inf", std::to_string(cutoff), "LIMIT", "0", "100"});
@@ -239,8 +243,8 @@ Result<int> ItemStore::recover_fanouts(RedisConnection& conn, std::chrono::milli
 }
 
 Result<std::optional<StoredItem>> ItemStore::get(RedisConnection& conn, const std::string& id) {
-  auto replies =
-      conn.pipeline({{"HGETALL", key("item:" + id)}, {"LRANGE", key("approvals:" + id), "0", "-1"}});
+  auto replies = conn.pipeline(
+      {{"HGETALL", key("item:" + id)}, {"LRANGE", key("approvals:" + id), "0", "-1"}});
   if (!replies) return replies.error();
   for (const auto& r : *replies) {
     if (r.is_error()) return Error::retryable("reading item: " + r.str);
@@ -251,10 +255,14 @@ Result<std::optional<StoredItem>> ItemStore::get(RedisConnection& conn, const st
   for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
     const auto& field = reply->elements[i].str;
     const auto& value = reply->elements[i + 1].str;
-    if (field == "json") json_text = value;
-    else if (field == "state") state = value;
-    else if (field == "author") author = value;
-    else if (field == "created_at") created = value;
+    if (field == "json")
+      json_text = value;
+    else if (field == "state")
+      state = value;
+    else if (field == "author")
+      author = value;
+    else if (field == "created_at")
+      created = value;
   }
   auto parsed = nlohmann::json::parse(json_text, nullptr, false);
   if (parsed.is_discarded()) return Error::permanent("stored item " + id + " is not valid JSON");
@@ -267,7 +275,8 @@ Result<std::optional<StoredItem>> ItemStore::get(RedisConnection& conn, const st
     }
   }
   auto item = item_from_json(parsed, channels);
-  if (!item) return Error::permanent("stored item " + id + " no longer validates: " + item.error().message);
+  if (!item)
+    return Error::permanent("stored item " + id + " no longer validates: " + item.error().message);
   item->id = id;
   item->author = author;
   if (!created.empty()) item->created_at = from_unix_ms(std::stoll(created));
@@ -279,7 +288,8 @@ Result<std::optional<StoredItem>> ItemStore::get(RedisConnection& conn, const st
     approval.user = a.value("user", "");
     approval.decision = a.value("decision", "");
     // cjson encodes an empty comment as "" and large ms numbers as floats: read both kinds.
-    approval.comment = a.contains("comment") && a["comment"].is_string() ? a["comment"].get<std::string>() : "";
+    approval.comment =
+        a.contains("comment") && a["comment"].is_string() ? a["comment"].get<std::string>() : "";
     if (a.contains("at") && a["at"].is_number()) {
       approval.at = from_unix_ms(static_cast<std::int64_t>(a["at"].get<double>()));
     }

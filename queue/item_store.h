@@ -2,9 +2,9 @@
 // fan-out into deliveries is recorded in a pending set first, so a crash between storing and
 // queueing is repaired by recover_fanouts() (enqueueing is idempotent, so repair never duplicates).
 //
-// Review (两级审核): an item is stored as "pending_review"; approvals from distinct users, never its
-// author, are recorded by one script which, at the required number, makes the item "approved" and
-// records its fan-out as pending in the same step. A rejection makes it "rejected" for good.
+// Review (两级审核): an item is stored as "pending_review"; approvals from distinct users, never
+// its author, are recorded by one script which, at the required number, makes the item "approved"
+// and records its fan-out as pending in the same step. A rejection makes it "rejected" for good.
 // States: pending_review → approved → queued | scheduled, or pending_review → rejected.
 //
 // Keys, all under one {items} hash tag so each script touches one slot:
@@ -67,9 +67,9 @@ class ItemStore {
   ItemStore(std::string prefix, DeliveryQueue& queue, const Clock& clock,
             std::chrono::seconds audit_retention = kDefaultAuditRetention);
 
-  // Stores `item` (its id must be set) as pending review. With an idempotency key: the same key and body → the first
-  // item's id with replayed = true; the same key with another body → invalid_input, code
-  // "idempotency_conflict".
+  // Stores `item` (its id must be set) as pending review. With an idempotency key: the same key and
+  // body → the first item's id with replayed = true; the same key with another body →
+  // invalid_input, code "idempotency_conflict".
   Result<CreateResult> create(RedisConnection& conn, const Item& item,
                               const std::string& idempotency_scope,
                               const std::string& idempotency_key, const std::string& body_sha256);

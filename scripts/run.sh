@@ -15,7 +15,7 @@ sim_port="${HERALD_SIM_PORT:-8091}"
 export HERALD_SIM_URL="http://127.0.0.1:${sim_port}"
 mkdir -p var/demo
 
-build/services/herald-sim/herald-sim --listen "127.0.0.1:${sim_port}" > var/demo/herald-sim.log 2>&1 &
+build/services/herald-sim/herald-sim --listen "127.0.0.1:${sim_port}" --portal-key demo-portal-key > var/demo/herald-sim.log 2>&1 &
 sim_pid=$!
 trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -25,12 +25,18 @@ done
 
 cat <<TXT
 
-Herald API:      http://127.0.0.1:${port}   (demo tokens: demo-duty-token, demo-admin-token)
-herald-sim:      ${HERALD_SIM_URL}          (what the platforms received: /_sim/published?platform=webhook)
+Herald API:  http://127.0.0.1:${port}
+herald-sim:  ${HERALD_SIM_URL}   (what the platforms received: /_sim/published?platform=weibo|portal|webhook)
+Demo tokens: demo-duty-token (duty officer), demo-admin-token (admin, reviewer), demo-reviewer-token (reviewer)
 
-In another terminal, submit the sample alert and see it delivered:
+In another terminal, from ${PWD}: submit the sample alert as the duty officer, have two reviewers
+approve it (两级审核), and see it delivered:
 
-  curl -s -H 'Authorization: Bearer demo-duty-token' -H 'Content-Type: application/json' --data @config/sample-alert.json http://127.0.0.1:${port}/v1/items | tee /dev/stderr | sed -E 's/.*"id":"([^"]+)".*/\1/' | { read -r id; sleep 1; curl -s -H 'Authorization: Bearer demo-duty-token' http://127.0.0.1:${port}/v1/items/\$id; echo; }
+  api=http://127.0.0.1:${port}
+  id=\$(curl -s -H 'Authorization: Bearer demo-duty-token' -H 'Content-Type: application/json' --data @config/sample-alert.json \$api/v1/items | sed -E 's/.*"id":"([^"]+)".*/\1/')
+  for t in demo-admin-token demo-reviewer-token; do curl -s -H "Authorization: Bearer \$t" -H 'Content-Type: application/json' --data '{"decision":"approve","comment":"核实无误"}' \$api/v1/items/\$id/approvals; echo; done
+  sleep 1; curl -s -H 'Authorization: Bearer demo-duty-token' \$api/v1/items/\$id; echo
 
 TXT
-exec build/services/heraldd/heraldd --config config/herald.demo.json
+# Not exec: the EXIT trap must still stop herald-sim when heraldd ends.
+build/services/heraldd/heraldd --config config/herald.demo.json

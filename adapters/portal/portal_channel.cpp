@@ -6,9 +6,12 @@
 #include <cctype>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 
+#include "adapters/url.h"
 #include "core/digest.h"
 #include "core/json_fields.h"
 
@@ -24,17 +27,10 @@ constexpr std::string_view kFieldKeys[] = {"id",   "kind", "title",      "summar
 // Passed through from the item's extra fields when present: the portal's own metadata (§3).
 constexpr const char* kPassThrough[] = {"index_no", "doc_no", "subject", "attachments"};
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // "scheme://host[:port]" and the path after it, or nullopt for anything but a plain http(s) base
 // (no query, fragment, spaces or control characters). The URL is never echoed: it may be secret.
 std::optional<std::string> base_path_of(std::string_view url) {
-  const std::string prefix = lower(url.substr(0, 8));
+  const std::string prefix = ascii_lower(url.substr(0, 8));
   std::size_t host_start = 0;
   if (prefix.starts_with("https://")) {
     host_start = 8;
@@ -150,7 +146,7 @@ Error portal_error(ErrorKind kind, long status, const json& parsed, std::string_
     message += ": " + body_excerpt(body, 200);
   }
   Error error(kind, std::move(message));
-  error.code = code.empty() ? "http_" + std::to_string(status) : lower(code);
+  error.code = code.empty() ? "http_" + std::to_string(status) : ascii_lower(code);
   return error;
 }
 
@@ -281,7 +277,7 @@ Result<PortalAnswer> classify_portal_response(long status, std::string_view idem
   const json parsed = json::parse(body, nullptr, false);
   if (status >= 200 && status <= 299) {
     PortalAnswer answer = answer_of(parsed);
-    answer.replayed = lower(idempotent_replayed) == "true";
+    answer.replayed = ascii_lower(idempotent_replayed) == "true";
     return answer;
   }
   const std::string code = parsed.is_object() ? string_field(parsed, "code") : std::string();

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <memory>
 
+#include "adapters/url.h"
 #include "core/digest.h"
 #include "core/json_fields.h"
 
@@ -13,32 +14,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::int64_t kMaxTimeoutMs = 10 * 60 * 1000;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-// Scheme and a non-empty host; no spaces or control characters anywhere. The URL is not echoed
-// in messages: it may carry a token.
-bool is_http_url(std::string_view url) {
-  const std::string prefix = lower(url.substr(0, 8));
-  std::size_t host_start = 0;
-  if (prefix.starts_with("https://")) {
-    host_start = 8;
-  } else if (prefix.starts_with("http://")) {
-    host_start = 7;
-  } else {
-    return false;
-  }
-  if (host_start >= url.size()) return false;
-  const char first = url[host_start];
-  if (first == '/' || first == '?' || first == '#' || first == ':') return false;
-  return std::none_of(url.begin(), url.end(),
-                      [](unsigned char c) { return c <= 0x20 || c == 0x7F; });
-}
 
 // RFC 9110 token characters.
 bool is_header_name(std::string_view name) {
@@ -53,7 +28,7 @@ bool is_reserved_header(std::string_view name) {
   static constexpr std::string_view kReserved[] = {
       "content-type", "content-length",  "transfer-encoding",  "host",
       "expect",       "idempotency-key", "x-herald-signature", "x-herald-delivery"};
-  const std::string lowered = lower(name);
+  const std::string lowered = ascii_lower(name);
   return std::find(std::begin(kReserved), std::end(kReserved), lowered) != std::end(kReserved);
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "adapters/url.h"
 #include "core/digest.h"
 #include "core/json_fields.h"
 
@@ -60,24 +61,6 @@ std::optional<WeiboClass> class_of(long code) {
     if (row.code == code) return row.cls;
   }
   return std::nullopt;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool is_http_url(std::string_view url) {
-  const std::string prefix = lower(url.substr(0, 8));
-  const std::size_t host_start =
-      prefix.starts_with("https://") ? 8 : (prefix.starts_with("http://") ? 7 : 0);
-  if (host_start == 0 || host_start >= url.size()) return false;
-  const char first = url[host_start];
-  if (first == '/' || first == '?' || first == '#' || first == ':') return false;
-  return std::none_of(url.begin(), url.end(),
-                      [](unsigned char c) { return c <= 0x20 || c == 0x7F; });
 }
 
 bool is_domain_name(std::string_view domain) {
@@ -194,7 +177,7 @@ Result<WeiboSettings> parse_weibo_settings(const json& section, const std::strin
     settings.api_base.pop_back();
   }
   settings.access_token = r.secret("access_token");
-  settings.safe_domain = lower(r.string("safe_domain"));
+  settings.safe_domain = ascii_lower(r.string("safe_domain"));
   if (r.ok() && !is_domain_name(settings.safe_domain)) {
     r.fail("safe_domain", "must be a domain name such as www.example.gov.cn (no scheme or path)");
   }
@@ -249,8 +232,8 @@ bool is_url_under_domain(std::string_view url, std::string_view domain) {
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
   // user@host could make "https://gov.cn@evil.example" look like ours.
   if (authority.find('@') != std::string_view::npos) return false;
-  const std::string host = lower(authority.substr(0, authority.find(':')));
-  const std::string want = lower(domain);
+  const std::string host = ascii_lower(authority.substr(0, authority.find(':')));
+  const std::string want = ascii_lower(domain);
   return host == want || (host.size() > want.size() && host.ends_with(want) &&
                           host[host.size() - want.size() - 1] == '.');
 }

@@ -30,7 +30,9 @@ constexpr const char* kFooter = R"(Fault SPEC: PLATFORM:KEY=VALUE,...;PLATFORM:.
 5xx + 429 + timeout must add up to at most 1. Platforms: webhook.
 Control: GET /_sim/health, GET /_sim/published?platform=NAME, GET|POST /_sim/faults (spec as text
 or {"spec": "..."}), POST /_sim/reset (forgets recordings and faults), GET|POST /_sim/config
-({"webhook_secret": "..."}).)";
+({"webhook_secret": "..."}).
+Portal (/api/v1/submissions, channel-apis.md §3) settings: portal_key, portal_app_id,
+portal_publish_after_polls (default 1), portal_publish_after_ms, portal_reject_next ("reason").)";
 
 }  // namespace
 

@@ -109,15 +109,19 @@ int main(int argc, char** argv) {
     }
     int rc = call(conn, "POST", "/v1/items", body.str(), out, idempotency_key);
     if (rc != 0) return rc;
-    if (as_json) std::cout << out.dump(2) << "\n";
-    else std::cout << out.value("id", "") << " " << out.value("state", "") << "\n";
+    if (as_json)
+      std::cout << out.dump(2) << "\n";
+    else
+      std::cout << out.value("id", "") << " " << out.value("state", "") << "\n";
     return 0;
   }
   if (*show) {
     int rc = call(conn, "GET", "/v1/items/" + id, "", out);
     if (rc != 0) return rc;
-    if (as_json) std::cout << out.dump(2) << "\n";
-    else print_item(out);
+    if (as_json)
+      std::cout << out.dump(2) << "\n";
+    else
+      print_item(out);
     return 0;
   }
   return 2;

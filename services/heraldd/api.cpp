@@ -27,14 +27,18 @@ std::string optional_time(const std::optional<TimePoint>& t) {
 }
 
 json delivery_json(const DeliveryRecord& d) {
-  json j = {{"channel", d.channel}, {"state", d.state},   {"attempts", d.attempts},
-            {"lane", d.lane},       {"remote_id", d.remote_id}};
+  json j = {{"channel", d.channel},
+            {"state", d.state},
+            {"attempts", d.attempts},
+            {"lane", d.lane},
+            {"remote_id", d.remote_id}};
   if (!d.last_error.empty()) {
     j["last_error"] = {{"code", d.last_error_code}, {"message", d.last_error}};
   }
   for (const auto& [name, value] :
        {std::pair{"created_at", &d.created_at}, std::pair{"updated_at", &d.updated_at},
-        std::pair{"published_at", &d.published_at}, std::pair{"next_attempt_at", &d.next_attempt_at}}) {
+        std::pair{"published_at", &d.published_at},
+        std::pair{"next_attempt_at", &d.next_attempt_at}}) {
     if (*value) j[name] = optional_time(*value);
   }
   return j;
@@ -72,8 +76,8 @@ ServerResponse error_response(const Error& error) {
     }
     case ErrorKind::retryable:
     case ErrorKind::rate_limited:
-      return ServerResponse::error(503, "unavailable",
-                                   "storage is unavailable, nothing was accepted: " + error.message);
+      return ServerResponse::error(
+          503, "unavailable", "storage is unavailable, nothing was accepted: " + error.message);
     default:
       return ServerResponse::error(500, "internal", error.message);
   }
@@ -112,8 +116,8 @@ ServerResponse Api::handle(const ServerRequest& request) {
       return ServerResponse::error(405, "method_not_allowed", "use POST on " + path);
     }
     if (!has_any_role(*user, {"drafter", "duty_officer", "publisher"})) {
-      return ServerResponse::error(403, "forbidden",
-                                   "submitting items needs the drafter, duty_officer or publisher role");
+      return ServerResponse::error(
+          403, "forbidden", "submitting items needs the drafter, duty_officer or publisher role");
     }
     return submit_item(request, *user);
   }

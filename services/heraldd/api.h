@@ -29,7 +29,7 @@ struct ApiDeps {
   DeliveryQueue& queue;
   const Authenticator& auth;
   const Clock& clock;
-  const SharedContentGate& gate;   // checked on submission (and by the dispatchers, again)
+  const SharedContentGate& gate;  // checked on submission (and by the dispatchers, again)
   const AuditLog& audit;
   std::set<std::string> channels;  // enabled channels: what an item may name
   ReviewPolicy review;

@@ -26,7 +26,7 @@ Result<void> gate_delivery(const SharedContentGate& gate, const Delivery& delive
     return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
   };
   const GateVerdict verdict = gate.get()->check(text("classification", "public"), text("title", ""),
-                                               text("summary", ""), text("body", ""));
+                                                text("summary", ""), text("body", ""));
   if (verdict.allowed) return ok();
   return fail("held by the content gate (" + verdict.code + "): " + verdict.message);
 }
@@ -41,7 +41,9 @@ std::string host_name() {
 
 Daemon::Daemon(Config config) : config_(std::move(config)) {}
 
-Daemon::~Daemon() { stop(); }
+Daemon::~Daemon() {
+  stop();
+}
 
 Result<void> Daemon::start() {
   std::string redis_url = config_.redis.url;
@@ -70,8 +72,9 @@ Result<void> Daemon::start() {
   qo.utc_offset_minutes = config_.office.utc_offset_minutes;
   qo.audit_retention = std::chrono::hours(24) * config_.audit.retention_days;
   queue_ = std::make_unique<DeliveryQueue>(qo, clock_);
-  items_ = std::make_unique<ItemStore>(config_.redis.key_prefix, *queue_, clock_,
-                                       std::chrono::duration_cast<std::chrono::seconds>(qo.audit_retention));
+  items_ = std::make_unique<ItemStore>(
+      config_.redis.key_prefix, *queue_, clock_,
+      std::chrono::duration_cast<std::chrono::seconds>(qo.audit_retention));
   audit_ = std::make_unique<AuditLog>(config_.redis.key_prefix);
   auto gate = ContentGate::from_file(config_.gate.blocked_words_file);
   if (!gate) return gate.error();
@@ -80,7 +83,8 @@ Result<void> Daemon::start() {
 
   std::vector<AuthUser> users;
   for (const auto& u : config_.auth.users) {
-    users.push_back({u.name, std::set<std::string>(u.roles.begin(), u.roles.end()), u.token_sha256});
+    users.push_back(
+        {u.name, std::set<std::string>(u.roles.begin(), u.roles.end()), u.token_sha256});
   }
   auth_ = std::make_unique<Authenticator>(std::move(users));
 
@@ -103,8 +107,7 @@ Result<void> Daemon::start() {
     dopts.redis = redis_options_;
     dopts.pre_publish_check = [this](const Delivery& d) { return gate_delivery(gate_, d); };
     channels_.push_back(std::move(*channel));
-    dispatchers_.push_back(
-        std::make_unique<Dispatcher>(dopts, *queue_, *channels_.back(), clock_));
+    dispatchers_.push_back(std::make_unique<Dispatcher>(dopts, *queue_, *channels_.back(), clock_));
     enabled.insert(name);
   }
 
@@ -119,7 +122,8 @@ Result<void> Daemon::start() {
   so.max_connections = config_.http.max_connections;
   so.io_threads = config_.http.io_threads;
   so.handler_threads = config_.http.handler_threads;
-  server_ = std::make_unique<HttpServer>(so, [this](const ServerRequest& r) { return api_->handle(r); });
+  server_ =
+      std::make_unique<HttpServer>(so, [this](const ServerRequest& r) { return api_->handle(r); });
 
   for (auto& d : dispatchers_) d->start();
   recovery_ = std::thread([this] { recovery_loop(); });
@@ -142,7 +146,9 @@ Result<void> Daemon::reload_gate() {
   return ok();
 }
 
-int Daemon::api_port() const { return server_ ? server_->port() : 0; }
+int Daemon::api_port() const {
+  return server_ ? server_->port() : 0;
+}
 
 void Daemon::recovery_loop() {
   RedisConnection conn(redis_options_);
@@ -150,8 +156,10 @@ void Daemon::recovery_loop() {
   while (!stopping_) {
     lock.unlock();
     auto repaired = items_->recover_fanouts(conn, kFanoutGrace);
-    if (!repaired) spdlog::warn("fan-out recovery: {}", repaired.error().message);
-    else if (*repaired > 0) spdlog::info("fan-out recovery: re-queued {} item(s)", *repaired);
+    if (!repaired)
+      spdlog::warn("fan-out recovery: {}", repaired.error().message);
+    else if (*repaired > 0)
+      spdlog::info("fan-out recovery: re-queued {} item(s)", *repaired);
     lock.lock();
     stop_cv_.wait_for(lock, kRecoveryInterval, [this] { return stopping_; });
   }

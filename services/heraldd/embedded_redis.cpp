@@ -6,8 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <spdlog/spdlog.h>
+#include <filesystem>
 #include <vector>
 
 #include "queue/redis.h"
@@ -34,7 +34,9 @@ EmbeddedRedis::EmbeddedRedis(EmbeddedRedisOptions options) : options_(std::move(
                             : "redis://127.0.0.1:" + std::to_string(options_.port) + "/0";
 }
 
-EmbeddedRedis::~EmbeddedRedis() { stop(); }
+EmbeddedRedis::~EmbeddedRedis() {
+  stop();
+}
 
 bool EmbeddedRedis::answers_ping() const {
   RedisOptions opts;
@@ -48,16 +50,23 @@ bool EmbeddedRedis::answers_ping() const {
 
 Result<void> EmbeddedRedis::spawn() {
   std::vector<std::string> args = {options_.binary,
-                                   "--dir", dir_,
-                                   "--appendonly", options_.appendonly ? "yes" : "no",
-                                   "--appendfsync", "everysec",
-                                   "--save", "",
-                                   "--maxmemory-policy", "noeviction",
-                                   "--daemonize", "no",
-                                   "--logfile", dir_ + "/redis.log"};
+                                   "--dir",
+                                   dir_,
+                                   "--appendonly",
+                                   options_.appendonly ? "yes" : "no",
+                                   "--appendfsync",
+                                   "everysec",
+                                   "--save",
+                                   "",
+                                   "--maxmemory-policy",
+                                   "noeviction",
+                                   "--daemonize",
+                                   "no",
+                                   "--logfile",
+                                   dir_ + "/redis.log"};
   if (options_.port == 0) {
-    args.insert(args.end(), {"--port", "0", "--unixsocket", dir_ + "/redis.sock",
-                             "--unixsocketperm", "700"});
+    args.insert(args.end(),
+                {"--port", "0", "--unixsocket", dir_ + "/redis.sock", "--unixsocketperm", "700"});
   } else {
     args.insert(args.end(), {"--port", std::to_string(options_.port), "--bind", "127.0.0.1"});
   }
@@ -71,6 +80,12 @@ Result<void> EmbeddedRedis::spawn() {
     // The server must not outlive heraldd, even when heraldd is killed with SIGKILL: SIGTERM makes
     // it flush the AOF and exit.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    // heraldd blocks SIGTERM/SIGINT (it takes them with sigwait) and ignores SIGPIPE; a blocked
+    // mask and ignored signals survive exec, so give the server back the defaults.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
     setpgid(0, 0);  // not in heraldd's process group: a Ctrl-C goes to heraldd, which stops it
     execv(argv[0], argv.data());
     _exit(127);
@@ -132,8 +147,10 @@ void EmbeddedRedis::supervise() {
       stopped_cv_.wait_for(lock, backoff, [this] { return stopping_; });
       if (stopping_) return;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-      if (auto again = spawn(); !again) spdlog::error("{}", again.error().message);
-      else backoff = std::chrono::milliseconds(200);
+      if (auto again = spawn(); !again)
+        spdlog::error("{}", again.error().message);
+      else
+        backoff = std::chrono::milliseconds(200);
     }
   }
 }

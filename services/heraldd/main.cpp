@@ -2,10 +2,10 @@
 // usage or bad config.
 #include <signal.h>
 
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
-#include <spdlog/spdlog.h>
 
 #include "adapters/channel.h"
 #include "adapters/http_client.h"
@@ -37,6 +37,18 @@ int main(int argc, char** argv) {
   }
   herald::setup_logging(config->log);
   if (check_only) {
+    // Channel sections are validated by their factories; build each one (disabled ones too) so
+    // a mistake is found now rather than on the day a channel is switched on.
+    herald::SystemClock clock;
+    herald::ChannelDeps deps{clock, nullptr};
+    for (const auto& [name, section] : config->channels) {
+      auto channel = registry.create(name, section.settings, "channels." + name, deps);
+      if (!channel) {
+        std::cerr << "heraldd: bad config " << config_path << ": " << channel.error().field << ": "
+                  << channel.error().message << "\n";
+        return 2;
+      }
+    }
     std::cout << "config ok\n";
     return 0;
   }

@@ -172,5 +172,7 @@ TEST_CASE("register_builtin_channels registers the webhook channel with its vali
 
   auto unknown = registry.create("telegraph", json::object(), "channels.telegraph", deps);
   REQUIRE_FALSE(unknown.ok());
-  CHECK_THAT(unknown.error().message, Catch::Contains("(registered: webhook)"));
+  CHECK_THAT(unknown.error().message, Catch::Contains("unknown channel 'telegraph'"));
+  CHECK_THAT(unknown.error().message,
+             Catch::Contains("webhook"));  // the registered names are listed
 }

@@ -402,7 +402,8 @@ TEST_CASE("The example config loads and documents the defaults", "[config]") {
   CHECK(c.log.level == defaults.log.level);
   CHECK(c.log.format == defaults.log.format);
   CHECK(c.auth.users.size() == 1);
-  for (const auto& name : kAllChannels) {
+  // Every channel heraldd can build so far (wechat and media are not built yet) is documented.
+  for (const char* name : {"weibo", "portal", "webhook"}) {
     INFO(name);
     REQUIRE(c.channels.count(name) == 1);
     CHECK(c.channels.at(name).concurrency == herald::ChannelConfig{}.concurrency);
@@ -420,11 +421,11 @@ TEST_CASE("The demo config loads with the simulator URL from the environment", "
     CHECK(demo->redis.url == "embedded");
     CHECK(demo->http.listen == "127.0.0.1:8080");
     CHECK(demo->data_dir == std::string(HERALD_SOURCE_DIR) + "/var/demo");
-    CHECK(demo->enabled_channels() == std::set<std::string>{"webhook"});
+    CHECK(demo->enabled_channels() == std::set<std::string>{"portal", "webhook", "weibo"});
     const auto& webhook = demo->channels.at("webhook").settings;
     CHECK(webhook["url"] == "http://127.0.0.1:40123/hooks/media-desk");
     CHECK(webhook["secret"] == "demo-secret");
-    REQUIRE(demo->auth.users.size() == 2);
+    REQUIRE(demo->auth.users.size() == 3);
     // The tokens named in the file's comment are the ones whose hashes it holds.
     CHECK(demo->auth.users[0].name == "admin");
     CHECK(demo->auth.users[0].token_sha256 ==
@@ -433,10 +434,17 @@ TEST_CASE("The demo config loads with the simulator URL from the environment", "
     CHECK(demo->auth.users[1].roles == std::vector<std::string>{"duty_officer", "drafter"});
     CHECK(demo->auth.users[1].token_sha256 ==
           "9de6a7644e99d4d3c20ed264225c8f6c2c057343fea0d3193bf5df9c8f2e26d1");  // demo-duty-token
+    CHECK(demo->auth.users[2].name == "reviewer2");
+    CHECK(
+        demo->auth.users[2].token_sha256 ==
+        "62af8af38d61c9ea36734d3493487a1cd268c8ad9e3ca6f7ff7a7469b400ccbc");  // demo-reviewer-token
+    // 两级审核: the demo needs what the seed's rule needs.
+    CHECK(demo->review.approvals_required.publication == 2);
+    CHECK(demo->review.approvals_required.alert == 2);
   }
   ScopedEnv unset("HERALD_SIM_URL", nullptr);
   auto without = herald::load_config_file(path, kAllChannels);
   REQUIRE_FALSE(without);
-  CHECK(without.error().field == "channels.webhook.url");
+  CHECK(without.error().field == "channels.portal.url");  // the first section using it
   CHECK_THAT(without.error().message, Catch::Contains("HERALD_SIM_URL"));
 }

@@ -7,9 +7,11 @@ using namespace herald;
 
 namespace {
 
-std::vector<std::pair<std::string, std::size_t>> matches(const WordMatcher& m, std::string_view text) {
+std::vector<std::pair<std::string, std::size_t>> matches(const WordMatcher& m,
+                                                         std::string_view text) {
   std::vector<std::pair<std::string, std::size_t>> out;
-  for (const auto& match : m.find_all(text)) out.emplace_back(m.words()[match.word], match.byte_offset);
+  for (const auto& match : m.find_all(text))
+    out.emplace_back(m.words()[match.word], match.byte_offset);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -27,8 +29,13 @@ Item item_with(std::string title, std::string summary, std::string body) {
 TEST_CASE("the matcher finds every occurrence of every word, overlapping ones included", "[gate]") {
   SECTION("words inside words and sharing suffixes") {
     WordMatcher m({"he", "she", "his", "hers"});
-    CHECK(matches(m, "ushers") == std::vector<std::pair<std::string, std::size_t>>{
-                                      {"he", 2}, {"hers", 2}, {"she", 1}});
+    CHECK(matches(m, "ushers") ==
+          std::vector<std::pair<std::string, std::size_t>>{{"he", 2}, {"hers", 2}, {"she", 1}});
+  }
+  SECTION("a partial match that fails resumes from its longest matching suffix") {
+    WordMatcher m({"abd", "bca", "ca"});
+    CHECK(matches(m, "abcabd") ==
+          std::vector<std::pair<std::string, std::size_t>>{{"abd", 3}, {"bca", 1}, {"ca", 2}});
   }
   SECTION("repeated and self-overlapping occurrences") {
     WordMatcher m({"aa"});
@@ -36,7 +43,7 @@ TEST_CASE("the matcher finds every occurrence of every word, overlapping ones in
           std::vector<std::pair<std::string, std::size_t>>{{"aa", 0}, {"aa", 1}, {"aa", 2}});
   }
   SECTION("an empty word list, or empty words, match nothing") {
-    CHECK(WordMatcher({}).find_all("anything at all").empty());
+    CHECK(WordMatcher(std::vector<std::string>{}).find_all("anything at all").empty());
     CHECK(WordMatcher({""}).find_all("anything").empty());
   }
   SECTION("Chinese words match at character boundaries only") {
@@ -72,8 +79,8 @@ TEST_CASE("the gate reports each blocked word with its field and code-point posi
     CHECK(v.to_result());
   }
   SECTION("words in title, summary and body, positions counted in code points per field") {
-    const GateVerdict v =
-        gate.check(item_with("关于机密的通知", "the secret plan", "第一段。涉及国家秘密事项，机密。"));
+    const GateVerdict v = gate.check(
+        item_with("关于机密的通知", "the secret plan", "第一段。涉及国家秘密事项，机密。"));
     REQUIRE_FALSE(v.allowed);
     CHECK(v.code == "blocked_content");
     CHECK(v.field == "title");

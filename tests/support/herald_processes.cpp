@@ -9,8 +9,6 @@
 #include "tests/support/redis_server.h"
 
 namespace herald::test {
-namespace {
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -18,21 +16,24 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-}  // namespace
-
 SimHandle start_sim(const std::vector<std::string>& args) {
   SimHandle sim;
   const int port = free_tcp_port();
   const std::string dir = make_temp_dir("sim");
   sim.log_path = dir + "/herald-sim.log";
-  std::vector<std::string> argv = {HERALD_SIM_PATH, "--listen", "127.0.0.1:" + std::to_string(port)};
+  std::vector<std::string> argv = {HERALD_SIM_PATH, "--listen",
+                                   "127.0.0.1:" + std::to_string(port)};
   argv.insert(argv.end(), args.begin(), args.end());
   sim.process = ChildProcess::spawn(argv, {}, sim.log_path);
   sim.url = "http://127.0.0.1:" + std::to_string(port);
   const bool up = wait_until(
       [&] {
         HttpClient client;
-        auto r = client.send({"GET", sim.url + "/_sim/health", {}, "", std::chrono::milliseconds(200),
+        auto r = client.send({"GET",
+                              sim.url + "/_sim/health",
+                              {},
+                              "",
+                              std::chrono::milliseconds(200),
                               std::chrono::milliseconds(500)});
         return r && r->status == 200;
       },
@@ -47,16 +48,21 @@ nlohmann::json test_config(const std::string& key_prefix, const std::string& sim
       {"http", {{"listen", "127.0.0.1:" + std::to_string(free_tcp_port())}}},
       {"redis", {{"url", test_redis_url()}, {"key_prefix", key_prefix}}},
       {"auth",
-       {{"users", json::array({
-                      {{"name", "duty"}, {"roles", {"duty_officer", "drafter"}},
-                       {"token_sha256", sha256_hex(kDutyToken)}},
-                      {{"name", "rev"}, {"roles", {"reviewer"}},
-                       {"token_sha256", sha256_hex(kReviewerToken)}},
-                      {{"name", "rev2"}, {"roles", {"reviewer"}},
-                       {"token_sha256", sha256_hex(kReviewer2Token)}},
-                      {{"name", "admin"}, {"roles", {"admin"}}, {"token_sha256", sha256_hex(kAdminToken)}},
-                  })}}},
-      {"queue", {{"lease_ms", 1000}, {"retry_base_ms", 50}, {"retry_max_ms", 500}, {"idle_block_ms", 1000}}},
+       {{"users",
+         json::array({
+             {{"name", "duty"},
+              {"roles", {"duty_officer", "drafter"}},
+              {"token_sha256", sha256_hex(kDutyToken)}},
+             {{"name", "rev"},
+              {"roles", {"reviewer"}},
+              {"token_sha256", sha256_hex(kReviewerToken)}},
+             {{"name", "rev2"},
+              {"roles", {"reviewer"}},
+              {"token_sha256", sha256_hex(kReviewer2Token)}},
+             {{"name", "admin"}, {"roles", {"admin"}}, {"token_sha256", sha256_hex(kAdminToken)}},
+         })}}},
+      {"queue",
+       {{"lease_ms", 1000}, {"retry_base_ms", 50}, {"retry_max_ms", 500}, {"idle_block_ms", 1000}}},
       {"channels",
        {{"webhook",
          {{"url", sim_url + "/hooks/media-desk"}, {"secret", "test-secret"}, {"concurrency", 8}}}}},
@@ -77,7 +83,11 @@ HeralddHandle start_heraldd(const nlohmann::json& config, const std::string& dir
       [&] {
         if (!h.process.running()) return false;
         HttpClient client;
-        auto r = client.send({"GET", h.url + "/healthz", {}, "", std::chrono::milliseconds(200),
+        auto r = client.send({"GET",
+                              h.url + "/healthz",
+                              {},
+                              "",
+                              std::chrono::milliseconds(200),
                               std::chrono::milliseconds(500)});
         return r && r->status == 200;
       },
@@ -87,7 +97,8 @@ HeralddHandle start_heraldd(const nlohmann::json& config, const std::string& dir
 }
 
 HttpResponse http(const std::string& method, const std::string& url, const std::string& token,
-                  const std::string& body, std::vector<std::pair<std::string, std::string>> headers) {
+                  const std::string& body,
+                  std::vector<std::pair<std::string, std::string>> headers) {
   HttpClient client;
   HttpRequest request;
   request.method = method;
@@ -104,6 +115,13 @@ nlohmann::json json_of(const HttpResponse& response) {
   auto j = nlohmann::json::parse(response.body, nullptr, false);
   if (j.is_discarded()) throw std::runtime_error("not JSON: " + response.body);
   return j;
+}
+
+nlohmann::json sample_alert() {
+  std::ifstream in(std::string(HERALD_SOURCE_DIR) + "/config/sample-alert.json");
+  nlohmann::json alert = nlohmann::json::parse(in);
+  alert["channels"] = {"webhook"};
+  return alert;
 }
 
 nlohmann::json sim_published(const std::string& sim_url, const std::string& platform) {

@@ -13,10 +13,10 @@
 namespace herald::test {
 
 // Tokens of the users in test_config(); their sha256 is what the config holds.
-inline constexpr const char* kDutyToken = "duty-token";       // duty_officer, drafter
-inline constexpr const char* kReviewerToken = "reviewer-token";  // reviewer ("rev")
+inline constexpr const char* kDutyToken = "duty-token";            // duty_officer, drafter
+inline constexpr const char* kReviewerToken = "reviewer-token";    // reviewer ("rev")
 inline constexpr const char* kReviewer2Token = "reviewer2-token";  // reviewer ("rev2")
-inline constexpr const char* kAdminToken = "admin-token";      // admin
+inline constexpr const char* kAdminToken = "admin-token";          // admin
 
 struct SimHandle {
   ChildProcess process;
@@ -47,6 +47,13 @@ HttpResponse http(const std::string& method, const std::string& url, const std::
                   const std::string& body = "",
                   std::vector<std::pair<std::string, std::string>> headers = {});
 nlohmann::json json_of(const HttpResponse& response);
+
+// A whole file as text ("" if it cannot be read): logs, for test failure messages.
+std::string read_file(const std::string& path);
+
+// config/sample-alert.json (the README's demo alert), sent to the webhook channel only, which is
+// the channel test_config() configures.
+nlohmann::json sample_alert();
 
 // What herald-sim received for a platform (GET /_sim/published?platform=...).
 nlohmann::json sim_published(const std::string& sim_url, const std::string& platform);

@@ -1,12 +1,12 @@
 #include "tests/support/process.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -60,7 +60,9 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   return *this;
 }
 
-ChildProcess::~ChildProcess() { kill_now(); }
+ChildProcess::~ChildProcess() {
+  kill_now();
+}
 
 bool ChildProcess::running() {
   if (pid_ <= 0 || exit_code_) return false;
@@ -120,8 +122,10 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 }
 
 std::string make_temp_dir(const std::string& tag) {
-  std::string templ = (std::filesystem::temp_directory_path() / ("herald-" + tag + "-XXXXXX")).string();
-  if (mkdtemp(templ.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+  std::string templ =
+      (std::filesystem::temp_directory_path() / ("herald-" + tag + "-XXXXXX")).string();
+  if (mkdtemp(templ.data()) == nullptr)
+    throw std::system_error(errno, std::generic_category(), "mkdtemp");
   return templ;
 }
 

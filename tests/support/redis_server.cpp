@@ -34,10 +34,10 @@ std::string test_redis_url() {
     local = std::make_unique<LocalRedis>();
     int port = free_tcp_port();
     std::string dir = make_temp_dir("redis");
-    local->process = ChildProcess::spawn(
-        {"/usr/bin/redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", dir},
-        {}, dir + "/redis.log");
+    local->process =
+        ChildProcess::spawn({"/usr/bin/redis-server", "--port", std::to_string(port), "--bind",
+                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir},
+                            {}, dir + "/redis.log");
     if (!wait_until([&] { return port_accepts(port); }, std::chrono::seconds(10))) {
       throw std::runtime_error("redis-server did not start on port " + std::to_string(port));
     }

@@ -1,5 +1,6 @@
-// The real redis-server the tests talk to: the one the test script started ($HERALD_TEST_REDIS_URL),
-// or, when a test binary runs on its own, one started here on a free port for this process.
+// The real redis-server the tests talk to: the one the test script started
+// ($HERALD_TEST_REDIS_URL), or, when a test binary runs on its own, one started here on a free port
+// for this process.
 #pragma once
 
 #include <string>

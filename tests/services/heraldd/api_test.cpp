@@ -14,11 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-json sample_alert() {
-  std::ifstream in(std::string(HERALD_SOURCE_DIR) + "/config/sample-alert.json");
-  return json::parse(in);
-}
-
 std::vector<std::pair<std::string, std::string>> json_headers() {
   return {{"Content-Type", "application/json"}};
 }
@@ -41,15 +36,41 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("an item submitted through the API is delivered and its status is visible", "[api]") {
+TEST_CASE("an item is delivered only after two distinct reviewers approve it", "[api][review]") {
   Fixture f;
-  auto created = http("POST", f.daemon.url + "/v1/items", kDutyToken, sample_alert().dump(),
-                      json_headers());
+  auto created =
+      http("POST", f.daemon.url + "/v1/items", kDutyToken, sample_alert().dump(), json_headers());
   REQUIRE(created.status == 201);
   const json answer = json_of(created);
   const std::string id = answer.at("id");
-  CHECK(answer.at("state") == "queued");
+  CHECK(answer.at("state") == "pending_review");
   CHECK(created.header("location") == "/v1/items/" + id);
+
+  // Pending: no delivery exists yet.
+  json pending = json_of(http("GET", f.daemon.url + "/v1/items/" + id, kReviewerToken));
+  CHECK(pending.at("state") == "pending_review");
+  CHECK(pending.at("deliveries").empty());
+  CHECK(pending.at("approvals").empty());
+  CHECK(pending.at("approvals_required") == 2);
+
+  auto first = review(f.daemon.url, id, kReviewerToken, "approve", "核实无误");
+  REQUIRE(first.status == 201);
+  CHECK(json_of(first).at("state") == "pending_review");
+  CHECK(json_of(first).at("approvals") == 1);
+  pending = json_of(http("GET", f.daemon.url + "/v1/items/" + id, kReviewerToken));
+  CHECK(pending.at("state") == "pending_review");
+  CHECK(pending.at("deliveries").empty());
+  REQUIRE(pending.at("approvals").size() == 1);
+  CHECK(pending["approvals"][0].at("user") == "rev");
+  CHECK(pending["approvals"][0].at("decision") == "approve");
+  CHECK(pending["approvals"][0].at("comment") == "核实无误");
+  CHECK_FALSE(pending["approvals"][0].at("at").get<std::string>().empty());
+  CHECK(redis_count("EXISTS", f.prefix + "{webhook}:d:" + id + ".webhook") == 0);
+
+  auto second = review(f.daemon.url, id, kReviewer2Token, "approve");
+  REQUIRE(second.status == 201);
+  CHECK(json_of(second).at("state") == "queued");
+  CHECK(json_of(second).at("approvals") == 2);
 
   json item;
   REQUIRE(wait_until(
@@ -66,6 +87,8 @@ TEST_CASE("an item submitted through the API is delivered and its status is visi
   CHECK_FALSE(delivery.at("remote_id").get<std::string>().empty());
   CHECK(item.at("title") == sample_alert().at("title"));
   CHECK(item.at("author") == "duty");
+  REQUIRE(item.at("approvals").size() == 2);
+  CHECK(item["approvals"][1].at("user") == "rev2");
 
   const json published = sim_published(f.sim.url, "webhook");
   REQUIRE(published.at("count") == 1);
@@ -96,7 +119,8 @@ TEST_CASE("bad requests get a precise status and error body, and nothing is queu
   SECTION("a body over the limit") {
     json big = sample_alert();
     big["body"] = std::string(2 * 1024 * 1024, 'x');
-    expect_error(http("POST", items, kDutyToken, big.dump(), json_headers()), 413, "body_too_large");
+    expect_error(http("POST", items, kDutyToken, big.dump(), json_headers()), 413,
+                 "body_too_large");
   }
   SECTION("no token, or a wrong one") {
     expect_error(http("POST", items, "", sample_alert().dump(), json_headers()), 401,
@@ -138,7 +162,9 @@ TEST_CASE("an Idempotency-Key makes a retried submit return the first answer", "
   auto again = http("POST", items, kDutyToken, sample_alert().dump(), headers);
   CHECK(again.status == 201);
   CHECK(json_of(again).at("id") == json_of(first).at("id"));
+  CHECK(json_of(again).at("state") == "pending_review");
   CHECK(again.header("idempotent-replayed") == "true");
+  approve_twice(f.daemon.url, json_of(first).at("id"));
 
   json other = sample_alert();
   other["title"] = "另一条提醒";

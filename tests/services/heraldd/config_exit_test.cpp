@@ -29,7 +29,9 @@ Outcome run_heraldd(const std::string& config_text) {
   return {*code, ss.str()};
 }
 
-json valid_config() { return test_config(unique_key_prefix("cfg"), "http://127.0.0.1:9"); }
+json valid_config() {
+  return test_config(unique_key_prefix("cfg"), "http://127.0.0.1:9");
+}
 
 }  // namespace
 

@@ -57,8 +57,8 @@ TEST_CASE("workers killed at random lose nothing and publish nothing twice", "[c
   const std::string dir = make_temp_dir("crash");
   // Latency keeps deliveries in flight when the kills land; the faults make retries happen, and
   // accept_then_5xx models a platform that published but whose answer we never got.
-  SimHandle sim = start_sim({"--faults", "webhook:latency_ms=15,5xx=0.03,accept_then_5xx=0.01",
-                             "--seed", "7"});
+  SimHandle sim =
+      start_sim({"--faults", "webhook:latency_ms=15,5xx=0.03,accept_then_5xx=0.01", "--seed", "7"});
 
   RedisOptions redis_options;
   redis_options.url = test_redis_url();

@@ -1,0 +1,26 @@
+#include "adapters/url.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace herald {
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool is_http_url(std::string_view url) {
+  const std::string prefix = ascii_lower(url.substr(0, 8));
+  const std::size_t host_start =
+      prefix.starts_with("https://") ? 8 : (prefix.starts_with("http://") ? 7 : 0);
+  if (host_start == 0 || host_start >= url.size()) return false;
+  const char first = url[host_start];
+  if (first == '/' || first == '?' || first == '#' || first == ':') return false;
+  return std::none_of(url.begin(), url.end(),
+                      [](unsigned char c) { return c <= 0x20 || c == 0x7F; });
+}
+
+}  // namespace herald
