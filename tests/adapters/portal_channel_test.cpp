@@ -11,6 +11,7 @@
 #include "adapters/portal/portal_channel.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/process.h"
+#include "tests/support/test_time.h"
 
 using herald::Delivery;
 using herald::ErrorKind;
@@ -19,6 +20,7 @@ using herald::PortalSettings;
 using herald::test::http;
 using herald::test::sim_published;
 using herald::test::start_sim;
+using herald::test::time_at;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -26,12 +28,6 @@ namespace {
 
 constexpr const char* kKey = "portal-test-key";
 constexpr const char* kOrgCode = "11440000MB2C12345X";
-
-herald::TimePoint at(const char* rfc3339) {
-  herald::TimePoint t{};
-  REQUIRE(herald::parse_rfc3339(rfc3339, t));
-  return t;
-}
 
 json item_for(const std::string& item_id, const std::string& title = "关于开展安全检查的通知") {
   return json{{"id", item_id},
@@ -94,7 +90,7 @@ json portal_records(const std::string& sim_url) {
 
 TEST_CASE("classify_portal_response maps every §3 answer onto a kind and code",
           "[adapters][portal]") {
-  const auto now = at("2026-11-29T08:00:00+00:00");
+  const auto now = time_at("2026-11-29T08:00:00+00:00");
   struct Case {
     long status;
     const char* replayed;

@@ -13,6 +13,7 @@
 #include "tests/adapters/scripted_http_server.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/process.h"
+#include "tests/support/test_time.h"
 
 using herald::Delivery;
 using herald::ErrorKind;
@@ -21,18 +22,13 @@ using herald::WebhookSettings;
 using herald::test::ScriptedHttpServer;
 using herald::test::ScriptedRequest;
 using herald::test::ScriptedResponse;
+using herald::test::time_at;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
 
 constexpr const char* kSecret = "s3cret-for-tests";
-
-herald::TimePoint at(const char* rfc3339) {
-  herald::TimePoint t{};
-  REQUIRE(herald::parse_rfc3339(rfc3339, t));
-  return t;
-}
 
 Delivery delivery_for(const std::string& item_id, int attempt = 1) {
   Delivery d;
@@ -109,7 +105,7 @@ json sim_items(const std::unique_ptr<Sim>& sim) {
 }  // namespace
 
 TEST_CASE("classify_webhook_response maps statuses onto error kinds", "[adapters][webhook]") {
-  const auto now = at("2026-11-29T08:00:00+00:00");
+  const auto now = time_at("2026-11-29T08:00:00+00:00");
   using herald::classify_webhook_response;
 
   SECTION("2xx is success; the remote id is the body's id when it has one") {

@@ -13,11 +13,13 @@
 #include "tests/support/herald_processes.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/test_time.h"
 
 using herald::Delivery;
 using herald::ErrorKind;
 using herald::WeiboChannel;
 using herald::WeiboSettings;
+using herald::test::time_at;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -25,12 +27,6 @@ namespace {
 
 constexpr const char* kToken = "weibo-test-token";
 constexpr const char* kDomain = "www.example.gov.cn";
-
-herald::TimePoint at(const char* rfc3339) {
-  herald::TimePoint t{};
-  REQUIRE(herald::parse_rfc3339(rfc3339, t));
-  return t;
-}
 
 WeiboSettings settings_for(const std::string& api_base) {
   WeiboSettings s;
@@ -85,7 +81,7 @@ json weibo_published(const std::string& sim_url) {
 
 TEST_CASE("classify_weibo_error gives every code of the reference table its class",
           "[adapters][weibo]") {
-  const auto now = at("2026-11-29T08:20:00+00:00");  // 40 minutes before the hourly reset
+  const auto now = time_at("2026-11-29T08:20:00+00:00");  // 40 minutes before the hourly reset
   enum class Want { retry, defer_hour, defer_short, perm, ok };
   struct Row {
     long code;
@@ -184,10 +180,10 @@ TEST_CASE("classify_weibo_error gives every code of the reference table its clas
 }
 
 TEST_CASE("until_next_hour waits for the next full hour", "[adapters][weibo]") {
-  CHECK(herald::until_next_hour(at("2026-11-29T08:59:59+00:00")) == 1s);
-  CHECK(herald::until_next_hour(at("2026-11-29T09:00:00+00:00")) == 1h);
+  CHECK(herald::until_next_hour(time_at("2026-11-29T08:59:59+00:00")) == 1s);
+  CHECK(herald::until_next_hour(time_at("2026-11-29T09:00:00+00:00")) == 1h);
   // Hours are hours in UTC+8 too (whole-hour offset).
-  CHECK(herald::until_next_hour(at("2026-11-29T16:30:00+08:00")) == 30min);
+  CHECK(herald::until_next_hour(time_at("2026-11-29T16:30:00+08:00")) == 30min);
 }
 
 TEST_CASE("utf8_prefix and weibo_length count code points, never splitting a character",
@@ -536,7 +532,7 @@ TEST_CASE("WeiboChannels sharing one Redis rate limiter stop at the budget witho
   options.url = herald::test::test_redis_url();
   herald::RedisPool pool(options, 2);
   // Fixed at 08:20 UTC: the budget's hourly window cannot roll over during the test.
-  herald::ManualClock clock(at("2026-11-29T08:20:00+00:00"));
+  herald::ManualClock clock(time_at("2026-11-29T08:20:00+00:00"));
   herald::RedisRateLimiter limiter(herald::test::unique_key_prefix("weibo-rl"), pool, clock);
 
   WeiboSettings settings = settings_for(sim.url);
