@@ -12,8 +12,10 @@
 
 #include "core/clock.h"
 #include "core/delivery.h"
+#include "core/feed_store.h"
 #include "core/rate_limiter.h"
 #include "core/result.h"
+#include "core/token_cache.h"
 
 namespace herald {
 
@@ -56,6 +58,11 @@ struct ChannelDeps {
   // Shared by every heraldd on the same Redis (posting limits per account); may be null in tests
   // of a channel that does not need it.
   RateLimiter* rate_limiter = nullptr;
+  // Platform tokens shared by every heraldd on the same Redis (WeChat's access_token); null →
+  // a channel that needs one keeps its own (heraldd --check-config, tests).
+  TokenCache* token_cache = nullptr;
+  // The media channel's feeds and per-delivery push record (Redis); null → no media channel.
+  FeedStore* feed_store = nullptr;
 };
 
 // Builds a channel from its config section (`channels.<name>`), validating every key; an error

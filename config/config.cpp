@@ -158,6 +158,8 @@ void read_http(FieldReader r, HttpConfig& http) {
       static_cast<std::size_t>(r.integer("max_body_bytes", 1024, std::int64_t{1} << 30,
                                          static_cast<std::int64_t>(http.max_body_bytes)));
   http.read_timeout_ms = int_in(r, "read_timeout_ms", 100, 3600000, http.read_timeout_ms);
+  http.header_timeout_ms = int_in(r, "header_timeout_ms", 100, 3600000, http.header_timeout_ms);
+  http.idle_timeout_ms = int_in(r, "idle_timeout_ms", 100, 3600000, http.idle_timeout_ms);
   http.max_connections = int_in(r, "max_connections", 1, 100000, http.max_connections);
   http.io_threads = int_in(r, "io_threads", 1, 64, http.io_threads);
   http.handler_threads = int_in(r, "handler_threads", 1, 256, http.handler_threads);
@@ -335,6 +337,8 @@ Result<Config> parse_config(std::string_view text, const std::set<std::string>& 
   auto& required = config.review.approvals_required;
   required.publication = int_in(approvals, "publication", 1, 5, required.publication);
   required.alert = int_in(approvals, "alert", 1, 5, required.alert);
+  config.review.accept_cms_approvals =
+      r.child("review").boolean("accept_cms_approvals", config.review.accept_cms_approvals);
 
   read_queue(r.child("queue"), config.queue);
 

@@ -20,6 +20,8 @@ struct HttpConfig {
   std::string listen = "127.0.0.1:8080";  // "host:port"; port 0 picks a free one (tests)
   std::size_t max_body_bytes = 1048576;
   int read_timeout_ms = 10000;
+  int header_timeout_ms = 5000;  // the request line and headers, from their first byte
+  int idle_timeout_ms = 30000;   // a keep-alive connection waiting for its next request
   int max_connections = 256;
   int io_threads = 1;
   int handler_threads = 4;
@@ -57,6 +59,7 @@ struct ApprovalsRequired {
 
 struct ReviewConfig {
   ApprovalsRequired approvals_required;
+  bool accept_cms_approvals = false;  // a publisher may submit an item approved in its CMS
 };
 
 struct QueueConfig {

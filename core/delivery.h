@@ -27,6 +27,8 @@ struct Delivery {
   Lane lane = Lane::routine;
   std::string category;     // copied from the item, for tallies
   std::string kind;         // "publication" or "alert"
+  std::string level;        // the alert's reminder level ("caution" …), "" otherwise; for tallies
+  bool exercise = false;    // the item is a drill (status "exercise"): never counted
   std::string payload;      // the item's JSON (item_to_json), what the channel renders
   int attempt = 0;          // 1 for the first attempt, counted when claimed
   std::string lease_token;  // proves which claim this is when acking

@@ -235,6 +235,13 @@ const char* alert_level_label(std::string_view level) {
   return "";
 }
 
+bool is_item_id(std::string_view text) {
+  static constexpr std::string_view kAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+  return text.size() == 26 && std::all_of(text.begin(), text.end(), [](char c) {
+           return kAlphabet.find(c) != std::string_view::npos;
+         });
+}
+
 bool is_valid_utf8(std::string_view text) {
   return utf8_error_offset(text) == std::string_view::npos;
 }
@@ -292,6 +299,11 @@ Result<Item> item_from_json(const json& j, const std::set<std::string>& known_ch
   // Any value is accepted here; the content gate decides what may leave the building.
   item.classification = r.string("classification", "public");
   item.status = r.one_of("status", {"actual", "exercise"}, "actual");
+  item.corrects = r.string("corrects", "");
+  if (r.ok() && !item.corrects.empty() && !is_item_id(item.corrects)) {
+    r.fail("corrects", "expected the id of the item this one corrects (26 characters), got " +
+                           json(item.corrects).dump());
+  }
   item.extra = r.rest();
   if (auto done = r.finish(); !done) return done.error();
   return item;
@@ -324,6 +336,7 @@ json item_to_json(const Item& item) {
   }
   j["classification"] = item.classification;
   j["status"] = item.status;
+  if (!item.corrects.empty()) j["corrects"] = item.corrects;
   if (!item.author.empty()) j["author"] = item.author;
   if (item.created_at != TimePoint{}) j["created_at"] = format_rfc3339(item.created_at);
   for (const auto& [key, value] : item.extra.items()) {

@@ -59,6 +59,9 @@ struct Item {
   std::string classification = "public";
   std::string status = "actual";  // "actual" or "exercise" (drills never count in the report)
   std::string author;             // user name of the submitter
+  // The id of the item this one corrects ("" for an original): a correction is a new item, reviewed
+  // like any other, whose deliveries are of kind "correction" (CAP: an Update of the original).
+  std::string corrects;
   TimePoint created_at{};
   nlohmann::json extra = nlohmann::json::object();  // fields beyond the contract, kept as given
 };
@@ -77,6 +80,9 @@ bool is_valid_utf8(std::string_view text);
 // Parses a request body: checks UTF-8 first (so the error says so), then JSON syntax.
 // Errors are ErrorKind::invalid_input with code "invalid_utf8" or "malformed_json".
 Result<nlohmann::json> parse_json_body(std::string_view body);
+
+// True for an id new_item_id() can produce: 26 characters of Crockford base32, lower case.
+bool is_item_id(std::string_view text);
 
 // Validates a submitted item. `known_channels` are the channels enabled in config; an unknown
 // channel, category, kind or time, an empty or oversize field, or a missing alert block for an

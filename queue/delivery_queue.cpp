@@ -131,7 +131,8 @@ DeliveryQueue::DeliveryQueue(QueueOptions options, const Clock& clock)
       complete_script_("complete", std::string(lua::kComplete)),
       heartbeat_script_("heartbeat", std::string(lua::kHeartbeat)),
       replay_script_("replay", std::string(lua::kReplay)),
-      depths_script_("depths", std::string(lua::kDepths)) {}
+      depths_script_("depths", std::string(lua::kDepths)),
+      cancel_script_("cancel", std::string(lua::kCancel)) {}
 
 std::string DeliveryQueue::key(const std::string& channel, const std::string& suffix) const {
   std::string k;
@@ -171,14 +172,15 @@ Result<int> DeliveryQueue::enqueue(RedisConnection& conn,
       call.keys = {key(channel, "alert"), key(channel, "routine"), key(channel, "timed"),
                    key(channel, "wake:alert"), key(channel, "wake")};
       call.args = {now, channel};
-      call.args.reserve(2 + 7 * (end - start));
+      call.args.reserve(2 + 9 * (end - start));
       for (std::size_t i = start; i < end; ++i) {
         const NewDelivery& nd = *list[i];
         const Delivery& d = nd.delivery;
         call.keys.push_back(key(channel, "d:" + d.id));
         call.args.insert(call.args.end(),
                          {d.id, d.item_id, lane_name(d.lane), d.category, d.kind, d.payload,
-                          nd.publish_at ? std::to_string(unix_ms(*nd.publish_at)) : ""});
+                          nd.publish_at ? std::to_string(unix_ms(*nd.publish_at)) : "", d.level,
+                          d.exercise ? "1" : "0"});
       }
       calls.push_back(std::move(call));
     }
@@ -210,6 +212,10 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
       std::to_string(options_.max_attempts),
       key(channel, "audit:"),
       std::to_string(std::max<long long>(1, options_.audit_retention.count()))};
+  // A lease that expires on its last attempt buries the delivery: it counts as failed that day.
+  const std::string day = tally_day(clock_.now(), options_.utc_offset_minutes);
+  args.push_back(key(channel, "failed:" + day.substr(0, 4)));
+  args.push_back(day);
   for (int i = 0; i < max_alert + max_routine; ++i) args.push_back(new_lease_token());
   auto reply =
       claim_script_.run(conn,
@@ -273,12 +279,20 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
   if (auto c = check_channel(channel); !c) return c.error();
   std::vector<CompletionResult> results;
   if (completions.empty()) return results;
+  if (std::any_of(completions.begin(), completions.end(),
+                  [](const Completion& c) { return c.outcome == OutcomeKind::cancelled; })) {
+    return complete_with_cancellations(conn, channel, completions);
+  }
   const TimePoint now = clock_.now();
   const std::string day = tally_day(now, options_.utc_offset_minutes);
-  const std::vector<std::string> fixed_keys = {
-      key(channel, "inflight"),   key(channel, "timed"),
-      key(channel, "dead"),       key(channel, "tally:" + day.substr(0, 4)),
-      key(channel, "wake:alert"), key(channel, "wake")};
+  const std::vector<std::string> fixed_keys = {key(channel, "inflight"),
+                                               key(channel, "timed"),
+                                               key(channel, "dead"),
+                                               key(channel, "tally:" + day.substr(0, 4)),
+                                               key(channel, "wake:alert"),
+                                               key(channel, "wake"),
+                                               key(channel, "failed:" + day.substr(0, 4)),
+                                               key(channel, "firstpub")};
   const std::vector<std::string> fixed_args = {
       std::to_string(unix_ms(now)), day, std::to_string(options_.max_attempts),
       key(channel, "audit:"),
@@ -298,7 +312,7 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
                                                               : "dead";
     call.args.insert(call.args.end(),
                      {c.delivery_id, c.lease_token, outcome, c.remote_id, c.error_code,
-                      c.error_message, std::to_string(unix_ms(c.retry_at))});
+                      c.error_message, std::to_string(unix_ms(c.retry_at)), c.counted ? "1" : "0"});
   }
   auto replies = complete_script_.run_many(conn, calls);
   if (!replies) return replies.error();
@@ -318,6 +332,85 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
                             " results for " + std::to_string(completions.size()) + " completions");
   }
   return results;
+}
+
+Result<std::vector<CompletionResult>> DeliveryQueue::complete_with_cancellations(
+    RedisConnection& conn, const std::string& channel, const std::vector<Completion>& completions) {
+  std::vector<Completion> others;
+  std::vector<RedisScript::Call> cancels;
+  const std::string now = std::to_string(clock_.now_ms());
+  const std::string retention =
+      std::to_string(std::max<long long>(1, options_.audit_retention.count()));
+  for (const Completion& c : completions) {
+    if (c.outcome != OutcomeKind::cancelled) {
+      others.push_back(c);
+      continue;
+    }
+    if (channel_of_delivery(c.delivery_id) != channel) {
+      return Error::invalid("delivery_id", "delivery \"" + c.delivery_id +
+                                               "\" does not belong to channel " + channel);
+    }
+    cancels.push_back({{key(channel, "d:" + c.delivery_id), key(channel, "alert"),
+                        key(channel, "routine"), key(channel, "timed"), key(channel, "dead"),
+                        key(channel, "inflight"), key(channel, "audit:" + c.delivery_id)},
+                       {now, c.delivery_id, "", c.error_message, retention, "claimed",
+                        c.lease_token, "", channel}});
+  }
+  // The others first: a failure there leaves the cancellations to the caller's retry, and a
+  // cancellation applied twice answers "stale" the second time, which is harmless.
+  std::vector<CompletionResult> other_results;
+  if (!others.empty()) {
+    auto applied = complete(conn, channel, others);
+    if (!applied) return applied.error();
+    other_results = std::move(*applied);
+  }
+  auto replies = cancel_script_.run_many(conn, cancels);
+  if (!replies) return replies.error();
+  std::vector<CompletionResult> results;
+  std::size_t next_other = 0, next_cancel = 0;
+  for (const Completion& c : completions) {
+    if (c.outcome != OutcomeKind::cancelled) {
+      results.push_back(other_results.at(next_other++));
+      continue;
+    }
+    const RedisValue& r = replies->at(next_cancel++);
+    if (r.is_error()) return error_from_reply(r, "cancelling " + c.delivery_id);
+    const bool applied = !r.elements.empty() && r.elements[0].str == "cancelled";
+    results.push_back(applied ? CompletionResult::applied : CompletionResult::stale);
+  }
+  return results;
+}
+
+Result<CancelResult> DeliveryQueue::cancel(RedisConnection& conn, const std::string& delivery_id,
+                                           const std::string& who, const std::string& reason,
+                                           const std::string& item_id) {
+  const std::string channel = channel_of_delivery(delivery_id);
+  if (channel.empty() || !check_channel(channel)) {
+    return Error::invalid("id", "\"" + delivery_id + "\" is not a delivery id");
+  }
+  auto reply =
+      cancel_script_.run(conn,
+                         {key(channel, "d:" + delivery_id), key(channel, "alert"),
+                          key(channel, "routine"), key(channel, "timed"), key(channel, "dead"),
+                          key(channel, "inflight"), key(channel, "audit:" + delivery_id)},
+                         {std::to_string(clock_.now_ms()), delivery_id, who, reason,
+                          std::to_string(std::max<long long>(1, options_.audit_retention.count())),
+                          "request", "", item_id, channel});
+  if (auto checked = check_script_reply(reply, "cancelling " + delivery_id); !checked) {
+    return checked.error();
+  }
+  if (reply->elements.size() < 2) return Error::permanent("cancel script: unexpected reply");
+  return CancelResult{reply->elements[0].str, reply->elements[1].str};
+}
+
+Result<bool> DeliveryQueue::cancel_requested(RedisConnection& conn,
+                                             const std::string& delivery_id) {
+  const std::string channel = channel_of_delivery(delivery_id);
+  if (channel.empty() || !check_channel(channel)) return false;
+  auto reply = conn.command({"HEXISTS", key(channel, "d:" + delivery_id), "cancel_requested"});
+  if (!reply) return reply.error();
+  if (reply->is_error()) return error_from_reply(*reply, "reading " + delivery_id);
+  return reply->integer == 1;
 }
 
 Result<int> DeliveryQueue::heartbeat(

@@ -78,7 +78,9 @@ struct Claimed {
   std::optional<TimePoint> next_due;
 };
 
-enum class OutcomeKind { published, retry, dead };
+// cancelled: the worker found the delivery's cancel mark (a retraction) right before publishing
+// and did not publish it (applied by queue/lua/cancel.lua, not complete.lua; never tallied).
+enum class OutcomeKind { published, retry, dead, cancelled };
 
 struct Completion {
   std::string delivery_id;
@@ -88,6 +90,9 @@ struct Completion {
   std::string error_code;     // retry / dead
   std::string error_message;  // retry / dead
   TimePoint retry_at{};       // retry
+  // published: false leaves the tally alone (a recall that found nothing to withdraw is done,
+  // but withdrew nothing to count).
+  bool counted = true;
 };
 
 // stale: the lease was lost (reclaimed); ignored. A retry of a delivery that has used
@@ -108,6 +113,14 @@ struct DeliveryRecord {
   std::string last_error;
   std::string last_error_code;
   std::optional<TimePoint> created_at, updated_at, published_at, next_attempt_at;
+};
+
+// What cancel() did: result "cancelled" (it was waiting, dead or unknown: now cancelled),
+// "cancel_requested" (in flight: marked; the worker cancels it if it has not started publishing),
+// "published" (left alone: a recall's business) or "already_cancelled".
+struct CancelResult {
+  std::string result;
+  std::string state_before;  // "" when there was no ledger (a tombstone was written)
 };
 
 struct LaneDepths {
@@ -168,6 +181,17 @@ class DeliveryQueue {
   Result<void> replay(RedisConnection& conn, const std::string& delivery_id,
                       const std::string& who = "");
 
+  // Cancels a delivery that has not been published (queue/lua/cancel.lua): removed from wherever
+  // it waits (lane, timed set, dead letters), state "cancelled", audited with `who` and `reason`.
+  // One in flight is marked cancel_requested instead. With no ledger yet, a cancelled tombstone
+  // (item `item_id`) keeps a later fan-out from queueing it. Idempotent.
+  Result<CancelResult> cancel(RedisConnection& conn, const std::string& delivery_id,
+                              const std::string& who, const std::string& reason,
+                              const std::string& item_id = "");
+  // True if the delivery's ledger carries a cancel mark (checked by a worker right before it
+  // publishes).
+  Result<bool> cancel_requested(RedisConnection& conn, const std::string& delivery_id);
+
   // Published counts of one channel and year, per "<yyyy-mm-dd>|<category>|<kind>" (days in the
   // office time zone, options.utc_offset_minutes).
   Result<std::map<std::string, long long>> read_tally(RedisConnection& conn,
@@ -182,6 +206,11 @@ class DeliveryQueue {
   const Clock& clock_;
   RedisScript enqueue_script_, claim_script_, complete_script_, heartbeat_script_, replay_script_,
       depths_script_;
+  RedisScript cancel_script_;
+  // complete() for a batch that holds cancelled outcomes: those go through cancel.lua.
+  Result<std::vector<CompletionResult>> complete_with_cancellations(
+      RedisConnection& conn, const std::string& channel,
+      const std::vector<Completion>& completions);
 };
 
 // The channel a delivery id belongs to ("<item>.<channel>" → "<channel>"; item ids never contain

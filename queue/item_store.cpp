@@ -83,6 +83,54 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 )lua");
 
+// create_approved: KEYS: item, by_time, idem, audit, approvals, fanout. ARGV: id, json, author,
+// created_ms, use_idem, idem_value, ttl, kind, audit retention s, record json, system,
+// reference, approvers (comma-separated), approval entries (JSON text each)...
+const RedisScript kCreateApprovedScript("item_create_approved", R"lua(
+if ARGV[5] == '1' then
+  local prev = redis.call('GET', KEYS[3])
+  if prev then return {'dup', prev} end
+  redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'state', 'approved', 'author', ARGV[3],
+           'created_at', ARGV[4], 'kind', ARGV[8], 'approval_record', ARGV[10])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+for i = 14, #ARGV do redis.call('RPUSH', KEYS[5], ARGV[i]) end
+redis.call('XADD', KEYS[4], '*', 'event', 'submitted', 'who', ARGV[3], 'at', ARGV[4])
+redis.call('XADD', KEYS[4], '*', 'event', 'cms_approved', 'who', ARGV[3], 'at', ARGV[4],
+           'system', ARGV[11], 'reference', ARGV[12], 'approvers', ARGV[13],
+           'approval_record', ARGV[10])
+redis.call('XADD', KEYS[4], '*', 'event', 'approved', 'who', ARGV[3], 'at', ARGV[4])
+redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[9])
+return {'created', ''}
+)lua");
+
+// KEYS: item, fanout, audit, retracting. ARGV: id, who, reason, now ms, audit retention s.
+// Returns {state, already ('1'|'0'), retracted_by, reason}, or {'not_found'|'not_retractable',
+// state}. Leaving the fan-out set stops a pending fan-out; one already running meets the
+// cancelled tombstones retract() writes next.
+const RedisScript kRetractScript("item_retract", R"lua(
+local f = redis.call('HMGET', KEYS[1], 'state', 'retracted_by', 'retract_reason')
+if not f[1] then return {'not_found', ''} end
+local state = f[1]
+if state == 'retracted' or state == 'withdrawn' then
+  return {state, '1', f[2] or '', f[3] or ''}
+end
+if state == 'rejected' then return {'not_retractable', state} end
+local new_state = 'retracted'
+if state == 'pending_review' then new_state = 'withdrawn' end
+redis.call('HSET', KEYS[1], 'state', new_state, 'retracted_by', ARGV[2], 'retract_reason', ARGV[3],
+  'retracted_at', ARGV[4], 'state_before_retraction', state)
+redis.call('ZREM', KEYS[2], ARGV[1])
+if new_state == 'retracted' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
+redis.call('XADD', KEYS[3], '*', 'event', new_state, 'who', ARGV[2], 'at', ARGV[4], 'reason',
+  ARGV[3], 'state_before', state)
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return {new_state, '0', ARGV[2], ARGV[3]}
+)lua");
+
 Error refusal(const std::string& code, const std::string& message) {
   Error e = Error::invalid("", message);
   e.code = code;
@@ -97,6 +145,53 @@ Result<void> check_reply(const Result<RedisValue>& r, const char* what) {
   if (!r) return r.error();
   if (r->is_error()) return Error::retryable(std::string(what) + ": " + r->str);
   return ok();
+}
+
+Result<CreateResult> create_result(const Result<RedisValue>& reply, const std::string& id,
+                                   const std::string& body_sha256) {
+  if (auto checked = check_reply(reply, "storing item"); !checked) return checked.error();
+  const std::string status = reply_string(*reply, 0);
+  if (status == "created") return CreateResult{id, false};
+  if (status == "dup") {
+    const std::string prev = reply_string(*reply, 1);
+    const auto space = prev.find(' ');
+    const std::string prev_id = prev.substr(0, space);
+    const std::string prev_sha = space == std::string::npos ? "" : prev.substr(space + 1);
+    if (prev_sha == body_sha256) return CreateResult{prev_id, true};
+    Error e = Error::invalid(
+        "Idempotency-Key",
+        "this Idempotency-Key was used for a different request body (item " + prev_id + ")");
+    e.code = "idempotency_conflict";
+    return e;
+  }
+  return Error::permanent("item id collision: " + id);
+}
+
+// An item hash (HGETALL or HMGET json, state, author, created_at, approval_record) read back.
+Result<StoredItem> stored_item(const std::string& id, const std::string& json_text,
+                               std::string state, const std::string& author,
+                               const std::string& created, std::string approval_record) {
+  auto parsed = nlohmann::json::parse(json_text, nullptr, false);
+  if (parsed.is_discarded()) return Error::permanent("stored item " + id + " is not valid JSON");
+  // A stored item was validated on the way in; its channels are taken as known even if the
+  // config has changed since.
+  std::set<std::string> channels;
+  if (parsed.contains("channels") && parsed["channels"].is_array()) {
+    for (const auto& c : parsed["channels"]) {
+      if (c.is_string()) channels.insert(c.get<std::string>());
+    }
+  }
+  auto item = item_from_json(parsed, channels);
+  if (!item)
+    return Error::permanent("stored item " + id + " no longer validates: " + item.error().message);
+  item->id = id;
+  item->author = author;
+  if (!created.empty()) item->created_at = from_unix_ms(std::stoll(created));
+  StoredItem stored;
+  stored.item = std::move(*item);
+  stored.state = std::move(state);
+  stored.approval_record = std::move(approval_record);
+  return stored;
 }
 
 }  // namespace
@@ -142,22 +237,7 @@ Result<CreateResult> ItemStore::create(RedisConnection& conn, const Item& item,
       {item.id, item_to_json(item).dump(), item.author, std::to_string(to_unix_ms(item.created_at)),
        use_idem ? "1" : "0", item.id + " " + body_sha256, std::to_string(kIdempotencyTtlSeconds),
        to_string(item.kind), retention_seconds_});
-  if (auto checked = check_reply(reply, "storing item"); !checked) return checked.error();
-  const std::string status = reply_string(*reply, 0);
-  if (status == "created") return CreateResult{item.id, false};
-  if (status == "dup") {
-    const std::string prev = reply_string(*reply, 1);
-    const auto space = prev.find(' ');
-    const std::string prev_id = prev.substr(0, space);
-    const std::string prev_sha = space == std::string::npos ? "" : prev.substr(space + 1);
-    if (prev_sha == body_sha256) return CreateResult{prev_id, true};
-    Error e = Error::invalid(
-        "Idempotency-Key",
-        "this Idempotency-Key was used for a different request body (item " + prev_id + ")");
-    e.code = "idempotency_conflict";
-    return e;
-  }
-  return Error::permanent("item id collision: " + item.id);
+  return create_result(reply, item.id, body_sha256);
 }
 
 Result<ReviewResult> ItemStore::review(RedisConnection& conn, const ReviewRequest& request) {
@@ -209,7 +289,9 @@ Result<void> ItemStore::fan_out(RedisConnection& conn, const Item& item) {
     nd.delivery.channel = channel;
     nd.delivery.lane = item.kind == ItemKind::alert ? Lane::alert : Lane::routine;
     nd.delivery.category = to_string(item.category);
-    nd.delivery.kind = to_string(item.kind);
+    nd.delivery.kind = item.corrects.empty() ? to_string(item.kind) : "correction";
+    nd.delivery.level = item.alert ? item.alert->level : std::string();
+    nd.delivery.exercise = item.status == "exercise";
     nd.delivery.payload = payload;
     nd.publish_at = item.publish_at;
     deliveries.push_back(std::move(nd));
@@ -251,7 +333,7 @@ Result<std::optional<StoredItem>> ItemStore::get(RedisConnection& conn, const st
   }
   const RedisValue* reply = &(*replies)[0];
   if (reply->elements.empty()) return std::optional<StoredItem>{};
-  std::string json_text, state, author, created;
+  std::string json_text, state, author, created, approval_record;
   for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
     const auto& field = reply->elements[i].str;
     const auto& value = reply->elements[i + 1].str;
@@ -263,23 +345,11 @@ Result<std::optional<StoredItem>> ItemStore::get(RedisConnection& conn, const st
       author = value;
     else if (field == "created_at")
       created = value;
+    else if (field == "approval_record")
+      approval_record = value;
   }
-  auto parsed = nlohmann::json::parse(json_text, nullptr, false);
-  if (parsed.is_discarded()) return Error::permanent("stored item " + id + " is not valid JSON");
-  // A stored item was validated on the way in; its channels are taken as known even if the
-  // config has changed since.
-  std::set<std::string> channels;
-  if (parsed.contains("channels") && parsed["channels"].is_array()) {
-    for (const auto& c : parsed["channels"]) {
-      if (c.is_string()) channels.insert(c.get<std::string>());
-    }
-  }
-  auto item = item_from_json(parsed, channels);
-  if (!item)
-    return Error::permanent("stored item " + id + " no longer validates: " + item.error().message);
-  item->id = id;
-  item->author = author;
-  if (!created.empty()) item->created_at = from_unix_ms(std::stoll(created));
+  auto stored = stored_item(id, json_text, state, author, created, approval_record);
+  if (!stored) return stored.error();
   std::vector<Approval> approvals;
   for (const auto& raw : (*replies)[1].elements) {
     auto a = nlohmann::json::parse(raw.str, nullptr, false);
@@ -295,7 +365,222 @@ Result<std::optional<StoredItem>> ItemStore::get(RedisConnection& conn, const st
     }
     approvals.push_back(std::move(approval));
   }
-  return std::optional<StoredItem>{StoredItem{std::move(*item), state, std::move(approvals)}};
+  stored->approvals = std::move(approvals);
+  return std::optional<StoredItem>{std::move(*stored)};
+}
+
+Result<CreateResult> ItemStore::create_approved(RedisConnection& conn, const Item& item,
+                                                const CmsApprovalRecord& record,
+                                                const std::string& idempotency_scope,
+                                                const std::string& idempotency_key,
+                                                const std::string& body_sha256) {
+  const bool use_idem = !idempotency_key.empty();
+  std::string approvers;
+  std::vector<std::string> args = {item.id,
+                                   item_to_json(item).dump(),
+                                   item.author,
+                                   std::to_string(to_unix_ms(item.created_at)),
+                                   use_idem ? "1" : "0",
+                                   item.id + " " + body_sha256,
+                                   std::to_string(kIdempotencyTtlSeconds),
+                                   to_string(item.kind),
+                                   retention_seconds_,
+                                   record.json,
+                                   record.system,
+                                   record.reference,
+                                   ""};
+  for (const auto& a : record.approvals) {
+    approvers += (approvers.empty() ? "" : ",") + a.user;
+    args.push_back(nlohmann::json{{"user", a.user},
+                                  {"decision", a.decision},
+                                  {"comment", a.comment},
+                                  {"at", to_unix_ms(a.at)},
+                                  {"via", record.system}}
+                       .dump());
+  }
+  args[12] = approvers;
+  auto reply = kCreateApprovedScript.run(
+      conn,
+      {key("item:" + item.id), key("by_time"),
+       key("idem:" + idempotency_scope + ":" + idempotency_key), audit_.item_stream(item.id),
+       key("approvals:" + item.id), key("fanout")},
+      args);
+  return create_result(reply, item.id, body_sha256);
+}
+
+Result<std::vector<ListedItem>> ItemStore::list_newest(RedisConnection& conn,
+                                                       const ItemRange& range, int count) {
+  std::vector<ListedItem> out;
+  if (count <= 0) return out;
+  std::string max = "+inf";
+  std::string min = range.from_ms ? std::to_string(*range.from_ms) : "-inf";
+  bool skip_ties = false;  // entries at the cursor's own score up to and including its id
+  if (range.to_ms) max = "(" + std::to_string(*range.to_ms);
+  if (range.after && (!range.to_ms || range.after->created_ms < *range.to_ms)) {
+    max = std::to_string(range.after->created_ms);
+    skip_ties = true;
+  }
+  // Members with equal scores come in reverse id order: those not after the cursor come first,
+  // so at most a page or two of them is skipped (items created in the same millisecond).
+  std::vector<ItemPosition> positions;
+  const int page = std::max(count, 50);
+  for (int offset = 0;; offset += page) {
+    auto reply = conn.command({"ZREVRANGEBYSCORE", key("by_time"), max, min, "WITHSCORES", "LIMIT",
+                               std::to_string(offset), std::to_string(page)});
+    if (auto checked = check_reply(reply, "listing items"); !checked) return checked.error();
+    const auto& e = reply->elements;
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+      ItemPosition p{static_cast<std::int64_t>(std::stod(e[i + 1].str)), e[i].str};
+      if (skip_ties && p.created_ms == range.after->created_ms && p.id >= range.after->id) {
+        continue;
+      }
+      positions.push_back(std::move(p));
+      if (static_cast<int>(positions.size()) == count) break;
+    }
+    if (static_cast<int>(positions.size()) == count || static_cast<int>(e.size()) < 2 * page) {
+      break;
+    }
+  }
+  if (positions.empty()) return out;
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(positions.size());
+  for (const auto& p : positions) {
+    commands.push_back(
+        {"HMGET", key("item:" + p.id), "json", "state", "author", "created_at", "approval_record"});
+  }
+  auto replies = conn.pipeline(commands);
+  if (!replies) return replies.error();
+  for (std::size_t i = 0; i < positions.size() && i < replies->size(); ++i) {
+    const RedisValue& r = (*replies)[i];
+    if (r.is_error()) return Error::retryable("reading item: " + r.str);
+    if (r.elements.size() < 5 || r.elements[0].str.empty()) continue;  // expired or removed
+    auto stored = stored_item(positions[i].id, r.elements[0].str, r.elements[1].str,
+                              r.elements[2].str, r.elements[3].str, r.elements[4].str);
+    if (!stored) return stored.error();
+    out.push_back(ListedItem{std::move(positions[i]), std::move(*stored)});
+  }
+  return out;
+}
+
+Result<RetractResult> ItemStore::retract(RedisConnection& conn, const std::string& item_id,
+                                         const std::string& who, const std::string& reason) {
+  if (reason.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Error::invalid("reason", "a retraction needs a reason (it goes into the audit trail)");
+  }
+  auto stored = get(conn, item_id);
+  if (!stored) return stored.error();
+  if (!*stored) return refusal("not_found", "no item with id " + item_id);
+  auto reply = kRetractScript.run(
+      conn, {key("item:" + item_id), key("fanout"), audit_.item_stream(item_id), key("retracting")},
+      {item_id, who, reason, std::to_string(clock_.now_ms()), retention_seconds_});
+  if (auto checked = check_reply(reply, "retracting an item"); !checked) return checked.error();
+  const std::string status = reply_string(*reply, 0);
+  if (status == "not_found") return refusal("not_found", "no item with id " + item_id);
+  if (status == "not_retractable") {
+    return refusal("not_retractable",
+                   "item " + item_id + " is " + reply_string(*reply, 1) +
+                       ": it was never approved, so there is nothing to retract");
+  }
+  RetractResult result;
+  result.state = status;
+  result.already = reply_string(*reply, 1) == "1";
+  result.retracted_by = reply_string(*reply, 2);
+  result.reason = reply_string(*reply, 3);
+  if (result.state != "retracted") return result;
+  auto plan = settle_retraction(conn, (*stored)->item, result.retracted_by, result.reason);
+  if (!plan) return plan.error();
+  result.plan = std::move(*plan);
+  return result;
+}
+
+Result<std::vector<RecallPlanEntry>> ItemStore::settle_retraction(RedisConnection& conn,
+                                                                  const Item& item,
+                                                                  const std::string& who,
+                                                                  const std::string& reason) {
+  std::vector<RecallPlanEntry> plan;
+  std::vector<NewDelivery> recalls;
+  const std::string recall_base = item.id + "-recall";
+  for (const auto& channel : item.channels) {
+    RecallPlanEntry entry;
+    entry.channel = channel;
+    entry.delivery_id = delivery_id_for(item.id, channel);
+    entry.recall_id = delivery_id_for(recall_base, channel);
+    auto cancelled = queue_.cancel(conn, entry.delivery_id, who, reason, item.id);
+    if (!cancelled) return cancelled.error();
+    // In flight: the worker may already be publishing; if so the recall withdraws it, and if the
+    // worker cancels it instead, the recall finds it cancelled and has nothing to do.
+    const bool recall = cancelled->result == "published" || cancelled->result == "cancel_requested";
+    entry.action = recall ? "recall" : "cancelled";
+    if (recall) {
+      NewDelivery nd;
+      nd.delivery.id = entry.recall_id;
+      nd.delivery.item_id = item.id;
+      nd.delivery.channel = channel;
+      nd.delivery.lane = Lane::alert;  // a withdrawal is as urgent as an alert, whatever it recalls
+      nd.delivery.category = to_string(item.category);
+      nd.delivery.kind = "retraction";
+      nd.delivery.level = item.alert ? item.alert->level : std::string();
+      nd.delivery.exercise = item.status == "exercise";
+      const nlohmann::json payload = {{"op", "recall"},
+                                      {"target", entry.delivery_id},
+                                      {"reason", reason},
+                                      {"retracted_by", who},
+                                      {"item", item_to_json(item)}};
+      nd.delivery.payload = payload.dump();
+      recalls.push_back(std::move(nd));
+    }
+    plan.push_back(std::move(entry));
+  }
+  if (!recalls.empty()) {
+    if (auto added = queue_.enqueue(conn, recalls); !added) return added.error();
+  }
+  std::vector<std::string> ids;
+  for (const auto& entry : plan) {
+    ids.push_back(entry.delivery_id);
+    ids.push_back(entry.recall_id);
+  }
+  auto records = queue_.get_many(conn, ids);
+  if (!records) return records.error();
+  for (auto& entry : plan) {
+    for (const auto& record : *records) {
+      if (record.id == entry.delivery_id) entry.delivery_state = record.state;
+      if (record.id == entry.recall_id) {
+        // A recall queued by an earlier call (the delivery was in flight then) is still the plan.
+        entry.action = "recall";
+        entry.recall_state = record.state;
+      }
+    }
+    if (entry.action != "recall") entry.recall_id.clear();
+  }
+  auto done = conn.command({"ZREM", key("retracting"), item.id});
+  if (!done) return done.error();
+  return plan;
+}
+
+Result<int> ItemStore::recover_retractions(RedisConnection& conn,
+                                           std::chrono::milliseconds older_than) {
+  const auto cutoff = clock_.now_ms() - older_than.count();
+  auto pending = conn.command(
+      {"ZRANGEBYSCORE", key("retracting"), "-inf", std::to_string(cutoff), "LIMIT", "0", "100"});
+  if (!pending) return pending.error();
+  if (pending->is_error()) return Error::retryable("listing retractions: " + pending->str);
+  int repaired = 0;
+  for (const auto& id_value : pending->elements) {
+    auto stored = get(conn, id_value.str);
+    if (!stored) return stored.error();
+    auto fields =
+        conn.command({"HMGET", key("item:" + id_value.str), "retracted_by", "retract_reason"});
+    if (!fields) return fields.error();
+    if (!*stored || fields->elements.size() < 2) {
+      (void)conn.command({"ZREM", key("retracting"), id_value.str});
+      continue;
+    }
+    auto plan =
+        settle_retraction(conn, (*stored)->item, fields->elements[0].str, fields->elements[1].str);
+    if (!plan) return plan.error();
+    ++repaired;
+  }
+  return repaired;
 }
 
 }  // namespace herald

@@ -6,16 +6,20 @@
 // its author, are recorded by one script which, at the required number, makes the item "approved"
 // and records its fan-out as pending in the same step. A rejection makes it "rejected" for good.
 // States: pending_review → approved → queued | scheduled, or pending_review → rejected.
+// Recall: approved | queued | scheduled → retracted (retract()); pending_review → withdrawn
+// (nothing went out: it just leaves review for good). Rejected, withdrawn and retracted are final.
 //
 // Keys, all under one {items} hash tag so each script touches one slot:
-//   <p>{items}:item:<id>   HASH json, state, author, created_at, kind
+//   <p>{items}:item:<id>   HASH json, state, author, created_at, kind, approval_record (CMS)
 //   <p>{items}:approvals:<id>  LIST of JSON {user, decision, comment, at}, in review order
 //   <p>{items}:audit:<id>  STREAM the item's audit trail (see queue/audit_log.h)
 //   <p>{items}:by_time     ZSET id -> created ms (listing, newest first)
 //   <p>{items}:fanout      ZSET id -> ms when its fan-out was requested (pending fan-outs)
 //   <p>{items}:idem:<user>:<key>  STRING "<id> <sha256 of body>", expires after a day
+//   <p>{items}:retracting  ZSET id -> ms of a retraction that may still be unfinished
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +44,34 @@ struct StoredItem {
   Item item;
   std::string state;  // "pending_review", "approved", "rejected", "queued", "scheduled"
   std::vector<Approval> approvals;
+  // The CMS approval record a publisher submitted the item with (JSON text; "" if none).
+  std::string approval_record;
+};
+
+// A publisher's item approved in its CMS (review.accept_cms_approvals): the record as validated
+// by the API, stored with the item, its approvals and the audit event "cms_approved".
+struct CmsApprovalRecord {
+  std::string system;     // the CMS's name
+  std::string reference;  // the CMS's id of the approval
+  std::vector<Approval> approvals;
+  std::string json;  // the record as submitted (kept with the item)
+};
+
+// A position in the newest-first item list: the by_time score (created ms) and the id.
+struct ItemPosition {
+  std::int64_t created_ms = 0;
+  std::string id;
+};
+
+struct ItemRange {
+  std::optional<std::int64_t> from_ms;  // created at or after
+  std::optional<std::int64_t> to_ms;    // created before
+  std::optional<ItemPosition> after;    // strictly after this position (newest first)
+};
+
+struct ListedItem {
+  ItemPosition position;
+  StoredItem stored;  // without approvals
 };
 
 struct ReviewRequest {
@@ -55,6 +87,25 @@ struct ReviewResult {
   std::string state;  // the item's state afterwards: "pending_review", "approved" or "rejected"
   int approvals = 0;  // approvals so far
   int required = 0;
+};
+
+// One channel of a retraction: what happened to the item's delivery there, and its recall.
+struct RecallPlanEntry {
+  std::string channel;
+  std::string delivery_id;
+  std::string delivery_state;  // the ledger state now ("cancelled", "published", "in_flight", ...)
+  // "cancelled" (it never went out), "recall" (published or in flight: a recall delivery
+  // withdraws it), "none" (nothing was ever queued there and nothing will be).
+  std::string action;
+  std::string recall_id;     // "<item id>-recall.<channel>" when action is "recall"
+  std::string recall_state;  // that recall's ledger state
+};
+
+struct RetractResult {
+  std::string state;     // "retracted" or "withdrawn"
+  bool already = false;  // it was so before this call (nothing new was done)
+  std::string retracted_by, reason;
+  std::vector<RecallPlanEntry> plan;  // one per channel of the item (empty when withdrawn)
 };
 
 struct CreateResult {
@@ -90,8 +141,41 @@ class ItemStore {
 
   Result<std::optional<StoredItem>> get(RedisConnection& conn, const std::string& id);
 
+  // Retracts an item everywhere (DESIGN.md §3 Recall): state "retracted" with who and why
+  // (audited), its fan-out stopped, each channel's delivery cancelled if it has not been
+  // published (queue cancel(), which also marks one in flight), and one recall delivery
+  // ("<id>-recall.<channel>", kind "retraction", alert lane) per channel whose delivery is
+  // published or in flight. An item still under review becomes "withdrawn" instead. Idempotent:
+  // a repeated call answers the same state (already = true) and re-runs the cancels and recalls,
+  // which change nothing twice (so it also finishes a retraction a crash interrupted).
+  // Refusals (invalid_input): "not_found"; "not_retractable" (rejected). An empty reason is
+  // refused with field "reason".
+  Result<RetractResult> retract(RedisConnection& conn, const std::string& item_id,
+                                const std::string& who, const std::string& reason);
+  // Finishes retractions begun more than `older_than` ago (a heraldd died in between).
+  Result<int> recover_retractions(RedisConnection& conn, std::chrono::milliseconds older_than);
+
+  // Like create(), but the item is stored already approved by `record` (its approvals, the audit
+  // events "submitted", "cms_approved" and "approved") with its fan-out recorded as pending in the
+  // same step; the caller then runs fan_out(). The record must have been validated.
+  Result<CreateResult> create_approved(RedisConnection& conn, const Item& item,
+                                       const CmsApprovalRecord& record,
+                                       const std::string& idempotency_scope,
+                                       const std::string& idempotency_key,
+                                       const std::string& body_sha256);
+
+  // Up to `count` items in `range`, newest first (by creation time, then id), in one ZSET read
+  // and one pipelined read of the items. Items added meanwhile never shift a later page: a
+  // position, not an offset, says where the next page starts.
+  Result<std::vector<ListedItem>> list_newest(RedisConnection& conn, const ItemRange& range,
+                                              int count);
+
  private:
   std::string key(const std::string& suffix) const;
+  // The per-channel half of retract(): cancels, recall deliveries, then the plan as it stands.
+  Result<std::vector<RecallPlanEntry>> settle_retraction(RedisConnection& conn, const Item& item,
+                                                         const std::string& who,
+                                                         const std::string& reason);
   std::string prefix_;
   DeliveryQueue& queue_;
   const Clock& clock_;

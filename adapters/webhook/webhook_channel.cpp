@@ -100,6 +100,28 @@ Result<std::string> webhook_body(const Delivery& delivery) {
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+Result<std::string> webhook_retraction_body(const Delivery& delivery,
+                                            const std::string& remote_id) {
+  const json payload = json::parse(delivery.payload, nullptr, false);
+  if (!payload.is_object()) {
+    Error error = Error::permanent("delivery " + delivery.id + ": payload is not valid JSON");
+    error.code = "bad_payload";
+    return error;
+  }
+  auto text = [&](const char* key) {
+    const auto it = payload.find(key);
+    return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const json body = {{"event", "retraction"},
+                     {"delivery_id", delivery.id},
+                     {"item_id", delivery.item_id},
+                     {"channel", delivery.channel},
+                     {"attempt", delivery.attempt},
+                     {"retracts", {{"delivery_id", text("target")}, {"remote_id", remote_id}}},
+                     {"reason", text("reason")}};
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string webhook_signature(std::string_view secret, std::string_view body) {
   return "sha256=" + hmac_sha256_hex(secret, body);
 }
@@ -132,7 +154,22 @@ WebhookChannel::WebhookChannel(WebhookSettings settings, const Clock& clock,
 Result<PublishReceipt> WebhookChannel::do_publish(const Delivery& delivery) {
   auto body = webhook_body(delivery);
   if (!body) return body.error();
+  auto receipt = post(*body, delivery.idempotency_key(), delivery.id);
+  if (receipt && receipt->remote_id.empty()) receipt->remote_id = delivery.idempotency_key();
+  return receipt;
+}
 
+Result<void> WebhookChannel::do_recall(const Delivery& delivery, const std::string& remote_id) {
+  auto body = webhook_retraction_body(delivery, remote_id);
+  if (!body) return body.error();
+  auto receipt = post(*body, delivery.idempotency_key(), delivery.id);
+  if (!receipt) return receipt.error();
+  return ok();
+}
+
+Result<PublishReceipt> WebhookChannel::post(const std::string& body,
+                                            const std::string& idempotency_key,
+                                            const std::string& delivery_id) {
   HttpRequest request;
   request.method = "POST";
   request.url = settings_.url;
@@ -140,19 +177,17 @@ Result<PublishReceipt> WebhookChannel::do_publish(const Delivery& delivery) {
   request.total_timeout = settings_.timeout;
   request.headers = {
       {"Content-Type", "application/json"},
-      {"Idempotency-Key", delivery.idempotency_key()},
-      {"X-Herald-Signature", webhook_signature(settings_.secret, *body)},
-      {"X-Herald-Delivery", delivery.id},
+      {"Idempotency-Key", idempotency_key},
+      {"X-Herald-Signature", webhook_signature(settings_.secret, body)},
+      {"X-Herald-Delivery", delivery_id},
   };
   request.headers.insert(request.headers.end(), settings_.headers.begin(), settings_.headers.end());
-  request.body = std::move(*body);
+  request.body = body;
 
   auto response = http_.send(request);
   if (!response) return response.error();
-  auto receipt = classify_webhook_response(response->status, response->header("retry-after"),
-                                           response->body, clock_.now());
-  if (receipt && receipt->remote_id.empty()) receipt->remote_id = delivery.idempotency_key();
-  return receipt;
+  return classify_webhook_response(response->status, response->header("retry-after"),
+                                   response->body, clock_.now());
 }
 
 Result<ChannelPtr> make_webhook_channel(const json& section, const std::string& path,

@@ -36,6 +36,12 @@ Result<WebhookSettings> parse_webhook_settings(const nlohmann::json& section,
 // A payload that is not JSON is a permanent error (it never will be).
 Result<std::string> webhook_body(const Delivery& delivery);
 
+// What we POST for a retraction (a webhook cannot be unsent, so the receiver is told instead):
+// {"event": "retraction", "delivery_id" (the recall delivery), "item_id", "channel", "attempt",
+//  "retracts": {"delivery_id", "remote_id"}, "reason"}. `delivery` is the recall delivery, whose
+// payload is {"op": "recall", "target", "reason", ...}.
+Result<std::string> webhook_retraction_body(const Delivery& delivery, const std::string& remote_id);
+
 // The X-Herald-Signature value: "sha256=<lower hex HMAC-SHA256(secret, body)>", so receivers can
 // check it the way they check GitHub's or WebSub's X-Hub-Signature.
 std::string webhook_signature(std::string_view secret, std::string_view body);
@@ -59,8 +65,13 @@ class WebhookChannel final : public Channel {
 
  protected:
   Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  // POSTs webhook_retraction_body, signed, with the recall delivery's own Idempotency-Key.
+  Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
 
  private:
+  // POSTs `body` (signed, with `idempotency_key`) and classifies the answer.
+  Result<PublishReceipt> post(const std::string& body, const std::string& idempotency_key,
+                              const std::string& delivery_id);
   WebhookSettings settings_;
   const Clock& clock_;
   HttpClientPool http_;

@@ -11,11 +11,14 @@
 -- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] owner, ARGV[4] max_alert, ARGV[5] max_routine,
 -- ARGV[6] ledger key prefix "<p>{<ch>}:d:", ARGV[7] move limit (promotions and reclaims per
 -- call), ARGV[8] max_attempts, ARGV[9] audit stream prefix "<p>{<ch>}:audit:", ARGV[10] audit
--- retention s, ARGV[11..] one random lease token per possible claim.
+-- retention s, ARGV[11] failed hash of the year of ARGV[12], ARGV[12] day "yyyy-mm-dd" (office
+-- time zone; a burial counts as failed, once per delivery, as in complete.lua), ARGV[13..] one
+-- random lease token per possible claim.
 --
 -- Cluster note: the ids of the deliveries this script touches come out of the lists and sets, so
 -- their ledger keys (and audit streams, from ARGV[9]) cannot be declared in KEYS. They are built here from ARGV[6], which carries
 -- the same {<ch>} hash tag as every declared key, so the script still touches a single slot.
+-- The failed hash (ARGV[11], written only on a burial) carries that hash tag too.
 --
 -- Returns { next_due ms or -1, then 8 per claimed delivery:
 --           id, item_id, lane, category, kind, payload, attempts, lease token }.
@@ -30,7 +33,7 @@ local limit = tonumber(ARGV[7])
 local max_attempts = tonumber(ARGV[8])
 local audit_prefix = ARGV[9]
 local retention = ARGV[10]
-local kTokenBase = 10
+local kTokenBase = 12
 
 -- The delivery's audit trail, written in the step that makes the change it records.
 local function audit(id, ...)
@@ -70,7 +73,8 @@ if #expired > 0 then
   for i = #expired, 1, -1 do
     local id = expired[i]
     local key = dkey .. id
-    local f = redis.call('HMGET', key, 'state', 'lane', 'attempts', 'lease_owner')
+    local f = redis.call('HMGET', key, 'state', 'lane', 'attempts', 'lease_owner', 'category',
+      'kind', 'level', 'exercise', 'failed_at')
     if f[1] == 'in_flight' then
       local why = 'lease of ' .. (f[4] or '?') .. ' expired'
       redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
@@ -78,6 +82,12 @@ if #expired > 0 then
         redis.call('HSET', key, 'state', 'dead', 'last_error', why, 'last_error_code',
           'lease_expired', 'dead_at', now_s, 'updated_at', now_s)
         redis.call('ZADD', KEYS[5], now_s, id)
+        if f[8] ~= '1' and not f[9] then
+          local field = ARGV[12] .. '|' .. (f[5] or '') .. '|' .. (f[6] or '')
+          if f[7] and f[7] ~= '' then field = field .. '|' .. f[7] end
+          redis.call('HSET', key, 'failed_at', now_s)
+          redis.call('HINCRBY', ARGV[11], field, 1)
+        end
         audit(id, 'event', 'dead', 'who', f[4] or '', 'error_code', 'lease_expired', 'error', why)
       else
         redis.call('HSET', key, 'state', 'queued', 'queued_at', now_s, 'updated_at', now_s,

@@ -2,8 +2,10 @@
 -- alone (whatever its state), so a repeated fan-out never queues it twice.
 -- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] wake:alert, KEYS[5] wake,
 -- KEYS[5+i] ledger hash of delivery i (all share the channel's {hash tag}).
--- ARGV[1] now (ms), ARGV[2] channel, then 7 per delivery:
---   id, item_id, lane ('alert'|'routine'), category, kind, payload, due ms ('' = now).
+-- ARGV[1] now (ms), ARGV[2] channel, then 9 per delivery:
+--   id, item_id, lane ('alert'|'routine'), category, kind, payload, due ms ('' = now),
+--   level (alert reminder level or ''), exercise ('1' for a drill: recorded so that complete.lua
+--   never counts it, and so reconciliation can tell).
 -- Returns the number of deliveries added.
 local now = ARGV[1]
 local now_n = tonumber(now)
@@ -14,7 +16,7 @@ local added = 0
 local alerts, routines, timed = {}, {}, {}
 for i = 1, #KEYS - 5 do
   local key = KEYS[5 + i]
-  local b = 2 + (i - 1) * 7
+  local b = 2 + (i - 1) * 9
   if redis.call('EXISTS', key) == 0 then
     local id, lane, due = ARGV[b + 1], ARGV[b + 3], ARGV[b + 7]
     local scheduled = due ~= '' and tonumber(due) > now_n
@@ -23,6 +25,8 @@ for i = 1, #KEYS - 5 do
     redis.call('HSET', key, 'id', id, 'item_id', ARGV[b + 2], 'channel', channel, 'lane', lane,
       'category', ARGV[b + 4], 'kind', ARGV[b + 5], 'payload', ARGV[b + 6], 'attempts', 0,
       'created_at', now, 'updated_at', now, 'state', state, time_field, time_value)
+    if ARGV[b + 8] ~= '' then redis.call('HSET', key, 'level', ARGV[b + 8]) end
+    if ARGV[b + 9] == '1' then redis.call('HSET', key, 'exercise', '1') end
     if scheduled then
       timed[#timed + 1] = due
       timed[#timed + 1] = id

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -269,7 +271,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(state_->options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(state_->options.max_header_bytes, UINT32_MAX)));
-    stream_.expires_after(state_->options.read_timeout);
+    stream_.expires_after(state_->options.header_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
@@ -294,6 +296,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_body() {
     if (parser_->is_done()) return on_request();
+    stream_.expires_after(state_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec) return self->on_read_error(ec);
@@ -465,6 +468,46 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
 };
 
+// Answers a connection beyond max_connections with 503 and closes it, so the client learns why
+// instead of waiting or seeing a bare reset. Nothing of the request is parsed; input is drained
+// for a moment after the answer (as Session::linger_close does) so the answer is read.
+class BusyRejection : public std::enable_shared_from_this<BusyRejection> {
+ public:
+  explicit BusyRejection(tcp::socket socket) : stream_(std::move(socket)) {}
+
+  void start() {
+    static const std::string kAnswer = [] {
+      const std::string body =
+          R"({"error":{"code":"busy","message":"too many open connections, try again shortly"}})";
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+             "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    stream_.expires_after(kLingerTimeout);
+    asio::async_write(stream_, asio::buffer(kAnswer),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        beast::error_code ignored;
+                        if (ec) return self->stream_.socket().close(ignored);
+                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->stream_.expires_after(kLingerTimeout);
+                        self->discard();
+                      });
+  }
+
+ private:
+  void discard() {
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) return self->discard();
+                              beast::error_code ignored;
+                              self->stream_.socket().close(ignored);
+                            });
+  }
+
+  beast::tcp_stream stream_;
+  std::array<char, 1024> scratch_{};
+};
+
 }  // namespace
 
 std::string ServerRequest::header(const std::string& lower_name) const {
@@ -509,9 +552,11 @@ struct HttpServer::Impl {
         });
         return;
       }
-      if (state->stopping || state->connections >= state->options.max_connections) {
+      if (state->stopping) {
         beast::error_code close_ec;
         socket.close(close_ec);
+      } else if (state->connections >= state->options.max_connections) {
+        std::make_shared<BusyRejection>(std::move(socket))->start();
       } else {
         std::make_shared<Session>(std::move(socket), state)->start();
       }

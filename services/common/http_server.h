@@ -51,9 +51,15 @@ struct HttpServerOptions {
   std::string listen = "127.0.0.1:0";        // host:port; port 0 picks a free one (see port())
   std::size_t max_body_bytes = 1024 * 1024;  // larger → 413 before the handler runs
   std::size_t max_header_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{10000};  // whole request, headers and body
+  // The request line and headers must arrive within header_timeout of their first byte (of the
+  // connection, for its first request), so a client trickling headers (slowloris) is dropped
+  // early; the body then has read_timeout, which also bounds writing the answer.
+  std::chrono::milliseconds header_timeout{5000};
+  std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds idle_timeout{30000};  // keep-alive connection with no request
-  std::size_t max_connections = 256;              // more are accepted and closed at once
+  // Connections beyond this get a 503 {"error":{"code":"busy"}} with Retry-After and are closed
+  // (after a short linger so the client reads it), never left hanging.
+  std::size_t max_connections = 256;
   int io_threads = 1;
   int handler_threads = 4;
 };

@@ -117,6 +117,29 @@ Completion completion_for(const Delivery& delivery, const Result<PublishReceipt>
   return c;
 }
 
+constexpr const char* kRetractionKind = "retraction";
+
+// A completion that needs no platform call: cancelled (a retraction's mark was found), or a
+// recall that found nothing to withdraw (done, but not tallied: nothing was withdrawn).
+Completion settled_completion(const Delivery& delivery, OutcomeKind outcome, std::string note) {
+  Completion c;
+  c.delivery_id = delivery.id;
+  c.lease_token = delivery.lease_token;
+  c.outcome = outcome;
+  c.counted = false;
+  c.error_message = std::move(note);
+  return c;
+}
+
+// Comes back later: the target of a recall is still being worked on, or Redis could not be read.
+Completion try_later(const Delivery& delivery, const char* code, std::string message,
+                     const DeliveryQueue& queue, const Clock& clock, std::mt19937_64& rng) {
+  Error error = Error::retryable(std::move(message));
+  error.code = code;
+  Result<PublishReceipt> failed = std::move(error);
+  return completion_for(delivery, failed, queue, clock, rng);
+}
+
 }  // namespace
 
 struct Dispatcher::Impl {
@@ -125,6 +148,11 @@ struct Dispatcher::Impl {
 
   void claimer_loop();
   void worker_loop();
+  // One delivery's outcome: a publish (unless its cancel mark is set), or a recall.
+  Completion publish_completion(const Delivery& delivery, RedisConnection& conn,
+                                std::mt19937_64& rng);
+  Completion recall_completion(const Delivery& delivery, RedisConnection& conn,
+                               std::mt19937_64& rng);
   void finisher_loop();
   // Sleeps for a Redis backoff unless stop() is called meanwhile.
   void claimer_pause(milliseconds duration);
@@ -159,6 +187,7 @@ struct Dispatcher::Impl {
   SteadyClock::time_point flush_deadline{};
 
   std::atomic<std::uint64_t> published{0}, retried{0}, dead{0}, stale{0}, claimed{0};
+  std::atomic<std::uint64_t> cancelled{0};
   std::atomic<std::uint64_t> redis_errors{0};
   std::atomic<std::int64_t> in_flight{0};
 
@@ -277,8 +306,85 @@ void Dispatcher::Impl::claimer_loop() {
   }
 }
 
+Completion Dispatcher::Impl::publish_completion(const Delivery& delivery, RedisConnection& conn,
+                                                std::mt19937_64& rng) {
+  // As late as possible before the call: a retraction that came while this delivery waited in
+  // our queue marked it, and then it must not go out. One that comes after this look is the
+  // recall delivery's business (the retraction queued one for every delivery in flight).
+  auto cancel = queue.cancel_requested(conn, delivery.id);
+  if (!cancel) {
+    return try_later(delivery, "redis_unavailable",
+                     "could not look for a cancel mark: " + cancel.error().message, queue, clock,
+                     rng);
+  }
+  if (*cancel) {
+    return settled_completion(delivery, OutcomeKind::cancelled, "retracted before publishing");
+  }
+  Result<PublishReceipt> result = Error::permanent("not published");
+  Result<void> allowed = options.pre_publish_check ? options.pre_publish_check(delivery) : ok();
+  if (allowed) {
+    result = channel.publish(delivery);  // never throws: failures come back classified
+  } else {
+    result = allowed.error();
+  }
+  return completion_for(delivery, result, queue, clock, rng);
+}
+
+Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisConnection& conn,
+                                               std::mt19937_64& rng) {
+  const auto payload = nlohmann::json::parse(delivery.payload, nullptr, false);
+  std::string target = delivery_id_for(delivery.item_id, delivery.channel);
+  if (payload.is_object() && payload.contains("target") && payload["target"].is_string()) {
+    target = payload["target"].get<std::string>();
+  }
+  if (channel_of_delivery(target) != delivery.channel) {
+    Error bad = Error::permanent("recall target " + target + " is not on " + delivery.channel);
+    bad.code = "bad_recall_target";
+    Result<PublishReceipt> failed = std::move(bad);
+    return completion_for(delivery, failed, queue, clock, rng);
+  }
+  auto record = queue.get(conn, target);
+  if (!record) {
+    return try_later(delivery, "redis_unavailable",
+                     "could not read the recall target " + target + ": " + record.error().message,
+                     queue, clock, rng);
+  }
+  const std::string state = *record ? (*record)->state : "";
+  if (state == "published") {
+    Result<void> recalled = channel.recall(delivery, (*record)->remote_id);
+    if (recalled) {
+      Completion c;
+      c.delivery_id = delivery.id;
+      c.lease_token = delivery.lease_token;
+      c.outcome = OutcomeKind::published;
+      c.remote_id = (*record)->remote_id;  // what was withdrawn
+      return c;
+    }
+    Result<PublishReceipt> failed = recalled.error();
+    return completion_for(delivery, failed, queue, clock, rng);
+  }
+  if (state == "in_flight") {
+    return try_later(delivery, "target_in_flight",
+                     target + " is being published right now; its recall comes after", queue, clock,
+                     rng);
+  }
+  if (state == "queued" || state == "scheduled" || state == "retry_wait") {
+    // Waiting again (its lease expired after the retraction marked it): cancel it here.
+    auto cancelled_now = queue.cancel(conn, target, options.owner, "retracted");
+    if (!cancelled_now || cancelled_now->result != "cancelled") {
+      return try_later(delivery, "target_pending",
+                       target + " is still pending; its recall comes after", queue, clock, rng);
+    }
+    return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
+  }
+  // Cancelled, dead, or never queued: nothing went out, so nothing to withdraw or to count.
+  return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
+}
+
 void Dispatcher::Impl::worker_loop() {
   std::mt19937_64 rng(std::random_device{}());
+  // This worker's own connection (connected on first use) for recalls and cancel marks.
+  RedisConnection conn(options.redis);
   while (true) {
     Delivery delivery;
     {
@@ -288,15 +394,12 @@ void Dispatcher::Impl::worker_loop() {
       delivery = std::move(to_publish.front());
       to_publish.pop_front();
     }
-    Result<PublishReceipt> result = Error::permanent("not published");
-    Result<void> allowed = options.pre_publish_check ? options.pre_publish_check(delivery) : ok();
-    if (allowed) {
-      result = channel.publish(delivery);  // never throws: failures come back classified
-    } else {
-      result = allowed.error();
-    }
-    Completion completion = completion_for(delivery, result, queue, clock, rng);
-    if (completion.outcome != OutcomeKind::published) {
+    Completion completion = delivery.kind == kRetractionKind
+                                ? recall_completion(delivery, conn, rng)
+                                : publish_completion(delivery, conn, rng);
+    if (completion.outcome == OutcomeKind::cancelled) {
+      spdlog::info("dispatch {}: {} not published: it was retracted", options.channel, delivery.id);
+    } else if (completion.outcome != OutcomeKind::published) {
       spdlog::info("dispatch {}: {} attempt {} failed ({}): {} → {}", options.channel, delivery.id,
                    delivery.attempt, completion.error_code, completion.error_message,
                    completion.outcome == OutcomeKind::retry ? "retry" : "dead letter");
@@ -418,6 +521,8 @@ void Dispatcher::Impl::finisher_loop() {
             published.fetch_add(1);
           } else if (c.outcome == OutcomeKind::retry) {
             retried.fetch_add(1);
+          } else if (c.outcome == OutcomeKind::cancelled) {
+            cancelled.fetch_add(1);
           } else {
             dead.fetch_add(1);
           }
@@ -431,6 +536,17 @@ void Dispatcher::Impl::finisher_loop() {
         }
         in_flight.fetch_sub(static_cast<std::int64_t>(n));
         unacked.erase(unacked.begin(), unacked.begin() + n);
+        if (options.stats != nullptr &&
+            std::any_of(batch.begin(), batch.end(),
+                        [](const Completion& c) { return c.outcome == OutcomeKind::published; })) {
+          // After the ack, never before: the ack put them in the pending set in its own step.
+          // A failure here only delays the count until the recovery loop settles it.
+          if (auto settled = options.stats->settle_first_publications(conn, ch, milliseconds(0));
+              !settled) {
+            log.warn(fmt::format("dispatch {}: item counts left to recovery: {}", ch,
+                                 settled.error().message));
+          }
+        }
       }
     }
 
@@ -569,6 +685,7 @@ DispatcherStats Dispatcher::stats() const {
   out.dead = s.dead.load();
   out.stale = s.stale.load();
   out.claimed = s.claimed.load();
+  out.cancelled = s.cancelled.load();
   out.redis_errors = s.redis_errors.load();
   out.in_flight = s.in_flight.load();
   return out;

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "queue/delivery_queue.h"
 #include "queue/redis.h"
+#include "queue/stats_store.h"
 
 namespace herald {
 
@@ -29,12 +30,21 @@ struct DispatcherOptions {
   // have changed since the item was approved). A failure is handled like a failed publish of the
   // same kind and code (permanent → dead letter, retryable → retry); the channel is not called.
   std::function<Result<void>(const Delivery&)> pre_publish_check;
+  // Retraction deliveries (kind "retraction", DESIGN.md §3 Recall) are not published: the worker
+  // reads the target delivery's ledger and calls Channel::recall on what it published (the
+  // pre_publish_check does not run for them: a withdrawal is never held back). Before any other
+  // publish the worker looks for the delivery's cancel mark (set by a retraction while it was in
+  // flight) and cancels instead of publishing when it is there.
+  // When set, the finisher settles the item counts of the publications it has just acked
+  // (StatsStore::settle_first_publications); what a crash leaves pending, recovery settles.
+  const StatsStore* stats = nullptr;
 };
 
 struct DispatcherStats {
   // Completions applied by the queue (published / retry scheduled / dead), completions that came
   // back stale (the lease had been lost), and deliveries claimed.
   std::uint64_t published = 0, retried = 0, dead = 0, stale = 0, claimed = 0;
+  std::uint64_t cancelled = 0;     // not published: a retraction cancelled them while claimed
   std::uint64_t redis_errors = 0;  // failed Redis calls (each one backed off and retried)
   std::int64_t in_flight = 0;      // claimed and not yet acked
 };

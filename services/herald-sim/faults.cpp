@@ -1,6 +1,7 @@
 #include "services/herald-sim/faults.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -80,6 +81,22 @@ Result<void> apply_key(const std::string& platform, std::string_view key, std::s
     field = std::chrono::milliseconds(*parsed);
     return ok();
   };
+  const bool smtp_key =
+      key == "rcpt_550" || key == "rcpt_450" || key == "data_451" || key == "data_554";
+  if (platform == kSmtpPlatform && !smtp_key) {
+    return spec_error(where + ": unknown SMTP fault (known: rcpt_550, rcpt_450, data_451, " +
+                      "data_554)");
+  }
+  if (platform != kSmtpPlatform && smtp_key) {
+    return spec_error(where + ": only the smtp platform takes this fault");
+  }
+  if (key == "rcpt_550" || key == "rcpt_450") {
+    if (value.empty()) return spec_error(where + ": give a recipient pattern");
+    (key == "rcpt_550" ? faults.rcpt_550 : faults.rcpt_450) = std::string(value);
+    return ok();
+  }
+  if (key == "data_451") return set_probability(faults.data_451);
+  if (key == "data_554") return set_probability(faults.data_554);
   if (key == "5xx") return set_probability(faults.error_5xx);
   if (key == "429") return set_probability(faults.rate_limited);
   if (key == "timeout") return set_probability(faults.timeout);
@@ -90,6 +107,31 @@ Result<void> apply_key(const std::string& platform, std::string_view key, std::s
   if (key == "fail_next") return set_count(faults.fail_next);
   return spec_error(where + ": unknown fault (known: 5xx, 429, timeout, accept_then_5xx, " +
                     "latency_ms, stall_ms, retry_after_s, fail_next)");
+}
+
+// Glob match, '*' any run and '?' any one character, ASCII case-insensitive.
+bool glob_matches(std::string_view pattern, std::string_view text) {
+  std::size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  auto same = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
+  };
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || same(pattern[p], text[t]))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
 }
 
 std::string format_number(double value) {
@@ -132,6 +174,9 @@ Result<FaultPlan> parse_fault_spec(std::string_view spec,
     if (faults.error_5xx + faults.rate_limited + faults.timeout > 1.0 + 1e-9) {
       return spec_error(platform + ": 5xx + 429 + timeout add up to more than 1");
     }
+    if (faults.data_451 + faults.data_554 > 1.0 + 1e-9) {
+      return spec_error(platform + ": data_451 + data_554 add up to more than 1");
+    }
     plan.emplace(platform, faults);
   }
   return plan;
@@ -159,6 +204,10 @@ std::string to_spec(const FaultPlan& plan) {
       keys.push_back("retry_after_s=" + std::to_string(faults.retry_after_s));
     }
     if (faults.fail_next > 0) keys.push_back("fail_next=" + std::to_string(faults.fail_next));
+    if (!faults.rcpt_550.empty()) keys.push_back("rcpt_550=" + faults.rcpt_550);
+    if (!faults.rcpt_450.empty()) keys.push_back("rcpt_450=" + faults.rcpt_450);
+    probability("data_451", faults.data_451);
+    probability("data_554", faults.data_554);
     if (!out.empty()) out += ";";
     out += platform + ":";
     for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + keys[i];
@@ -213,6 +262,28 @@ FaultDecision FaultInjector::decide(const std::string& platform) {
   }
   if (faults.accept_then_5xx > 0) decision.accept_then_5xx = uniform(rng_) < faults.accept_then_5xx;
   return decision;
+}
+
+int FaultInjector::smtp_rcpt_reply(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  auto found = plan_.find(kSmtpPlatform);
+  if (found == plan_.end()) return 0;
+  const PlatformFaults& faults = found->second;
+  if (!faults.rcpt_550.empty() && glob_matches(faults.rcpt_550, address)) return 550;
+  if (!faults.rcpt_450.empty() && glob_matches(faults.rcpt_450, address)) return 450;
+  return 0;
+}
+
+int FaultInjector::smtp_data_reply() {
+  std::lock_guard lock(mutex_);
+  auto found = plan_.find(kSmtpPlatform);
+  if (found == plan_.end()) return 0;
+  const PlatformFaults& faults = found->second;
+  if (faults.data_451 + faults.data_554 <= 0) return 0;
+  double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  if (draw < faults.data_451) return 451;
+  if (draw - faults.data_451 < faults.data_554) return 554;
+  return 0;
 }
 
 }  // namespace herald::sim

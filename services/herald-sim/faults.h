@@ -26,7 +26,15 @@ struct PlatformFaults {
   std::chrono::milliseconds stall{30000};  // "stall_ms": how long a timeout holds the request
   int retry_after_s = 1;                   // "retry_after_s": the Retry-After of a 429
   int fail_next = 0;                       // "fail_next": the next N requests get 503
+  // The SMTP sink ("smtp:...") takes only these keys, and only it takes them. Recipient patterns
+  // are globs ('*', '?'; case-insensitive) over the bare address, e.g. "*@bad.example".
+  std::string rcpt_550;  // "rcpt_550": RCPT TO answered 550 (permanent)
+  std::string rcpt_450;  // "rcpt_450": RCPT TO answered 450 (temporary)
+  double data_451 = 0;   // "data_451": the end of DATA answered 451, nothing recorded
+  double data_554 = 0;   // "data_554": the end of DATA answered 554, nothing recorded
 };
+
+inline constexpr const char* kSmtpPlatform = "smtp";
 
 using FaultPlan = std::map<std::string, PlatformFaults>;
 
@@ -55,6 +63,9 @@ class FaultInjector {
   void replace(FaultPlan plan);
   FaultDecision decide(const std::string& platform);
   std::string spec() const;
+  // The SMTP sink's replies: for RCPT TO:<address> and for the end of DATA; 0 means accept.
+  int smtp_rcpt_reply(const std::string& address);
+  int smtp_data_reply();
 
  private:
   mutable std::mutex mutex_;

@@ -1,5 +1,6 @@
 // herald-sim: simulated publishing platforms on one HTTP port, for tests, demos and drills.
-// Prints "herald-sim listening on http://HOST:PORT" once bound; SIGINT/SIGTERM stop it (exit 0).
+// Prints "herald-sim listening on http://HOST:PORT" once bound (preceded, with --smtp-listen, by
+// "herald-sim smtp sink listening on smtp://HOST:PORT"); SIGINT/SIGTERM stop it (exit 0).
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -27,12 +28,22 @@ constexpr const char* kFooter = R"(Fault SPEC: PLATFORM:KEY=VALUE,...;PLATFORM:.
   accept_then_5xx=P  record, then answer 500 (a retry must be caught as a duplicate)
   latency_ms=N       add N ms to every answer
   fail_next=N        the next N requests answer 503 (deterministic, for tests)
-5xx + 429 + timeout must add up to at most 1. Platforms: webhook.
+5xx + 429 + timeout must add up to at most 1. Platforms: webhook, portal, weibo, wechat, websub,
+smtp.
 Control: GET /_sim/health, GET /_sim/published?platform=NAME, GET|POST /_sim/faults (spec as text
 or {"spec": "..."}), POST /_sim/reset (forgets recordings and faults), GET|POST /_sim/config
 ({"webhook_secret": "..."}).
+SMTP sink (--smtp-listen; no STARTTLS, no AUTH) faults, e.g. smtp:rcpt_550=*@bad.example:
+  rcpt_550=GLOB / rcpt_450=GLOB   refuse matching RCPT TO addresses with 550 / 450
+  data_451=P / data_554=P         answer the end of DATA with 451 / 554, record nothing
+WebSub hub: POST /websub/hub (hub.mode=publish, hub.url=...) answers 204; platform "websub".
 Portal (/api/v1/submissions, channel-apis.md §3) settings: portal_key, portal_app_id,
-portal_publish_after_polls (default 1), portal_publish_after_ms, portal_reject_next ("reason").)";
+portal_publish_after_polls (default 1), portal_publish_after_ms, portal_reject_next ("reason").
+WeChat (/cgi-bin/..., channel-apis.md §2; AppID wx5e1a1d0000000001, AppSecret wechat-sim-secret)
+settings: wechat_appid, wechat_secret, wechat_token_ttl_ms, wechat_grace_ms, wechat_expire_tokens,
+wechat_revoke_token, wechat_next_errors, wechat_token_next_errors, wechat_daily_quota,
+wechat_minute_limit, wechat_mass_quota, wechat_mass_max_chars, wechat_publish_polls,
+wechat_publish_fail_next.)";
 
 }  // namespace
 
@@ -47,7 +58,8 @@ int main(int argc, char** argv) {
   herald::sim::SimulatorOptions options;
   app.add_option("--listen", listen, "HTTP address HOST:PORT (port 0 picks a free one)")
       ->required();
-  app.add_option("--smtp-listen", smtp_listen, "SMTP sink address HOST:PORT (not yet supported)");
+  app.add_option("--smtp-listen", smtp_listen,
+                 "SMTP sink address HOST:PORT (port 0 picks a free one); default: no sink");
   app.add_option("--faults", faults, "fault spec, see below");
   auto* seed_option = app.add_option("--seed", seed, "seed for the fault draws (default: random)");
   app.add_option("--webhook-secret", options.webhook_secret,
@@ -64,11 +76,8 @@ int main(int argc, char** argv) {
   }
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("herald-sim"));
-  if (!smtp_listen.empty()) {
-    std::cerr << "herald-sim: --smtp-listen is not supported yet\n";
-    return kExitUsage;
-  }
   options.listen = listen;
+  options.smtp_listen = smtp_listen;
   options.seed = seed_option->count() > 0 ? seed : std::random_device{}();
 
   // Block the stop signals before any thread starts, so every thread inherits the mask and
@@ -91,6 +100,13 @@ int main(int argc, char** argv) {
   std::string host = listen.substr(0, listen.rfind(':'));
   if (host.empty()) host = "0.0.0.0";
   spdlog::info("fault seed {}", options.seed);
+  if (!smtp_listen.empty()) {
+    // Its own line, before the HTTP one: tests take everything after "listening on " as the URL.
+    std::string smtp_host = smtp_listen.substr(0, smtp_listen.rfind(':'));
+    if (smtp_host.empty()) smtp_host = "0.0.0.0";
+    std::cout << "herald-sim smtp sink listening on smtp://" << smtp_host << ":"
+              << simulator.smtp_port() << std::endl;
+  }
   std::cout << "herald-sim listening on http://" << host << ":" << simulator.port() << std::endl;
 
   int received = 0;

@@ -9,6 +9,8 @@
 
 #include "services/herald-sim/portal_sim.h"
 #include "services/herald-sim/webhook_sim.h"
+#include "services/herald-sim/websub_sim.h"
+#include "services/herald-sim/wechat_sim.h"
 #include "services/herald-sim/weibo_sim.h"
 
 namespace herald::sim {
@@ -64,6 +66,12 @@ Simulator::Simulator(SimulatorOptions options)
   platforms_.push_back(std::make_unique<WebhookSim>(options_.webhook_secret));
   platforms_.push_back(std::make_unique<PortalSim>(options_.portal_key));
   platforms_.push_back(std::make_unique<WeiboSim>());
+  platforms_.push_back(
+      std::make_unique<WechatSim>(WechatSim::kDefaultAppId, WechatSim::kDefaultSecret));
+  platforms_.push_back(std::make_unique<WebSubHubSim>());
+  auto smtp = std::make_unique<SmtpSink>(faults_);
+  smtp_ = smtp.get();
+  platforms_.push_back(std::move(smtp));
 }
 
 Simulator::~Simulator() {
@@ -78,7 +86,15 @@ Result<void> Simulator::set_faults(std::string_view spec) {
 }
 
 Result<void> Simulator::start() {
+  // The sink first, so once the HTTP port answers (what tests wait for) the sink does too.
+  if (!options_.smtp_listen.empty()) {
+    if (auto started = smtp_->start(options_.smtp_listen); !started) return started.error();
+  }
   return server_.start();
+}
+
+int Simulator::smtp_port() const {
+  return smtp_->port();
 }
 
 int Simulator::port() const {
@@ -87,6 +103,7 @@ int Simulator::port() const {
 
 void Simulator::stop() {
   server_.stop(std::chrono::milliseconds(2000));
+  smtp_->stop();  // before faults_ goes: its sessions consult it
 }
 
 std::vector<std::string> Simulator::platform_names() const {

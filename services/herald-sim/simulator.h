@@ -12,6 +12,7 @@
 #include "services/common/http_server.h"
 #include "services/herald-sim/faults.h"
 #include "services/herald-sim/platform_sim.h"
+#include "services/herald-sim/smtp_sink.h"
 
 namespace herald::sim {
 
@@ -20,6 +21,7 @@ struct SimulatorOptions {
   std::uint64_t seed = 1;      // for the fault draws
   std::string webhook_secret;  // empty: webhooks are not signature-checked
   std::string portal_key;      // empty: portal signatures are not checked
+  std::string smtp_listen;     // HOST:PORT of the SMTP sink; empty: no sink
   int handler_threads = 8;
 };
 
@@ -34,6 +36,7 @@ class Simulator {
   Result<void> set_faults(std::string_view spec);
   Result<void> start();
   int port() const;
+  int smtp_port() const;  // 0 when no SMTP sink was asked for
   void stop();
 
   // Everything the HTTP server hands over: platforms, then /_sim/ control. Thread-safe.
@@ -51,6 +54,7 @@ class Simulator {
   std::vector<std::unique_ptr<PlatformSim>> platforms_;
   FaultInjector faults_;
   HttpServer server_;
+  SmtpSink* smtp_ = nullptr;  // owned by platforms_
 };
 
 }  // namespace herald::sim

@@ -70,6 +70,22 @@ SimReply WebhookSim::handle(const ServerRequest& request) {
   delivery.body = std::move(body);
   delivery.received_at = utc_now_iso8601();
   if (!key.empty()) id_by_key_.emplace(key, delivery.id);
+  if (delivery.body.is_object() && delivery.body.value("event", "") == "retraction") {
+    const nlohmann::json target = delivery.body.value("retracts", nlohmann::json::object());
+    const std::string target_id =
+        target.is_object() && target.contains("remote_id") && target["remote_id"].is_string()
+            ? target["remote_id"].get<std::string>()
+            : std::string();
+    for (auto& earlier : deliveries_) {
+      if (earlier.id != target_id || earlier.retracted) continue;
+      earlier.retracted = true;
+      earlier.retraction_id = delivery.id;
+      const auto reason = delivery.body.find("reason");
+      if (reason != delivery.body.end() && reason->is_string()) {
+        earlier.retraction_reason = reason->get<std::string>();
+      }
+    }
+  }
   SimReply reply{
       ServerResponse::json(200, nlohmann::json{{"id", delivery.id}, {"duplicate", false}}.dump())};
   reply.recorded = true;
@@ -80,7 +96,9 @@ SimReply WebhookSim::handle(const ServerRequest& request) {
 nlohmann::json WebhookSim::published(const ServerRequest& /*request*/) const {
   std::lock_guard lock(mutex_);
   nlohmann::json items = nlohmann::json::array();
+  std::size_t retracted = 0;
   for (const auto& delivery : deliveries_) {
+    retracted += delivery.retracted ? 1 : 0;
     nlohmann::json headers = nlohmann::json::object();
     for (const auto& [header, value] : delivery.headers) headers[header] = value;
     items.push_back({{"id", delivery.id},
@@ -89,12 +107,16 @@ nlohmann::json WebhookSim::published(const ServerRequest& /*request*/) const {
                      {"signature", delivery.signature},
                      {"headers", std::move(headers)},
                      {"body", delivery.body},
-                     {"received_at", delivery.received_at}});
+                     {"received_at", delivery.received_at},
+                     {"retracted", delivery.retracted},
+                     {"retraction_id", delivery.retraction_id},
+                     {"retraction_reason", delivery.retraction_reason}});
   }
   return {{"platform", name()},
           {"count", deliveries_.size()},
           {"unique_keys", id_by_key_.size()},
           {"duplicates", duplicates_},
+          {"retracted", retracted},
           {"items", std::move(items)}};
 }
 

@@ -1,5 +1,7 @@
 // WebhookSim: the receiving end of Herald's media webhooks (POST /hooks/{name}), with the checks a
-// careful receiver makes: JSON body, HMAC signature, Idempotency-Key de-duplication.
+// careful receiver makes: JSON body, HMAC signature, Idempotency-Key de-duplication. A body with
+// "event": "retraction" withdraws the delivery its "retracts.remote_id" names (a receiver that
+// shows what it got would take that down); /_sim/published shows it as retracted.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +39,9 @@ class WebhookSim : public PlatformSim {
     std::vector<std::pair<std::string, std::string>> headers;
     nlohmann::json body;
     std::string received_at;
+    bool retracted = false;
+    std::string retraction_id;  // the id of the retraction event that withdrew this one
+    std::string retraction_reason;
   };
 
   mutable std::mutex mutex_;

@@ -1,9 +1,11 @@
 #include "services/heraldd/api.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
 #include "core/json_fields.h"
+#include "services/heraldd/cms_approval.h"
 
 namespace herald {
 namespace {
@@ -12,15 +14,6 @@ using nlohmann::json;
 
 constexpr std::string_view kItemsPath = "/v1/items";
 constexpr std::size_t kMaxCommentBytes = 2048;
-
-bool is_json_request(const ServerRequest& request) {
-  return request.header("content-type").rfind("application/json", 0) == 0;
-}
-
-ServerResponse not_json() {
-  return ServerResponse::error(415, "unsupported_media_type",
-                               "the body must be JSON (Content-Type: application/json)");
-}
 
 std::string optional_time(const std::optional<TimePoint>& t) {
   return t ? format_rfc3339(*t) : std::string();
@@ -46,6 +39,8 @@ json delivery_json(const DeliveryRecord& d) {
 
 // An item's overall state from its own record and its deliveries.
 std::string overall_state(const std::string& stored_state, const std::vector<DeliveryRecord>& ds) {
+  // A retraction is final whatever its deliveries did (their recalls are listed separately).
+  if (stored_state == "retracted" || stored_state == "withdrawn") return stored_state;
   if (ds.empty()) return stored_state;
   std::size_t published = 0, dead = 0;
   for (const auto& d : ds) {
@@ -60,27 +55,9 @@ std::string overall_state(const std::string& stored_state, const std::vector<Del
 
 }  // namespace
 
-ServerResponse error_response(const Error& error) {
-  switch (error.kind) {
-    case ErrorKind::invalid_input: {
-      int status = 422;
-      if (error.code == "malformed_json" || error.code == "invalid_utf8") status = 400;
-      if (error.code == "idempotency_conflict") status = 409;
-      if (error.code == "not_found") status = 404;
-      if (error.code == "self_approval" || error.code == "already_reviewed" ||
-          error.code == "not_pending") {
-        status = 409;
-      }
-      return ServerResponse::error(status, error.code.empty() ? "validation_failed" : error.code,
-                                   error.message, error.field);
-    }
-    case ErrorKind::retryable:
-    case ErrorKind::rate_limited:
-      return ServerResponse::error(
-          503, "unavailable", "storage is unavailable, nothing was accepted: " + error.message);
-    default:
-      return ServerResponse::error(500, "internal", error.message);
-  }
+std::string item_overall_state(const std::string& stored_state,
+                               const std::vector<DeliveryRecord>& deliveries) {
+  return overall_state(stored_state, deliveries);
 }
 
 ServerResponse gate_refusal(const GateVerdict& verdict) {
@@ -101,10 +78,13 @@ ServerResponse Api::handle(const ServerRequest& request) {
   if (path == "/healthz") return ServerResponse::json(200, R"({"status":"ok"})");
   if (path == "/readyz") return readiness();
 
+  auto user = deps_.auth.authenticate(request.header("authorization"));
+  for (auto& group : groups_) {
+    if (auto response = group->handle(request, user ? &*user : nullptr)) return *response;
+  }
   if (path.rfind("/v1/", 0) != 0) {
     return ServerResponse::error(404, "not_found", "no such route: " + path);
   }
-  auto user = deps_.auth.authenticate(request.header("authorization"));
   if (!user) {
     auto r = ServerResponse::error(401, "unauthorized", "a valid bearer token is required");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -166,6 +146,25 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
   if (!is_json_request(request)) return not_json();
   auto body = parse_json_body(request.body);
   if (!body) return error_response(body.error());
+  // A CMS's own approval record (publisher only, when config allows): never part of the item.
+  std::optional<nlohmann::json> record_json;
+  if (body->is_object() && body->contains("approval_record")) {
+    if (!has_any_role(user, {"publisher"})) {
+      return ServerResponse::error(403, "forbidden",
+                                   "only a publisher (an automated CMS) may submit an item with "
+                                   "an approval record; submit it without one for review",
+                                   "approval_record");
+    }
+    if (!deps_.review.accept_cms_approvals) {
+      return ServerResponse::error(403, "cms_approvals_disabled",
+                                   "this Herald does not accept CMS approval records "
+                                   "(review.accept_cms_approvals is off); submit the item "
+                                   "without one for review",
+                                   "approval_record");
+    }
+    record_json = (*body)["approval_record"];
+    body->erase("approval_record");
+  }
   auto item = item_from_json(*body, deps_.channels, deps_.limits);
   if (!item) return error_response(item.error());
   // 内外有别: nothing classified or flagged is even stored for review.
@@ -177,13 +176,32 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
   item->author = user.name;
   item->created_at = deps_.clock.now();
 
+  std::optional<CmsApprovalRecord> record;
+  if (record_json) {
+    const int required =
+        item->kind == ItemKind::alert ? deps_.review.alert : deps_.review.publication;
+    auto parsed = parse_cms_approval_record(*record_json, user.name, required, item->created_at);
+    if (!parsed) return error_response(parsed.error());
+    record = std::move(*parsed);
+  }
+
   auto conn = deps_.redis.acquire();
   if (!conn) return error_response(conn.error());
-  auto created = deps_.items.create(**conn, *item, user.name, request.header("idempotency-key"),
-                                    sha256_hex(request.body));
+  auto created =
+      record
+          ? deps_.items.create_approved(**conn, *item, *record, user.name,
+                                        request.header("idempotency-key"), sha256_hex(request.body))
+          : deps_.items.create(**conn, *item, user.name, request.header("idempotency-key"),
+                               sha256_hex(request.body));
   if (!created) return error_response(created.error());
 
-  std::string state = "pending_review";
+  std::string state = record ? "approved" : "pending_review";
+  if (record && !created->replayed) {
+    // Approved and its fan-out pending in the same step: if this fails, recovery queues it.
+    if (deps_.items.fan_out(**conn, *item)) {
+      state = item->publish_at && *item->publish_at > deps_.clock.now() ? "scheduled" : "queued";
+    }
+  }
   if (created->replayed) {
     auto stored = deps_.items.get(**conn, created->id);
     if (!stored) return error_response(stored.error());
@@ -223,9 +241,22 @@ ServerResponse Api::get_item(const std::string& id) {
   out["approvals"] = std::move(approvals);
   out["approvals_required"] =
       item.kind == ItemKind::alert ? deps_.review.alert : deps_.review.publication;
+  if (!(*stored)->approval_record.empty()) {
+    out["approval_record"] = json::parse((*stored)->approval_record, nullptr, false);
+  }
   json deliveries = json::array();
   for (const auto& record : *records) deliveries.push_back(delivery_json(record));
   out["deliveries"] = std::move(deliveries);
+  // A retraction's recall deliveries ("<id>-recall.<channel>"), with the same fields.
+  std::vector<std::string> recall_ids;
+  for (const auto& channel : item.channels) {
+    recall_ids.push_back(delivery_id_for(item.id + "-recall", channel));
+  }
+  auto recalls = deps_.queue.get_many(**conn, recall_ids);
+  if (!recalls) return error_response(recalls.error());
+  json recall_list = json::array();
+  for (const auto& record : *recalls) recall_list.push_back(delivery_json(record));
+  out["recalls"] = std::move(recall_list);
   return ServerResponse::json(200, out.dump());
 }
 
@@ -282,6 +313,14 @@ ServerResponse Api::item_audit(const std::string& id) {
   if (!*stored) return ServerResponse::error(404, "not_found", "no item with id " + id);
   auto events = deps_.audit.history(**conn, id, (*stored)->item.channels);
   if (!events) return error_response(events.error());
+  // The recall deliveries' streams too: history() of "<id>-recall" reads exactly those.
+  auto recall_events = deps_.audit.history(**conn, id + "-recall", (*stored)->item.channels);
+  if (!recall_events) return error_response(recall_events.error());
+  if (!recall_events->empty()) {
+    events->insert(events->end(), recall_events->begin(), recall_events->end());
+    std::stable_sort(events->begin(), events->end(),
+                     [](const AuditEvent& a, const AuditEvent& b) { return a.at < b.at; });
+  }
   json list = json::array();
   for (const auto& e : *events) {
     json j = {{"at", format_rfc3339(e.at)},

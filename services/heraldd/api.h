@@ -2,8 +2,10 @@
 // may block on Redis (with timeouts); they never run on an I/O thread.
 #pragma once
 
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/content_gate.h"
@@ -14,6 +16,7 @@
 #include "queue/redis.h"
 #include "services/common/http_server.h"
 #include "services/heraldd/auth.h"
+#include "services/heraldd/routes.h"
 
 namespace herald {
 
@@ -21,6 +24,9 @@ namespace herald {
 struct ReviewPolicy {
   int publication = 2;
   int alert = 2;
+  // review.accept_cms_approvals: a publisher may submit an item with an "approval_record" from its
+  // CMS (services/heraldd/cms_approval.h); it is then stored approved and fanned out at once.
+  bool accept_cms_approvals = false;
 };
 
 struct ApiDeps {
@@ -36,9 +42,12 @@ struct ApiDeps {
   ItemLimits limits;
 };
 
+// The items routes (submit, show, review, audit) are Api's own; every other area of the API is a
+// RouteGroup added at start-up (services/heraldd/*_routes.*), asked in the order added.
 class Api {
  public:
   explicit Api(ApiDeps deps) : deps_(std::move(deps)) {}
+  void add_routes(std::unique_ptr<RouteGroup> group) { groups_.push_back(std::move(group)); }
   ServerResponse handle(const ServerRequest& request);
 
  private:
@@ -50,10 +59,14 @@ class Api {
   ServerResponse readiness();
 
   ApiDeps deps_;
+  std::vector<std::unique_ptr<RouteGroup>> groups_;
 };
 
-// Maps an Error onto the status and body the API answers with.
-ServerResponse error_response(const Error& error);
+// The state a client sees: the stored one (pending_review, approved, queued, ...) refined by the
+// deliveries (publishing, published, partially_failed, failed).
+std::string item_overall_state(const std::string& stored_state,
+                               const std::vector<DeliveryRecord>& deliveries);
+
 // A refusal by the content gate: 422 with the verdict's code, message and field, and a "details"
 // array with each blocked word, its field and its position (in code points).
 ServerResponse gate_refusal(const GateVerdict& verdict);

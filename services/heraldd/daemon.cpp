@@ -4,6 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "services/heraldd/delivery_routes.h"
+#include "services/heraldd/feed_routes.h"
+#include "services/heraldd/item_list_routes.h"
+#include "services/heraldd/recall_routes.h"
+#include "services/heraldd/report_routes.h"
+#include "services/heraldd/stats_routes.h"
+
 namespace herald {
 namespace {
 
@@ -76,6 +83,8 @@ Result<void> Daemon::start() {
       config_.redis.key_prefix, *queue_, clock_,
       std::chrono::duration_cast<std::chrono::seconds>(qo.audit_retention));
   audit_ = std::make_unique<AuditLog>(config_.redis.key_prefix);
+  stats_ =
+      std::make_unique<StatsStore>(config_.redis.key_prefix, config_.office.utc_offset_minutes);
   auto gate = ContentGate::from_file(config_.gate.blocked_words_file);
   if (!gate) return gate.error();
   gate_.set(std::move(*gate));
@@ -93,6 +102,12 @@ Result<void> Daemon::start() {
   register_builtin_channels(registry);
   rate_limiter_ = std::make_unique<RedisRateLimiter>(config_.redis.key_prefix, *pool_, clock_);
   ChannelDeps deps{clock_, rate_limiter_.get()};
+  RedisTokenCacheOptions token_options;
+  token_options.prefix = config_.redis.key_prefix;
+  token_cache_ = std::make_unique<RedisTokenCache>(token_options, *pool_, clock_);
+  deps.token_cache = token_cache_.get();
+  feed_store_ = std::make_unique<RedisFeedStore>(config_.redis.key_prefix, *pool_);
+  deps.feed_store = feed_store_.get();
   std::set<std::string> enabled;
   const std::string owner_base = host_name() + ":" + std::to_string(getpid());
   for (const auto& [name, section] : config_.channels) {
@@ -106,25 +121,71 @@ Result<void> Daemon::start() {
     dopts.reserved_for_alerts = section.reserved_for_alerts;
     dopts.redis = redis_options_;
     dopts.pre_publish_check = [this](const Delivery& d) { return gate_delivery(gate_, d); };
+    dopts.stats = stats_.get();
     channels_.push_back(std::move(*channel));
     dispatchers_.push_back(std::make_unique<Dispatcher>(dopts, *queue_, *channels_.back(), clock_));
     enabled.insert(name);
   }
 
   const ReviewPolicy review{config_.review.approvals_required.publication,
-                            config_.review.approvals_required.alert};
+                            config_.review.approvals_required.alert,
+                            config_.review.accept_cms_approvals};
   api_ = std::make_unique<Api>(
       ApiDeps{*pool_, *items_, *queue_, *auth_, clock_, gate_, *audit_, enabled, review, {}});
+  // The feeds are served while the media channel is enabled (its section says what they are).
+  if (const auto media = config_.channels.find("media");
+      media != config_.channels.end() && media->second.enabled) {
+    auto settings = parse_media_settings(media->second.settings, "channels.media");
+    if (!settings) return settings.error();
+    api_->add_routes(std::make_unique<FeedRoutes>(std::move(*settings), *feed_store_));
+  }
+  api_->add_routes(std::make_unique<RecallRoutes>(
+      RecallDeps{*pool_, *items_, clock_, gate_, enabled, ItemLimits{}}));
+  api_->add_routes(std::make_unique<ItemListRoutes>(*pool_, *items_, *queue_,
+                                                    config_.office.utc_offset_minutes));
+  api_->add_routes(std::make_unique<DeliveryRoutes>(*pool_, *queue_, enabled,
+                                                    config_.office.utc_offset_minutes));
+  api_->add_routes(std::make_unique<StatsRoutes>(*pool_, *stats_, clock_));
+  api_->add_routes(std::make_unique<ReportRoutes>(*pool_, config_.redis.key_prefix,
+                                                  config_.office.utc_offset_minutes,
+                                                  config_.office.name, clock_));
+  http_metrics_ = std::make_unique<HttpMetrics>(metrics_);
+  api_->add_routes(std::make_unique<MetricsRoutes>(MetricsSources{
+      *pool_, *queue_, enabled, metrics_, clock_,
+      [this] {
+        std::vector<std::pair<std::string, DispatcherStats>> out;
+        // dispatchers_[i] drains channels_[i] (built together above).
+        for (std::size_t i = 0; i < dispatchers_.size() && i < channels_.size(); ++i) {
+          out.emplace_back(channels_[i]->name(), dispatchers_[i]->stats());
+        }
+        return out;
+      },
+      [this] { return token_cache_->refresh_counts(); }}));
   HttpServerOptions so;
   so.listen = config_.http.listen;
   so.max_body_bytes = config_.http.max_body_bytes;
   so.read_timeout = std::chrono::milliseconds(config_.http.read_timeout_ms);
+  so.header_timeout = std::chrono::milliseconds(config_.http.header_timeout_ms);
+  so.idle_timeout = std::chrono::milliseconds(config_.http.idle_timeout_ms);
   so.max_connections = config_.http.max_connections;
   so.io_threads = config_.http.io_threads;
   so.handler_threads = config_.http.handler_threads;
-  server_ =
-      std::make_unique<HttpServer>(so, [this](const ServerRequest& r) { return api_->handle(r); });
+  server_ = std::make_unique<HttpServer>(so, [this](const ServerRequest& r) {
+    const auto started = std::chrono::steady_clock::now();
+    ServerResponse response = api_->handle(r);
+    http_metrics_->observe(
+        r.path, response.status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return response;
+  });
 
+  // Stats queries find a channel's counters through this set (kept after a channel is disabled).
+  if (auto conn = pool_->acquire(); !conn) {
+    return conn.error();
+  } else if (auto registered = stats_->register_channels(**conn, {enabled.begin(), enabled.end()});
+             !registered) {
+    return registered.error();
+  }
   for (auto& d : dispatchers_) d->start();
   recovery_ = std::thread([this] { recovery_loop(); });
   if (auto listening = server_->start(); !listening) return listening;
@@ -155,11 +216,25 @@ void Daemon::recovery_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     lock.unlock();
+    // A retraction a dead heraldd left half done (its cancels and recalls are idempotent).
+    if (auto retracted = items_->recover_retractions(conn, kFanoutGrace); !retracted) {
+      spdlog::warn("retraction recovery: {}", retracted.error().message);
+    } else if (*retracted > 0) {
+      spdlog::info("retraction recovery: finished {} retraction(s)", *retracted);
+    }
     auto repaired = items_->recover_fanouts(conn, kFanoutGrace);
     if (!repaired)
       spdlog::warn("fan-out recovery: {}", repaired.error().message);
     else if (*repaired > 0)
       spdlog::info("fan-out recovery: re-queued {} item(s)", *repaired);
+    // Item counts a dispatcher acked but did not settle (it died in between).
+    for (const auto& channel : channels_) {
+      auto settled = stats_->settle_first_publications(conn, channel->name(), kFanoutGrace);
+      if (!settled)
+        spdlog::warn("item count recovery on {}: {}", channel->name(), settled.error().message);
+      else if (*settled > 0)
+        spdlog::info("item count recovery on {}: settled {}", channel->name(), *settled);
+    }
     lock.lock();
     stop_cv_.wait_for(lock, kRecoveryInterval, [this] { return stopping_; });
   }

@@ -13,16 +13,21 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/content_gate.h"
+#include "core/metrics.h"
 #include "queue/audit_log.h"
 #include "queue/delivery_queue.h"
 #include "queue/item_store.h"
 #include "queue/redis.h"
+#include "queue/redis_feed_store.h"
 #include "queue/redis_rate_limiter.h"
+#include "queue/redis_token_cache.h"
+#include "queue/stats_store.h"
 #include "services/common/http_server.h"
 #include "services/dispatch/dispatcher.h"
 #include "services/heraldd/api.h"
 #include "services/heraldd/auth.h"
 #include "services/heraldd/embedded_redis.h"
+#include "services/heraldd/metrics_routes.h"
 
 namespace herald {
 
@@ -52,11 +57,16 @@ class Daemon {
   std::unique_ptr<DeliveryQueue> queue_;
   std::unique_ptr<ItemStore> items_;
   std::unique_ptr<RedisRateLimiter> rate_limiter_;
+  std::unique_ptr<RedisTokenCache> token_cache_;
+  std::unique_ptr<RedisFeedStore> feed_store_;
   std::unique_ptr<Authenticator> auth_;
   SharedContentGate gate_;
   std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<StatsStore> stats_;
   std::vector<ChannelPtr> channels_;
   std::vector<std::unique_ptr<Dispatcher>> dispatchers_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<HttpMetrics> http_metrics_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> server_;
 

@@ -402,8 +402,8 @@ TEST_CASE("The example config loads and documents the defaults", "[config]") {
   CHECK(c.log.level == defaults.log.level);
   CHECK(c.log.format == defaults.log.format);
   CHECK(c.auth.users.size() == 1);
-  // Every channel heraldd can build so far (wechat and media are not built yet) is documented.
-  for (const char* name : {"weibo", "portal", "webhook"}) {
+  // The channels documented in the example keep the common defaults.
+  for (const char* name : {"weibo", "wechat", "portal", "media", "webhook"}) {
     INFO(name);
     REQUIRE(c.channels.count(name) == 1);
     CHECK(c.channels.at(name).concurrency == herald::ChannelConfig{}.concurrency);
@@ -421,7 +421,8 @@ TEST_CASE("The demo config loads with the simulator URL from the environment", "
     CHECK(demo->redis.url == "embedded");
     CHECK(demo->http.listen == "127.0.0.1:8080");
     CHECK(demo->data_dir == std::string(HERALD_SOURCE_DIR) + "/var/demo");
-    CHECK(demo->enabled_channels() == std::set<std::string>{"portal", "webhook", "weibo"});
+    CHECK(demo->enabled_channels() ==
+          std::set<std::string>{"media", "portal", "webhook", "wechat", "weibo"});
     const auto& webhook = demo->channels.at("webhook").settings;
     CHECK(webhook["url"] == "http://127.0.0.1:40123/hooks/media-desk");
     CHECK(webhook["secret"] == "demo-secret");
@@ -445,6 +446,6 @@ TEST_CASE("The demo config loads with the simulator URL from the environment", "
   ScopedEnv unset("HERALD_SIM_URL", nullptr);
   auto without = herald::load_config_file(path, kAllChannels);
   REQUIRE_FALSE(without);
-  CHECK(without.error().field == "channels.portal.url");  // the first section using it
+  CHECK(without.error().field == "channels.media.webhooks[0].url");  // the first use of it
   CHECK_THAT(without.error().message, Catch::Contains("HERALD_SIM_URL"));
 }

@@ -1,6 +1,7 @@
 #include "tests/support/herald_processes.h"
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -39,6 +40,25 @@ SimHandle start_sim(const std::vector<std::string>& args) {
       },
       std::chrono::seconds(10), std::chrono::milliseconds(20));
   if (!up) throw std::runtime_error("herald-sim did not start: " + read_file(sim.log_path));
+  return sim;
+}
+
+SimHandle start_sim_with_smtp(const std::vector<std::string>& args) {
+  std::vector<std::string> with_smtp = {"--smtp-listen", "127.0.0.1:0"};
+  with_smtp.insert(with_smtp.end(), args.begin(), args.end());
+  SimHandle sim = start_sim(with_smtp);
+  // The sink's line is printed before the HTTP one, which may still be on its way to the log.
+  const std::regex line(R"(smtp sink listening on smtp://127\.0\.0\.1:(\d+)\n)");
+  std::smatch match;
+  std::string log;
+  const bool found = wait_until(
+      [&] {
+        log = read_file(sim.log_path);
+        return std::regex_search(log, match, line);
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(20));
+  if (!found) throw std::runtime_error("herald-sim printed no SMTP port: " + log);
+  sim.smtp_port = std::stoi(match[1].str());
   return sim;
 }
 

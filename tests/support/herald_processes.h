@@ -22,10 +22,13 @@ struct SimHandle {
   ChildProcess process;
   std::string url;  // "http://127.0.0.1:PORT"
   std::string log_path;
+  int smtp_port = 0;  // the SMTP sink's port; 0 unless started by start_sim_with_smtp()
 };
 
 // Starts herald-sim on a free port; `args` are extra command-line arguments (e.g. --faults ...).
 SimHandle start_sim(const std::vector<std::string>& args = {});
+// The same, with the SMTP sink on a kernel-chosen port (read from the sim's startup line).
+SimHandle start_sim_with_smtp(const std::vector<std::string>& args = {});
 
 struct HeralddHandle {
   ChildProcess process;

@@ -396,6 +396,7 @@ TEST_CASE("HttpServer::stop lets a running handler finish and send its answer", 
 TEST_CASE("HttpServer closes connections that are too slow or idle", "[http_server]") {
   std::atomic<int> calls{0};
   HttpServerOptions options = local_options();
+  options.header_timeout = 200ms;
   options.read_timeout = 200ms;
   options.idle_timeout = 200ms;
   HttpServer server(options, [&calls](const ServerRequest& request) {
@@ -406,7 +407,7 @@ TEST_CASE("HttpServer closes connections that are too slow or idle", "[http_serv
   RawConnection connection(server.port());
   REQUIRE(connection.connected());
 
-  SECTION("half a request is cut off after read_timeout") {
+  SECTION("half a request is cut off after header_timeout") {
     connection.send_text("GET /half HTTP/1.1\r\nHost: t\r\n");
     CHECK(connection.closed_by_peer(10s));
     CHECK(connection.unread().empty());
@@ -421,7 +422,51 @@ TEST_CASE("HttpServer closes connections that are too slow or idle", "[http_serv
   }
 }
 
-TEST_CASE("HttpServer closes connections beyond max_connections at once", "[http_server]") {
+TEST_CASE("HttpServer times headers and body separately", "[http_server]") {
+  HttpServerOptions options = local_options();
+  const std::string head = "POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n";
+
+  SECTION("a body slower than header_timeout but within read_timeout is served") {
+    options.header_timeout = 100ms;
+    options.read_timeout = 60s;
+    HttpServer server(options, echo);
+    REQUIRE(server.start().ok());
+    RawConnection connection(server.port());
+    REQUIRE(connection.connected());
+    connection.send_text(head + "01234");
+    // Ten header timeouts later the connection is still open: the body has its own deadline.
+    CHECK_FALSE(connection.closed_by_peer(1s));
+    connection.send_text("56789");
+    auto response = connection.read_response();
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    CHECK(json::parse(response->body)["body"] == "0123456789");
+  }
+
+  SECTION("headers slower than header_timeout are cut off even with a long read_timeout") {
+    options.header_timeout = 200ms;
+    options.read_timeout = 60s;
+    HttpServer server(options, echo);
+    REQUIRE(server.start().ok());
+    RawConnection connection(server.port());
+    REQUIRE(connection.connected());
+    connection.send_text("POST /slow HTTP/1.1\r\nHost: t\r\n");
+    CHECK(connection.closed_by_peer(10s));  // well before read_timeout
+  }
+
+  SECTION("a body slower than read_timeout is cut off even with a long header_timeout") {
+    options.header_timeout = 60s;
+    options.read_timeout = 200ms;
+    HttpServer server(options, echo);
+    REQUIRE(server.start().ok());
+    RawConnection connection(server.port());
+    REQUIRE(connection.connected());
+    connection.send_text(head + "01234");
+    CHECK(connection.closed_by_peer(10s));
+  }
+}
+
+TEST_CASE("HttpServer answers 503 and closes connections beyond max_connections", "[http_server]") {
   HttpServerOptions options = local_options();
   options.max_connections = 1;
   HttpServer server(options, echo);
@@ -433,8 +478,24 @@ TEST_CASE("HttpServer closes connections beyond max_connections at once", "[http
   REQUIRE(first->read_response());  // the first connection is now surely counted
 
   RawConnection second(server.port());
-  REQUIRE(second.connected());  // accepted by the kernel, then closed by the server
+  REQUIRE(second.connected());  // accepted by the kernel, answered 503 by the server, closed
+  second.send_text("GET /two HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto busy = second.read_response();
+  REQUIRE(busy);
+  CHECK(busy->status == 503);
+  CHECK(busy->header("retry-after") == "1");
+  CHECK(busy->header("connection") == "close");
+  CHECK(json::parse(busy->body)["error"]["code"] == "busy");
   CHECK(second.closed_by_peer(10s));
+
+  SECTION("a refused client that sends nothing still gets the answer") {
+    RawConnection silent(server.port());
+    REQUIRE(silent.connected());
+    auto answer = silent.read_response();
+    REQUIRE(answer);
+    CHECK(answer->status == 503);
+    CHECK(silent.closed_by_peer(10s));
+  }
 
   first.reset();
   // Once the first connection's end is noticed, a new one is served.

@@ -280,7 +280,7 @@ TEST_CASE("herald-sim exits 2 on bad usage and 1 when it cannot bind", "[herald_
         std::vector<std::string>{"--listen", "127.0.0.1:0", "--faults", "webhook:bogus=1"},
         std::vector<std::string>{"--listen", "127.0.0.1:0", "--faults", "garbage"},
         std::vector<std::string>{"--listen", "127.0.0.1:0", "--faults", "webhook:5xx=0.6,429=0.6"},
-        std::vector<std::string>{"--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0"},
+        std::vector<std::string>{"--listen", "127.0.0.1:0", "--smtp-listen", "not-an-address"},
         std::vector<std::string>{"--listen", "not-an-address"},
         std::vector<std::string>{"--no-such-option"}, std::vector<std::string>{});
     CAPTURE(args);

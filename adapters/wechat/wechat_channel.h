@@ -1,0 +1,131 @@
+// WechatChannel: publishes to a WeChat official account (公众号): articles through draft/add +
+// freepublish/submit (publish mode) and texts through message/mass/sendall (broadcast mode), with
+// the access token shared by every heraldd through a TokenCache (channel-apis.md §2).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/channel.h"
+#include "adapters/http_client.h"
+#include "adapters/wechat/wechat_errors.h"
+#include "adapters/wechat/wechat_render.h"
+#include "core/clock.h"
+#include "core/delivery.h"
+#include "core/result.h"
+#include "core/token_cache.h"
+
+namespace herald {
+
+// publish: an article in the account's history (no mass-send quota used, but asynchronous and a
+// platform review may fail it); broadcast: a text pushed to followers' chats at once (but the
+// mass-send quota is one a day for a subscription account, four a month for a service account).
+// auto: alerts are broadcast (they must reach people now) and publications published (routine
+// news must not spend the tiny mass-send quota an alert may need).
+enum class WechatMode { auto_select, publish, broadcast };
+
+// The `channels.wechat` section.
+struct WechatSettings {
+  std::string api_base;  // "https://api.weixin.qq.com" (no trailing slash kept)
+  std::string appid;
+  std::string secret;  // secret | secret_file: the AppSecret
+  WechatMode mode = WechatMode::auto_select;
+  std::chrono::milliseconds timeout{10000};         // timeout_ms
+  std::chrono::milliseconds connect_timeout{3000};  // connect_timeout_ms
+  // token.refresh_margin_ms: fetch a new token this long before the old one expires (silenceper
+  // uses expires_in - 300 s for stable tokens); at most half the token's life is cut off.
+  std::chrono::milliseconds token_refresh_margin{300000};
+  // token.force_refresh_on_reject: when a refused token comes back unchanged from a normal
+  // stable_token call, ask once with force_refresh=true (limited to 20 a day by WeChat).
+  bool force_refresh_on_reject = true;
+  // publish.author (≤16 字), publish.cover_file (the cover image; "" = a built-in plain PNG),
+  // publish.poll_ms (waits before each freepublish/get: get is limited to 100 a day, so poll
+  // sparingly; the last wait repeats), publish.open_comment.
+  std::string author;
+  std::string cover_file;
+  std::vector<std::chrono::milliseconds> publish_poll{std::chrono::milliseconds(30000),
+                                                      std::chrono::milliseconds(120000),
+                                                      std::chrono::milliseconds(600000)};
+  bool open_comment = false;
+  // broadcast.tag_id (send to one follower tag; absent = everyone), broadcast.max_chars: the text
+  // limit of a mass-send text is not documented (unverified), 600 code points by default.
+  std::optional<long long> tag_id;
+  std::size_t text_max_chars = 600;
+  WechatQuotaPolicy quota;  // quota.{reset_utc_offset_minutes, mass_quota ("day"|"month"),
+                            // publish_too_frequent_ms, minute_wait_ms}
+};
+
+// Reads and validates a section; unknown keys are rejected and errors name the key's full path.
+// Reads cover_file, so a missing image is found at start-up.
+Result<WechatSettings> parse_wechat_settings(const nlohmann::json& section,
+                                             const std::string& path);
+
+// The clientmsgid sent with a mass send: the delivery's idempotency key, or (were it longer than
+// WeChat's 64 bytes) "herald-" and a SHA-256 prefix of it.
+std::string wechat_client_msg_id(const Delivery& delivery);
+
+// Safe to call from several dispatcher threads at once.
+class WechatChannel final : public Channel {
+ public:
+  // `tokens` null → a LocalTokenCache of its own (no sharing; tests and --check-config).
+  WechatChannel(WechatSettings settings, const Clock& clock, TokenCache* tokens,
+                HttpClientOptions http_options = {});
+
+  // The TokenCache keys: "wechat:<appid>" for the access token, "wechat:<appid>:cover:<hash>"
+  // for the cover's media_id, "wechat:<appid>:job:<delivery id>" for a publication in progress.
+  const std::string& token_key() const { return token_key_; }
+
+ protected:
+  // Remote ids: "article:<article_id>" (publish) or "mass:<msg_id>" (broadcast).
+  Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  // freepublish/delete or message/mass/delete, from the remote id alone; an article that is
+  // already gone (53600) counts as withdrawn.
+  Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+
+ private:
+  struct Answer {
+    long errcode = 0;
+    std::string errmsg;
+    nlohmann::json body;
+  };
+
+  Result<std::string> access_token();
+  Result<std::string> replace_rejected(const std::string& failed);
+  Result<CachedToken> fetch_token(bool force);
+  // POSTs to `resource` with the shared token; on 40001/40014/42001 replaces the token once and
+  // sends again. Transport and HTTP failures come back as errors; any errcode as an Answer.
+  Result<Answer> call(const std::string& resource, const std::string& body,
+                      const std::string& content_type = "application/json",
+                      const std::string& query = "");
+  Result<Answer> post(const std::string& url, const std::string& body,
+                      const std::string& content_type);
+  Result<void> check(const Answer& answer, const std::string& api);
+
+  Result<PublishReceipt> broadcast(const Delivery& delivery, const nlohmann::json& item);
+  Result<PublishReceipt> publish_article(const Delivery& delivery, const nlohmann::json& item);
+  Result<PublishReceipt> poll(const std::string& job_key, nlohmann::json job);
+  Result<std::string> cover_media_id();
+  Error pending(const nlohmann::json& job) const;
+
+  WechatSettings settings_;
+  const Clock& clock_;
+  std::unique_ptr<TokenCache> own_tokens_;
+  TokenCache* tokens_;
+  std::string token_key_;
+  std::string cover_;  // the image bytes
+  std::string cover_name_;
+  std::string cover_type_;
+  std::string cover_key_;
+  HttpClientPool http_;
+};
+
+// The factory registered as "wechat"; uses deps.token_cache.
+Result<ChannelPtr> make_wechat_channel(const nlohmann::json& section, const std::string& path,
+                                       ChannelDeps& deps);
+
+}  // namespace herald

@@ -1,0 +1,121 @@
+// The annual open-government-information report (政府信息公开工作年度报告): Herald's own counts for
+// a year and the year before, the figures a compiler supplies by hand, and the tables of the format
+// that applies to the year. Pure data and arithmetic: no Redis, no I/O (see report_render.h).
+#pragma once
+
+#include <array>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/report/supplied_figures.h"
+
+namespace herald::report {
+
+// The report's format is chosen by year: the old free-form report (up to 2018), the 2019 trial
+// format (国办公开办函〔2019〕60号, reports for 2019 and 2020) and the 2021 format (〔2021〕30号).
+enum class ReportTemplate { freeform_2008, trial_2019, national_2021 };
+ReportTemplate template_for_year(int year);
+const char* to_string(ReportTemplate t);  // "2008-freeform", "2019-trial", "2021"
+
+// Herald's counts for one calendar year in the office's time zone.
+//
+// Every item has exactly one category, so the category figures partition the items and the
+// total is their sum (there is no separately stored total that could disagree, as the seed's
+// 1094 against 1090 did). Alerts (kind "alert") are not a fifth partition: an alert is counted in
+// the category it was filed under (overseas_safety for a new alert, work_news for the 2013
+// office, which had no alert category), and the report gives "其中海外安全提醒 N 条" beside.
+struct YearFigures {
+  int year = 0;
+  std::map<std::string, long long> items_by_category;  // category id → items
+  std::map<std::string, long long> alerts_by_level;    // "caution" | "reconsider" | "avoid" | ""
+  std::map<std::string, long long> deliveries_by_channel;
+  std::array<long long, 12> items_by_month{};  // January first
+  long long retracted = 0;
+  long long corrected = 0;
+  long long failed = 0;
+
+  long long items() const;       // sum of items_by_category
+  long long alerts() const;      // sum of alerts_by_level
+  long long deliveries() const;  // sum of deliveries_by_channel
+  long long items_by_month_sum() const;
+};
+
+// One cell of a table: a figure, a text, or blank (no data: printed as such, never as 0).
+struct Cell {
+  enum class Type { blank, number, text };
+  Type type = Type::blank;
+  long long number = 0;
+  std::string text;
+
+  static Cell blank() { return {}; }
+  static Cell of(long long n) { return {Type::number, n, {}}; }
+  static Cell of(const std::optional<long long>& n) { return n ? of(*n) : blank(); }
+  static Cell of_text(std::string t) { return {Type::text, 0, std::move(t)}; }
+  // "1094" for numbers, the text, or kBlankMark.
+  std::string display() const;
+};
+
+// What a blank cell shows, and the legend under every table that has one.
+inline constexpr const char* kBlankMark = "—";
+inline constexpr const char* kBlankLegend =
+    "“—”表示无此项数据（Herald 不统计且编制人未提供），不是0。";
+
+struct TableRow {
+  std::string id;     // stable, for CSV and JSON readers: "regulation", "outcomes.disclosed"
+  std::string label;  // as printed: "法规公文类", "（一）予以公开"
+  std::vector<Cell> cells;
+  bool is_total = false;  // a computed sum of the rows above it
+};
+
+struct Table {
+  std::string id;      // "items_by_category", "table2", ...
+  std::string title;   // "表二  收到和处理政府信息公开申请情况"
+  std::string source;  // "herald" | "supplied" | "herald+supplied"
+  std::vector<std::string> column_ids;
+  std::vector<std::string> columns;  // printed headers; the row label column is not included
+  std::vector<TableRow> rows;
+  std::vector<std::string> notes;  // what the totals count, where figures come from
+
+  bool has_blank() const;
+};
+
+struct AnnualReport {
+  int year = 0;
+  ReportTemplate format = ReportTemplate::freeform_2008;
+  std::string office;        // from the supplied figures, else from the caller
+  std::string time_zone;     // "+08:00"
+  std::string generated_at;  // RFC 3339
+  YearFigures current;
+  YearFigures previous;  // year - 1
+  std::optional<SuppliedFigures> supplied;
+  std::vector<std::string> counting_rules;  // the lines saying what each total counts
+  std::string active_disclosure_text;       // 主动公开政府信息情况, in the seed's style
+  std::string requests_text;                // 依申请公开 and the rest, from supplied figures
+  std::vector<Table> tables;
+  std::vector<std::string> warnings;  // e.g. counters that disagree with each other
+};
+
+// Assembles the report: prose, tables (by template), warnings. `office` is used when the supplied
+// figures name none. `generated_at` is passed in so the output is reproducible in tests.
+AnnualReport build_annual_report(int year, YearFigures current, YearFigures previous,
+                                 std::optional<SuppliedFigures> supplied, std::string office,
+                                 int utc_offset_minutes, std::string generated_at);
+
+// Labels.
+std::string category_label(const std::string& category);  // "work_news" → "工作动态类"
+std::string channel_label(const std::string& channel);    // "portal" → "政府门户网站"
+// The order categories are printed in: the seed's four, then overseas_safety, then others.
+std::vector<std::string> ordered_categories(const YearFigures& a, const YearFigures& b);
+
+// A share of a whole as printed in the report: one decimal, rounded half up in integer
+// arithmetic ("98.5%"); "—" for an empty whole.
+std::string share_text(long long part, long long whole);
+// Change against the year before: "增加16条（增长1.5%）", "减少3条（下降0.2%）", "持平",
+// "增加1090条（上年为0）".
+std::string change_text(long long now, long long before, const std::string& unit);
+// "1094": a count as printed.
+std::string count_text(long long n);
+
+}  // namespace herald::report

@@ -1,0 +1,813 @@
+#include "services/heraldctl/commands.h"
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "services/heraldctl/table.h"
+
+namespace herald::ctl {
+namespace {
+
+using nlohmann::json;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+constexpr const char* kExitFooter =
+    "Exit codes: 0 ok; 1 runtime failure, worth retrying (heraldd unreachable or timed out, 5xx, "
+    "408, 429, `wait` timed out or saw another final state); 2 bad usage or bad config (argument "
+    "errors, no token, unreadable file, any other 4xx refusal: 401/403 token or role, 404, 409, "
+    "413, 415, 422).";
+
+Result<std::string> read_text(const std::string& path) {
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return usage_error("cannot read " + path);
+  text << in.rdbuf();
+  if (in.bad()) return usage_error("cannot read " + path);
+  return text.str();
+}
+
+Result<json> read_json_object(const std::string& path) {
+  auto text = read_text(path);
+  if (!text) return text.error();
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return usage_error(path + " is not a JSON object");
+  }
+  return j;
+}
+
+// The value of `key` as text for a table cell: strings as they are, numbers and booleans printed,
+// null or missing as "".
+std::string text_of(const json& j, const std::string& key) {
+  if (!j.is_object() || !j.contains(key)) return {};
+  const json& v = j[key];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return {};
+  return v.dump();
+}
+
+// "2026-11-29T18:00:01.123+08:00" → "2026-11-29 18:00:01+08:00": one screen column saved per
+// character, and the offset kept, since it says which day the report counts it in.
+std::string short_time(std::string t) {
+  if (t.size() > 10 && t[10] == 'T') t[10] = ' ';
+  const auto dot = t.find('.');
+  if (dot != std::string::npos) {
+    auto end = t.find_first_not_of("0123456789", dot + 1);
+    t.erase(dot, end == std::string::npos ? std::string::npos : end - dot);
+  }
+  return t;
+}
+
+// A delivery's last error: {"code","message"} or a plain string.
+std::string last_error_of(const json& d) {
+  if (!d.contains("last_error")) return {};
+  const json& e = d["last_error"];
+  if (e.is_string()) return e.get<std::string>();
+  if (!e.is_object()) return {};
+  const std::string code = text_of(e, "code");
+  const std::string message = text_of(e, "message");
+  if (code.empty()) return message;
+  return message.empty() ? code : code + ": " + message;
+}
+
+std::string path_segment(const std::string& id) {
+  return url_encode(id);
+}
+
+void print_json(const json& j) {
+  std::cout << j.dump(2) << "\n";
+}
+
+void print_deliveries(const json& deliveries) {
+  Table table({"CHANNEL", "STATE", "ATTEMPTS", "REMOTE ID", "PUBLISHED", "UPDATED", "LAST ERROR"});
+  table.limit_width(6, 70);
+  for (const auto& d : deliveries) {
+    if (!d.is_object()) continue;
+    std::string state = text_of(d, "state");
+    if (d.contains("next_attempt_at") && state != "published" && state != "dead") {
+      state += " (next " + short_time(text_of(d, "next_attempt_at")) + ")";
+    }
+    table.add_row({text_of(d, "channel"), state, text_of(d, "attempts"), text_of(d, "remote_id"),
+                   short_time(text_of(d, "published_at")), short_time(text_of(d, "updated_at")),
+                   last_error_of(d)});
+  }
+  table.print(std::cout, 2);
+}
+
+void print_item(const json& item) {
+  std::cout << "Item      " << text_of(item, "id") << "  (" << text_of(item, "kind") << ", "
+            << text_of(item, "category");
+  if (text_of(item, "status") == "exercise") std::cout << ", exercise";
+  std::cout << ")\n";
+  std::cout << "Title     " << text_of(item, "title") << "\n";
+  std::cout << "State     " << text_of(item, "state") << "\n";
+  std::cout << "Author    " << text_of(item, "author") << ", created "
+            << short_time(text_of(item, "created_at")) << "\n";
+  if (!text_of(item, "publish_at").empty()) {
+    std::cout << "Publish   " << short_time(text_of(item, "publish_at")) << "\n";
+  }
+  if (!text_of(item, "corrects").empty()) {
+    std::cout << "Corrects  " << text_of(item, "corrects") << "\n";
+  }
+  if (item.contains("alert") && item["alert"].is_object()) {
+    const json& a = item["alert"];
+    std::string areas;
+    if (a.contains("areas") && a["areas"].is_array()) {
+      for (const auto& area : a["areas"]) {
+        if (!areas.empty()) areas += ", ";
+        areas += text_of(area, "country") + " " + text_of(area, "desc");
+      }
+    }
+    std::cout << "Alert     " << text_of(a, "level") << " / " << text_of(a, "severity") << " / "
+              << text_of(a, "urgency") << " / " << text_of(a, "certainty") << "  " << areas << "\n";
+  }
+  if (item.contains("approvals") && item["approvals"].is_array()) {
+    std::cout << "Approvals " << item["approvals"].size();
+    if (item.contains("approvals_required"))
+      std::cout << "/" << text_of(item, "approvals_required");
+    std::cout << "\n";
+    for (const auto& a : item["approvals"]) {
+      std::cout << "  " << text_of(a, "decision") << " by " << text_of(a, "user") << " at "
+                << short_time(text_of(a, "at"));
+      if (!text_of(a, "comment").empty()) std::cout << ": " << text_of(a, "comment");
+      std::cout << "\n";
+    }
+  }
+  if (item.contains("deliveries") && item["deliveries"].is_array() && !item["deliveries"].empty()) {
+    std::cout << "Deliveries\n";
+    print_deliveries(item["deliveries"]);
+  }
+  // A retraction's recall deliveries (one per channel that had published).
+  if (item.contains("recalls") && item["recalls"].is_array() && !item["recalls"].empty()) {
+    std::cout << "Recalls\n";
+    print_deliveries(item["recalls"]);
+  }
+}
+
+// The short status line a write command prints: "ID STATE".
+void print_status(const json& reply, const std::string& fallback_id) {
+  std::string id = text_of(reply, "id");
+  std::cout << (id.empty() ? fallback_id : id) << " " << text_of(reply, "state") << "\n";
+}
+
+CLI::Option* add_json_flag(CLI::App* sub, bool& flag) {
+  return sub->add_flag("--json", flag, "print the server's JSON instead of a table");
+}
+
+}  // namespace
+
+Result<json> item_from_options(const SubmitOptions& o) {
+  json item = json::object();
+  if (!o.file.empty()) {
+    auto from_file = read_json_object(o.file);
+    if (!from_file) return from_file.error();
+    item = std::move(*from_file);
+  } else if (o.title.empty() || o.channels.empty()) {
+    return usage_error("give --file ITEM.json, or at least --title and --channel");
+  }
+  const bool alert_flags = !o.level.empty() || !o.severity.empty() || !o.urgency.empty() ||
+                           !o.certainty.empty() || !o.areas.empty() || !o.expires.empty() ||
+                           !o.hotline.empty();
+  if (!o.kind.empty()) {
+    item["kind"] = o.kind;
+  } else if (!item.contains("kind")) {
+    item["kind"] = alert_flags ? "alert" : "publication";
+  }
+  if (!o.category.empty()) {
+    item["category"] = o.category;
+  } else if (!item.contains("category") && item["kind"] == "alert") {
+    item["category"] = "overseas_safety";
+  }
+  std::string body = o.body;
+  if (!o.body_file.empty()) {
+    auto text = read_text(o.body_file);
+    if (!text) return text.error();
+    body = std::move(*text);
+  }
+  for (const auto& [key, value] :
+       {std::pair{"title", &o.title}, std::pair{"body", static_cast<const std::string*>(&body)},
+        std::pair{"summary", &o.summary}, std::pair{"link", &o.link},
+        std::pair{"publish_at", &o.publish_at}, std::pair{"classification", &o.classification}}) {
+    if (!value->empty()) item[key] = *value;
+  }
+  if (!o.channels.empty()) item["channels"] = o.channels;
+  if (o.exercise) item["status"] = "exercise";
+
+  if (alert_flags) {
+    json alert =
+        item.contains("alert") && item["alert"].is_object() ? item["alert"] : json::object();
+    for (const auto& [key, value] :
+         {std::pair{"level", &o.level}, std::pair{"severity", &o.severity},
+          std::pair{"urgency", &o.urgency}, std::pair{"certainty", &o.certainty},
+          std::pair{"expires", &o.expires}, std::pair{"hotline", &o.hotline}}) {
+      if (!value->empty()) alert[key] = *value;
+    }
+    if (!o.areas.empty()) {
+      json areas = json::array();
+      for (const auto& area : o.areas) {
+        const auto colon = area.find(':');
+        if (colon == std::string::npos || colon == 0) {
+          return usage_error(
+              "--area expects COUNTRY:description (e.g. TH:泰国南部), got '" + area + "'", "area");
+        }
+        areas.push_back({{"country", area.substr(0, colon)}, {"desc", area.substr(colon + 1)}});
+      }
+      alert["areas"] = std::move(areas);
+    }
+    item["alert"] = std::move(alert);
+  }
+  return item;
+}
+
+Cli::Cli(CLI::App& app) : app_(app) {
+  app_.require_subcommand(1);
+  // Global options may come after the subcommand too: `heraldctl show ID --server URL`.
+  app_.fallthrough();
+  app_.footer(kExitFooter);
+  app_.add_option("--server", connection_.server,
+                  "heraldd base URL (default http://127.0.0.1:8080)")
+      ->envname("HERALD_URL");
+  // No default shown, and never echoed anywhere: the token is a secret.
+  app_.add_option("--token", connection_.token, "bearer token")->envname("HERALD_TOKEN");
+  app_.add_option("--timeout", timeout_seconds_, "seconds allowed per HTTP request (default 15)")
+      ->check(CLI::Range(0.1, 3600.0));
+  add_submit();
+  add_review();
+  add_show();
+  add_list();
+  add_retract();
+  add_correct();
+  add_dead();
+  add_replay();
+  add_stats();
+  add_report();
+  add_import();
+  add_audit();
+  add_wait();
+}
+
+CLI::App* Cli::subcommand(const std::string& name, const std::string& description) {
+  CLI::App* sub = app_.add_subcommand(name, description);
+  sub->footer(
+      std::string("Global options, before or after the subcommand: --server URL (env HERALD_URL), "
+                  "--token TOKEN (env HERALD_TOKEN), --timeout SECONDS.\n") +
+      kExitFooter);
+  return sub;
+}
+
+int Cli::run() {
+  if (connection_.token.empty()) {
+    return report_failure(usage_error("no token: give --token or set HERALD_TOKEN"));
+  }
+  connection_.timeout =
+      std::chrono::milliseconds(static_cast<long long>(timeout_seconds_ * 1000.0));
+  ApiClient client(connection_);
+  for (const CLI::App* sub : app_.get_subcommands()) {
+    auto runner = runners_.find(sub);
+    if (runner != runners_.end()) return runner->second(client);
+  }
+  return report_failure(usage_error("no subcommand given (see --help)"));
+}
+
+void Cli::add_submit() {
+  struct Options {
+    SubmitOptions item;
+    std::string idempotency_key;
+    bool json = false;
+    bool quiet = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand(
+      "submit",
+      "submit an item for review, from flags or a JSON file (flags override the file's fields); "
+      "prints 'ID STATE'");
+  SubmitOptions& i = o->item;
+  sub->add_option("--file,-f", i.file, "item JSON (DESIGN.md §4 shape), '-' for stdin");
+  sub->add_option("--kind", i.kind,
+                  "publication or alert (default: alert if an alert flag is given)")
+      ->check(CLI::IsMember({"publication", "alert"}));
+  sub->add_option("--category", i.category,
+                  "regulation, work_news, personnel, finance or overseas_safety (alerts default to "
+                  "overseas_safety)");
+  sub->add_option("--title", i.title, "title");
+  auto* body = sub->add_option("--body", i.body, "body text");
+  auto* body_file = sub->add_option("--body-file", i.body_file, "read the body from a file");
+  body->excludes(body_file);
+  sub->add_option("--summary", i.summary, "summary");
+  sub->add_option("--link", i.link, "http(s) link to the full text");
+  sub->add_option("--channel,-c", i.channels, "channel, repeatable or comma-separated")
+      ->delimiter(',');
+  sub->add_option("--publish-at", i.publish_at,
+                  "RFC 3339 time with offset, e.g. 2026-11-29T08:00:00+08:00");
+  sub->add_option("--classification", i.classification,
+                  "default public (anything else is refused)");
+  sub->add_flag("--exercise", i.exercise, "a drill (status exercise): never counted in reports");
+  sub->add_option("--level", i.level,
+                  "alert: caution (注意安全), reconsider (谨慎前往), avoid (暂勿前往)");
+  sub->add_option("--severity", i.severity,
+                  "alert: CAP severity (Extreme, Severe, Moderate, Minor)");
+  sub->add_option("--urgency", i.urgency, "alert: CAP urgency (Immediate, Expected, Future, Past)");
+  sub->add_option("--certainty", i.certainty, "alert: CAP certainty (Observed, Likely, Possible)");
+  sub->add_option("--area", i.areas, "alert: COUNTRY:description, repeatable (e.g. TH:泰国南部)");
+  sub->add_option("--expires", i.expires, "alert: RFC 3339 expiry");
+  sub->add_option("--hotline", i.hotline, "alert: consular hotline, e.g. 12308");
+  sub->add_option("--idempotency-key", o->idempotency_key,
+                  "makes a retried submit return the first answer instead of a second item");
+  add_json_flag(sub, o->json);
+  sub->add_flag("--quiet,-q", o->quiet, "print only the new item's id (for scripts)");
+  runners_[sub] = [o](ApiClient& client) {
+    auto item = item_from_options(o->item);
+    if (!item) return report_failure(item.error());
+    Headers headers;
+    if (!o->idempotency_key.empty()) headers.emplace_back("Idempotency-Key", o->idempotency_key);
+    auto reply = client.call_json("POST", "/v1/items", &*item, headers);
+    if (!reply) return report_failure(reply.error());
+    if (o->json) {
+      print_json(*reply);
+    } else if (o->quiet) {
+      std::cout << text_of(*reply, "id") << "\n";
+    } else {
+      print_status(*reply, "");
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_review() {
+  for (const std::string decision : {"approve", "reject"}) {
+    struct Options {
+      std::string id;
+      std::string comment;
+      bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* sub = subcommand(
+        decision, decision == "approve"
+                      ? "approve an item (两级审核: approvers must be distinct and not the author)"
+                      : "reject an item (final: a rejected item never publishes)");
+    sub->add_option("id", o->id, "item id")->required();
+    auto* comment = sub->add_option("--comment,-m", o->comment, "the reviewer's comment");
+    if (decision == "reject") comment->required();
+    add_json_flag(sub, o->json);
+    runners_[sub] = [o, decision](ApiClient& client) {
+      const json body = {{"decision", decision}, {"comment", o->comment}};
+      auto reply =
+          client.call_json("POST", "/v1/items/" + path_segment(o->id) + "/approvals", &body);
+      if (!reply) return report_failure(reply.error());
+      if (o->json) {
+        print_json(*reply);
+        return kExitOk;
+      }
+      std::cout << o->id << " " << text_of(*reply, "state");
+      if (reply->contains("approvals")) {
+        std::cout << " (approvals " << text_of(*reply, "approvals");
+        if (reply->contains("approvals_required")) {
+          std::cout << "/" << text_of(*reply, "approvals_required");
+        }
+        std::cout << ")";
+      }
+      std::cout << "\n";
+      return kExitOk;
+    };
+  }
+}
+
+void Cli::add_show() {
+  struct Options {
+    std::string id;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand(
+      "show",
+      "show an item: state, approvals, and per channel the delivery state, attempts, remote id, "
+      "times and last error");
+  sub->add_option("id", o->id, "item id")->required();
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    auto reply = client.call_json("GET", "/v1/items/" + path_segment(o->id));
+    if (!reply) return report_failure(reply.error());
+    if (o->json) {
+      print_json(*reply);
+    } else {
+      print_item(*reply);
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_list() {
+  struct Options {
+    std::string state, kind, category, from, to, cursor;
+    int limit = 0;
+    bool all = false;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand("list", "list items, newest first");
+  sub->add_option("--state", o->state, "only items in this state (e.g. pending_review, published)");
+  sub->add_option("--kind", o->kind, "publication or alert");
+  sub->add_option("--category", o->category, "only this category");
+  sub->add_option("--from", o->from, "created at or after (RFC 3339 or YYYY-MM-DD)");
+  sub->add_option("--to", o->to, "created before (RFC 3339 or YYYY-MM-DD)");
+  sub->add_option("--limit", o->limit, "items per page (the server's default when not given)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--cursor", o->cursor, "continue from a previous page's next_cursor");
+  sub->add_flag("--all", o->all, "follow next_cursor to the last page");
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    const Query query = {{"state", o->state},
+                         {"kind", o->kind},
+                         {"category", o->category},
+                         {"from", o->from},
+                         {"to", o->to},
+                         {"limit", o->limit > 0 ? std::to_string(o->limit) : ""}};
+    auto pages = client.get_pages("/v1/items", query, "items", o->all, o->cursor);
+    if (!pages) return report_failure(pages.error());
+    if (o->json) {
+      print_json(*pages);
+      return kExitOk;
+    }
+    Table table({"ID", "STATE", "KIND", "CATEGORY", "CREATED", "TITLE"});
+    table.limit_width(5, 48);
+    for (const auto& item : (*pages)["items"]) {
+      table.add_row({text_of(item, "id"), text_of(item, "state"), text_of(item, "kind"),
+                     text_of(item, "category"), short_time(text_of(item, "created_at")),
+                     text_of(item, "title")});
+    }
+    if (table.empty()) {
+      std::cout << "no items\n";
+    } else {
+      table.print(std::cout);
+    }
+    const json& next = (*pages)["next_cursor"];
+    if (next.is_string()) {
+      std::cerr << "more: --cursor " << next.get<std::string>() << " (or --all)\n";
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_retract() {
+  struct Options {
+    std::string id, reason;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand(
+      "retract",
+      "retract an item everywhere: published deliveries are recalled through each platform, "
+      "pending ones cancelled");
+  sub->add_option("id", o->id, "item id")->required();
+  sub->add_option("--reason", o->reason, "why (kept in the audit trail)")->required();
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    const json body = {{"reason", o->reason}};
+    auto reply = client.call_json("POST", "/v1/items/" + path_segment(o->id) + "/retract", &body);
+    if (!reply) return report_failure(reply.error());
+    if (o->json) {
+      print_json(*reply);
+    } else {
+      print_status(*reply, o->id);
+      // What happens on each channel: "cancelled" (never went out) or "recall" (withdrawn).
+      Table table({"CHANNEL", "DELIVERY", "ACTION", "RECALL"});
+      if (reply->contains("channels") && (*reply)["channels"].is_array()) {
+        for (const auto& c : (*reply)["channels"]) {
+          std::string recall;
+          if (c.contains("recall")) {
+            recall = text_of(c["recall"], "id") + " (" + text_of(c["recall"], "state") + ")";
+          }
+          table.add_row({text_of(c, "channel"),
+                         c.contains("delivery") ? text_of(c["delivery"], "state") : "",
+                         text_of(c, "action"), recall});
+        }
+      }
+      if (!table.empty()) table.print(std::cout, 2);
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_correct() {
+  struct Options {
+    std::string id, file;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand(
+      "correct",
+      "publish a correction (an Update) of an item: a new item that goes through review again; "
+      "prints 'NEW_ID STATE'");
+  sub->add_option("id", o->id, "the item being corrected")->required();
+  sub->add_option("--file,-f", o->file, "the corrected item JSON, '-' for stdin")->required();
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    auto body = read_json_object(o->file);
+    if (!body) return report_failure(body.error());
+    auto reply =
+        client.call_json("POST", "/v1/items/" + path_segment(o->id) + "/corrections", &*body);
+    if (!reply) return report_failure(reply.error());
+    if (o->json) {
+      print_json(*reply);
+    } else {
+      print_status(*reply, "");
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_dead() {
+  struct Options {
+    std::string channel, cursor;
+    int limit = 0;
+    bool all = false;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand("dead", "list dead-lettered deliveries (replay them with `replay`)");
+  sub->add_option("--channel", o->channel, "only this channel");
+  sub->add_option("--limit", o->limit, "deliveries per page")->check(CLI::PositiveNumber);
+  sub->add_option("--cursor", o->cursor, "continue from a previous page's next_cursor");
+  sub->add_flag("--all", o->all, "follow next_cursor to the last page");
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    const Query query = {{"channel", o->channel},
+                         {"limit", o->limit > 0 ? std::to_string(o->limit) : ""}};
+    auto pages = client.get_pages("/v1/deliveries/dead", query, "deliveries", o->all, o->cursor);
+    if (!pages) return report_failure(pages.error());
+    if (o->json) {
+      print_json(*pages);
+      return kExitOk;
+    }
+    Table table({"DELIVERY", "CHANNEL", "ITEM", "ATTEMPTS", "SINCE", "LAST ERROR"});
+    table.limit_width(5, 70);
+    for (const auto& d : (*pages)["deliveries"]) {
+      std::string id = text_of(d, "id");
+      if (id.empty()) id = text_of(d, "delivery_id");
+      std::string since = text_of(d, "dead_at");
+      if (since.empty()) since = text_of(d, "updated_at");
+      table.add_row({id, text_of(d, "channel"), text_of(d, "item_id"), text_of(d, "attempts"),
+                     short_time(since), last_error_of(d)});
+    }
+    if (table.empty()) {
+      std::cout << "no dead letters\n";
+    } else {
+      table.print(std::cout);
+    }
+    const json& next = (*pages)["next_cursor"];
+    if (next.is_string()) {
+      std::cerr << "more: --cursor " << next.get<std::string>() << " (or --all)\n";
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_replay() {
+  struct Options {
+    std::string id;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand("replay", "send a dead-lettered delivery again");
+  sub->add_option("delivery_id", o->id, "delivery id, as `dead` lists it")->required();
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    const json body = json::object();
+    auto reply =
+        client.call_json("POST", "/v1/deliveries/" + path_segment(o->id) + "/replay", &body);
+    if (!reply) return report_failure(reply.error());
+    if (o->json) {
+      print_json(*reply);
+    } else {
+      std::string id = text_of(*reply, "id");
+      if (id.empty()) id = o->id;
+      const std::string state = text_of(*reply, "state");
+      std::cout << id << " " << (state.empty() ? "replayed" : state) << "\n";
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_stats() {
+  struct Options {
+    std::string from, to, group_by, format = "json";
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand("stats", "delivery and item counts from the pre-aggregated counters");
+  sub->add_option("--from", o->from, "period start (YYYY-MM-DD or RFC 3339, office time zone)");
+  sub->add_option("--to", o->to, "period end");
+  sub->add_option("--group-by", o->group_by,
+                  "comma-separated: channel, category, kind, level, month, day");
+  sub->add_option("--format", o->format, "json (default) or csv")
+      ->check(CLI::IsMember({"json", "csv"}));
+  runners_[sub] = [o](ApiClient& client) {
+    const Query query = {
+        {"from", o->from}, {"to", o->to}, {"group_by", o->group_by}, {"format", o->format}};
+    auto reply = client.call("GET", "/v1/stats" + query_string(query));
+    if (!reply) return report_failure(reply.error());
+    if (o->format == "json" && !reply->json.is_null()) {
+      print_json(reply->json);
+    } else {
+      std::cout << reply->body;
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_report() {
+  struct Options {
+    int year = 0;
+    std::string format = "md";
+    std::string supplied;
+    std::string output;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand(
+      "report", "the annual report's 主动公开 section (政府信息公开工作年度报告) for a year");
+  sub->add_option("--year", o->year, "calendar year in the office's time zone")
+      ->required()
+      ->check(CLI::Range(1990, 2200));
+  sub->add_option("--format", o->format, "md (default), html, json or csv")
+      ->check(CLI::IsMember({"json", "md", "html", "csv"}));
+  sub->add_option(
+      "--supplied", o->supplied,
+      "JSON file of the figures Herald does not hold (依申请公开, fees, reconsideration "
+      "and litigation), validated by the server");
+  sub->add_option("--output,-o", o->output, "write the report to this file instead of stdout");
+  runners_[sub] = [o](ApiClient& client) {
+    const Query query = {{"year", std::to_string(o->year)}, {"format", o->format}};
+    Result<ApiReply> reply = Error::permanent("unreachable");
+    if (o->supplied.empty()) {
+      reply = client.call("GET", "/v1/reports/annual" + query_string(query));
+    } else {
+      auto supplied = read_json_object(o->supplied);
+      if (!supplied) return report_failure(supplied.error());
+      const json body = {{"year", o->year}, {"format", o->format}, {"supplied", *supplied}};
+      reply = client.call("POST", "/v1/reports/annual" + query_string(query), body.dump());
+    }
+    if (!reply) return report_failure(reply.error());
+    std::string text = reply->body;
+    if (o->format == "json" && !reply->json.is_null()) text = reply->json.dump(2) + "\n";
+    if (o->output.empty()) {
+      std::cout << text;
+      return kExitOk;
+    }
+    std::ofstream out(o->output, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return report_failure(usage_error("cannot write " + o->output));
+    std::cerr << "wrote " << o->output << " (" << text.size() << " bytes)\n";
+    return kExitOk;
+  };
+}
+
+void Cli::add_import() {
+  struct Options {
+    std::string file;
+    bool dry_run = false;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand(
+      "import",
+      "load historic publications from CSV (date, category, kind, channels, title, remote ids) as "
+      "already published");
+  sub->add_option("file", o->file, "CSV file, '-' for stdin")->required();
+  sub->add_flag("--dry-run", o->dry_run, "validate and count, store nothing");
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    auto csv = read_text(o->file);
+    if (!csv) return report_failure(csv.error());
+    const Query query = {{"dry_run", o->dry_run ? "true" : "false"}};
+    auto reply = client.call("POST", "/v1/imports" + query_string(query), *csv, "text/csv");
+    if (!reply) return report_failure(reply.error());
+    if (reply->json.is_null()) {
+      std::cout << reply->body;
+    } else if (o->json || !reply->json.is_object()) {
+      print_json(reply->json);
+    } else {
+      // A one-line summary of whatever counts the server gives, then any problems.
+      std::string line = o->dry_run ? "dry run:" : "imported:";
+      for (const auto& [key, value] : reply->json.items()) {
+        if (key == "item_ids") continue;  // one per row: --json has them
+        if (!value.is_string()) line += " " + key + "=" + value.dump();
+      }
+      std::cout << line << "\n";
+      for (const char* key : {"errors", "problems", "rejected"}) {
+        if (reply->json.contains(key) && reply->json[key].is_array()) {
+          for (const auto& e : reply->json[key]) std::cout << "  " << e.dump() << "\n";
+        }
+      }
+    }
+    return kExitOk;
+  };
+}
+
+void Cli::add_audit() {
+  struct Options {
+    std::string id;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub =
+      subcommand("audit", "an item's audit trail (备案): every state change, who, when");
+  sub->add_option("id", o->id, "item id")->required();
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    auto reply = client.call_json("GET", "/v1/items/" + path_segment(o->id) + "/audit");
+    if (!reply) return report_failure(reply.error());
+    if (o->json) {
+      print_json(*reply);
+      return kExitOk;
+    }
+    Table table({"AT", "EVENT", "WHO", "CHANNEL", "DETAILS"});
+    table.limit_width(4, 80);
+    static const std::set<std::string> kShown = {"at",  "at_ms",    "event",
+                                                 "who", "delivery", "channel"};
+    if (reply->contains("events") && (*reply)["events"].is_array()) {
+      for (const auto& e : (*reply)["events"]) {
+        std::string details;
+        for (const auto& [key, value] : e.items()) {
+          if (kShown.count(key) != 0) continue;
+          if (!details.empty()) details += " ";
+          details += key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+        }
+        table.add_row({short_time(text_of(e, "at")), text_of(e, "event"), text_of(e, "who"),
+                       text_of(e, "channel"), details});
+      }
+    }
+    table.print(std::cout);
+    return kExitOk;
+  };
+}
+
+void Cli::add_wait() {
+  struct Options {
+    std::string id;
+    std::string state = "published";
+    double timeout_s = 60;
+    int interval_ms = 250;
+    bool quiet = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand(
+      "wait",
+      "poll an item until it reaches a state (for scripts). Stops early with exit 1 when the "
+      "item ends elsewhere: rejected or retracted, or failed/partially_failed while waiting for "
+      "published");
+  sub->add_option("id", o->id, "item id")->required();
+  sub->add_option("--state", o->state, "the state to wait for (default published)");
+  sub->add_option("--timeout", o->timeout_s, "seconds to wait (default 60)")
+      ->check(CLI::Range(0.0, 86400.0));
+  sub->add_option("--interval", o->interval_ms, "milliseconds between polls (default 250)")
+      ->check(CLI::Range(10, 60000));
+  sub->add_flag("--quiet,-q", o->quiet, "print nothing on success");
+  runners_[sub] = [o](ApiClient& client) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<long long>(o->timeout_s * 1000));
+    std::set<std::string> final_elsewhere = {"rejected", "retracted"};
+    if (o->state == "published") final_elsewhere.insert({"failed", "partially_failed"});
+    final_elsewhere.erase(o->state);
+    std::string last_state;
+    std::string last_problem;
+    for (;;) {
+      auto item = client.call_json("GET", "/v1/items/" + path_segment(o->id));
+      if (item) {
+        last_state = text_of(*item, "state");
+        if (last_state == o->state) {
+          if (!o->quiet) std::cout << o->id << " " << last_state << "\n";
+          return kExitOk;
+        }
+        if (final_elsewhere.count(last_state) != 0) {
+          return report_failure(Error::retryable(o->id + " is " + last_state + ", it will not be " +
+                                                 o->state + " (see `heraldctl show " + o->id +
+                                                 "`)"));
+        }
+      } else if (exit_code_for(item.error()) != kExitRuntime) {
+        return report_failure(item.error());  // 404, 401...: waiting longer will not help
+      } else {
+        last_problem = item.error().message;  // heraldd restarting: keep polling
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        std::ostringstream message;
+        message << "timed out after " << o->timeout_s << " s waiting for " << o->id << " to be "
+                << o->state;
+        if (!last_state.empty()) message << " (it is " << last_state << ")";
+        if (!last_problem.empty()) message << "; last error: " << last_problem;
+        return report_failure(Error::retryable(message.str()));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(o->interval_ms));
+    }
+  };
+}
+
+}  // namespace herald::ctl
