@@ -134,7 +134,8 @@ ServerResponse ReportRoutes::annual(const ServerRequest& request) {
 
   const auto report = report::build_annual_report(
       *year, std::move(*current), std::move(*previous), std::move(supplied), office_name_,
-      utc_offset_minutes_, format_rfc3339(clock_.now(), utc_offset_minutes_));
+      utc_offset_minutes_,
+      format_rfc3339(std::chrono::floor<std::chrono::seconds>(clock_.now()), utc_offset_minutes_));
   ServerResponse response;
   response.status = 200;
   response.content_type = report::content_type(*format);
