@@ -13,4 +13,8 @@ std::string ascii_lower(std::string_view text);
 // Never echo a URL in an error message: it may carry a token.
 bool is_http_url(std::string_view url);
 
+// Percent-encodes everything but RFC 3986's unreserved characters: form bodies
+// (application/x-www-form-urlencoded) and URL path or query parts.
+std::string form_escape(std::string_view text);
+
 }  // namespace herald

@@ -26,22 +26,6 @@ bool is_feed_name(std::string_view name) {
          });
 }
 
-// RFC 3986 unreserved characters stay, everything else is %XX (form bodies of the WebSub ping).
-std::string form_escape(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string host_of(const std::string& url) {
   const auto start = url.find("://");
   if (start == std::string::npos) return url;

@@ -72,22 +72,6 @@ bool is_domain_name(std::string_view domain) {
                      [](unsigned char c) { return std::isalnum(c) != 0 || c == '.' || c == '-'; });
 }
 
-std::string form_escape(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (unsigned char c : text) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0F];
-    }
-  }
-  return out;
-}
-
 std::string form(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
   std::string out;
   for (const auto& [key, value] : fields) {

@@ -1,5 +1,7 @@
 #include "services/heraldctl/client.h"
 
+#include "adapters/url.h"
+
 #include <cstdio>
 #include <iostream>
 
@@ -67,11 +69,6 @@ Error server_error(const std::string& what, const ApiReply& reply) {
   return error;
 }
 
-bool unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
 }  // namespace
 
 int exit_code_for(const Error& error) {
@@ -98,26 +95,12 @@ Error usage_error(std::string message, std::string field) {
   return error;
 }
 
-std::string url_encode(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (unreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 std::string query_string(const Query& query) {
   std::string out;
   for (const auto& [name, value] : query) {
     if (value.empty()) continue;
     out += out.empty() ? "?" : "&";
-    out += url_encode(name) + "=" + url_encode(value);
+    out += form_escape(name) + "=" + form_escape(value);
   }
   return out;
 }

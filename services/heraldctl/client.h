@@ -52,8 +52,6 @@ struct ApiReply {
 // Query-string parameters in order; empty values are left out.
 using Query = std::vector<std::pair<std::string, std::string>>;
 
-// Percent-encodes everything but RFC 3986 unreserved characters (so "+08:00" stays a plus).
-std::string url_encode(const std::string& text);
 // "?a=1&b=2" for the non-empty parameters, "" when none.
 std::string query_string(const Query& query);
 

@@ -1,5 +1,7 @@
 #include "services/heraldctl/commands.h"
 
+#include "adapters/url.h"
+
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -80,7 +82,7 @@ std::string last_error_of(const json& d) {
 }
 
 std::string path_segment(const std::string& id) {
-  return url_encode(id);
+  return form_escape(id);
 }
 
 void print_json(const json& j) {
