@@ -285,14 +285,17 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
   }
   const TimePoint now = clock_.now();
   const std::string day = tally_day(now, options_.utc_offset_minutes);
-  const std::vector<std::string> fixed_keys = {key(channel, "inflight"),
-                                               key(channel, "timed"),
-                                               key(channel, "dead"),
-                                               key(channel, "tally:" + day.substr(0, 4)),
-                                               key(channel, "wake:alert"),
-                                               key(channel, "wake"),
-                                               key(channel, "failed:" + day.substr(0, 4)),
-                                               key(channel, "firstpub")};
+  const std::vector<std::string> fixed_keys = {
+      key(channel, "inflight"),
+      key(channel, "timed"),
+      key(channel, "dead"),
+      key(channel, "tally:" + day.substr(0, 4)),
+      key(channel, "wake:alert"),
+      key(channel, "wake"),
+      key(channel, "failed:" + day.substr(0, 4)),
+      key(channel, "firstpub"),
+      key(channel, "tally:" + day.substr(0, 4) + ":months"),
+      key(channel, "failed:" + day.substr(0, 4) + ":months")};
   const std::vector<std::string> fixed_args = {
       std::to_string(unix_ms(now)), day, std::to_string(options_.max_attempts),
       key(channel, "audit:"),

@@ -12,6 +12,9 @@
 //   <p>{<ch>}:d:<id>              HASH: the delivery's ledger (state, attempts, remote_id, ...)
 //   <p>{<ch>}:lease_seq           STRING counter, part of every lease token (unique per claim)
 //   <p>{<ch>}:tally:<yyyy>        HASH "<yyyy-mm-dd>|<category>|<kind>" -> published count
+//   <p>{<ch>}:failed:<yyyy>       HASH the same fields -> dead letters by the day they died
+//   <p>{<ch>}:tally:<yyyy>:months HASH the month rollups of the two ("<yyyy-mm>|<category>|...")
+//   <p>{<ch>}:failed:<yyyy>:months       (see queue/stats_store.h)
 //   <p>{<ch>}:audit:<id>          STREAM the delivery's audit trail (attempt, published, retry,
 //                                 dead, lease_expired, replayed; see queue/audit_log.h)
 // Every script declares its keys in KEYS, except claim and depths, which reach the ledger hashes

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/digest.h"
@@ -33,9 +35,14 @@ constexpr int kScanCount = 1000;
 // close the window on a single Redis, but would break the key layout's cluster compatibility.)
 // KEYS[1] item hash, KEYS[2] fallback mark hash (for deliveries with no stored item: tests,
 // deliveries queued directly). ARGV[1] published ms, ARGV[2] field, ARGV[3] year, ARGV[4] stats
-// hash prefix "<p>{items}:stats:" (hashes built from it stay in the {items} slot).
+// hash prefix "<p>{items}:stats:" (hashes built from it stay in the {items} slot; each year's
+// hash "<prefix><yyyy>" has its month rollup "<prefix><yyyy>:months", see queue/stats_store.h).
 // Returns 1 if counted (or moved), 0 if the item was already counted at or before that time.
 const RedisScript kCountItemScript("stats_count_item", R"lua(
+local function add(year, field, n)
+  redis.call('HINCRBY', ARGV[4] .. year, field, n)
+  redis.call('HINCRBY', ARGV[4] .. year .. ':months', string.sub(field, 1, 7) .. string.sub(field, 11), n)
+end
 local mark = KEYS[1]
 if redis.call('EXISTS', mark) == 0 then mark = KEYS[2] end
 local f = redis.call('HMGET', mark, 'first_published_at', 'counted_in')
@@ -44,12 +51,10 @@ if f[1] then
   if tonumber(f[1]) <= at then return 0 end
   local old = f[2] or ''
   local bar = string.find(old, '|', 1, true)
-  if bar then
-    redis.call('HINCRBY', ARGV[4] .. string.sub(old, 1, bar - 1), string.sub(old, bar + 1), -1)
-  end
+  if bar then add(string.sub(old, 1, bar - 1), string.sub(old, bar + 1), -1) end
 end
 redis.call('HSET', mark, 'first_published_at', ARGV[1], 'counted_in', ARGV[3] .. '|' .. ARGV[2])
-redis.call('HINCRBY', ARGV[4] .. ARGV[3], ARGV[2], 1)
+add(ARGV[3], ARGV[2], 1)
 return 1
 )lua");
 
@@ -68,7 +73,8 @@ return 1
 )lua");
 
 // An imported delivery: its ledger as complete.lua leaves a published one, and its tally, in one
-// step. KEYS[1] ledger, KEYS[2] tally hash of the year, KEYS[3] audit stream. ARGV[1] id,
+// step. KEYS[1] ledger, KEYS[2] tally hash of the year, KEYS[3] audit stream, KEYS[4] the month
+// rollup of KEYS[2]. ARGV[1] id,
 // ARGV[2] item id, ARGV[3] channel, ARGV[4] lane, ARGV[5] category, ARGV[6] kind, ARGV[7] level,
 // ARGV[8] published ms, ARGV[9] remote id, ARGV[10] field, ARGV[11] who, ARGV[12] retention s,
 // ARGV[13] now ms. Returns 1 if created, 0 if the ledger existed.
@@ -80,10 +86,23 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'item_id', ARGV[2], 'channel', ARGV[3
   'imported', '1')
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'level', ARGV[7]) end
 redis.call('HINCRBY', KEYS[2], ARGV[10], 1)
+redis.call('HINCRBY', KEYS[4], string.sub(ARGV[10], 1, 7) .. string.sub(ARGV[10], 11), 1)
 redis.call('XADD', KEYS[3], '*', 'event', 'imported', 'who', ARGV[11], 'at', ARGV[13],
   'remote_id', ARGV[9], 'published_at', ARGV[8])
 redis.call('EXPIRE', KEYS[3], ARGV[12])
 return 1
+)lua");
+
+// Rebuilds a month rollup from its day hash. KEYS[1] the day hash, KEYS[2] its rollup. Atomic,
+// so it is right whenever it runs: the day hash holds every count the rollup should sum.
+const RedisScript kRollUpMonthsScript("stats_roll_up_months", R"lua(
+redis.call('DEL', KEYS[2])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local f = all[i]
+  redis.call('HINCRBY', KEYS[2], string.sub(f, 1, 7) .. string.sub(f, 11), tonumber(all[i + 1]))
+end
+return #all / 2
 )lua");
 
 std::optional<long long> to_number(const std::string& text) {
@@ -108,28 +127,55 @@ Error invalid_param(const std::string& name, const std::string& message) {
   return Error::invalid(name, message);
 }
 
+// A counter field split into its parts: "<period>|<category>|<kind>[|<level>]", the period a day
+// "yyyy-mm-dd" (day hashes) or a month "yyyy-mm" (their month rollups). Views into the field.
 struct ParsedField {
-  std::string day, category, kind, level;
+  std::string_view period, category, kind, level;
 };
 
-std::optional<ParsedField> parse_field(const std::string& field) {
-  ParsedField p;
-  std::vector<std::string> parts;
-  std::size_t start = 0;
+std::optional<ParsedField> parse_field(std::string_view field) {
+  std::string_view parts[4];
+  std::size_t n = 0;
   while (true) {
-    const auto bar = field.find('|', start);
-    parts.push_back(
-        field.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
-    if (bar == std::string::npos) break;
-    start = bar + 1;
+    const auto bar = field.find('|');
+    if (n == 4) return std::nullopt;
+    parts[n++] = field.substr(0, bar);
+    if (bar == std::string_view::npos) break;
+    field.remove_prefix(bar + 1);
   }
-  if (parts.size() != 3 && parts.size() != 4) return std::nullopt;
-  if (parts[0].size() != 10) return std::nullopt;
-  p.day = parts[0];
-  p.category = parts[1];
-  p.kind = parts[2];
-  if (parts.size() == 4) p.level = parts[3];
-  return p;
+  if (n < 3 || (parts[0].size() != 10 && parts[0].size() != 7)) return std::nullopt;
+  return ParsedField{parts[0], parts[1], parts[2], n == 4 ? parts[3] : std::string_view{}};
+}
+
+// "yyyy-mm-dd|rest" → "yyyy-mm|rest": the field a day counter adds to in its month rollup (the
+// scripts do the same with string.sub).
+std::string month_field(const std::string& day_field) {
+  return day_field.substr(0, 7) + day_field.substr(std::min<std::size_t>(10, day_field.size()));
+}
+
+// Whether a day is the last of its month ("2024-02-29" → true).
+bool is_month_end(const std::string& day) {
+  using namespace std::chrono;
+  const year_month_day d{year(std::stoi(day.substr(0, 4))), month(std::stoi(day.substr(5, 2))),
+                         std::chrono::day(std::stoi(day.substr(8, 2)))};
+  return year_month_day_last(d.year(), month_day_last(d.month())).day() == d.day();
+}
+
+// The whole months in [from_day, to_day] as "yyyy-mm" bounds (first > last when there are none).
+std::pair<std::string, std::string> whole_months(const std::string& from_day,
+                                                 const std::string& to_day) {
+  using namespace std::chrono;
+  auto month_text = [](year_month ym) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04d-%02u", static_cast<int>(ym.year()),
+                  static_cast<unsigned>(ym.month()));
+    return std::string(buf);
+  };
+  const year_month from{year(std::stoi(from_day.substr(0, 4))),
+                        month(std::stoi(from_day.substr(5, 2)))};
+  const year_month to{year(std::stoi(to_day.substr(0, 4))), month(std::stoi(to_day.substr(5, 2)))};
+  return {month_text(from_day.substr(8) == "01" ? from : from + months(1)),
+          month_text(is_month_end(to_day) ? to : to - months(1))};
 }
 
 std::map<std::string, long long> hash_of(const RedisValue& v) {
@@ -247,8 +293,18 @@ Result<std::vector<StatsRow>> StatsStore::query(RedisConnection& conn, const Sta
   if (!chans) return chans.error();
   const int from_year = std::stoi(year_of(q.from_day));
   const int to_year = std::stoi(year_of(q.to_day));
-  const bool by_channel =
-      std::find(q.group_by.begin(), q.group_by.end(), "channel") != q.group_by.end();
+  auto grouped = [&](const char* name) {
+    return std::find(q.group_by.begin(), q.group_by.end(), name) != q.group_by.end();
+  };
+  const bool by_channel = grouped("channel");
+  // A period of whole months, not grouped by day, reads the month rollups: at most 12 × categories
+  // × kinds × levels fields per hash, so a year costs the same however many deliveries it had.
+  const auto [first_month, last_month] = whole_months(q.from_day, q.to_day);
+  const bool monthly = !grouped("day") && first_month == q.from_day.substr(0, 7) &&
+                       last_month == q.to_day.substr(0, 7);
+  const std::string suffix = monthly ? ":months" : "";
+  const std::string low = monthly ? first_month : q.from_day;
+  const std::string high = monthly ? last_month : q.to_day;
 
   // One pipelined round trip: per year the items hash, and per channel its two hashes.
   std::vector<std::vector<std::string>> commands;
@@ -260,13 +316,13 @@ Result<std::vector<StatsRow>> StatsStore::query(RedisConnection& conn, const Sta
   for (int y = from_year; y <= to_year; ++y) {
     const std::string year = std::to_string(y);
     if (!by_channel) {
-      commands.push_back({"HGETALL", items_key("stats:" + year)});
+      commands.push_back({"HGETALL", items_key("stats:" + year + suffix)});
       sources.push_back({"", false});
     }
     for (const auto& ch : *chans) {
-      commands.push_back({"HGETALL", channel_key(ch, "tally:" + year)});
+      commands.push_back({"HGETALL", channel_key(ch, "tally:" + year + suffix)});
       sources.push_back({ch, false});
-      commands.push_back({"HGETALL", channel_key(ch, "failed:" + year)});
+      commands.push_back({"HGETALL", channel_key(ch, "failed:" + year + suffix)});
       sources.push_back({ch, true});
     }
   }
@@ -277,32 +333,36 @@ Result<std::vector<StatsRow>> StatsStore::query(RedisConnection& conn, const Sta
     if (auto checked = check_replies(*replies, "reading counters"); !checked) {
       return checked.error();
     }
+    std::vector<std::string> key(q.group_by.size());
     for (std::size_t i = 0; i < replies->size(); ++i) {
       const Source& src = sources[i];
-      for (const auto& [field, n] : hash_of((*replies)[i])) {
+      const auto& fields = (*replies)[i].elements;
+      for (std::size_t f = 0; f + 1 < fields.size(); f += 2) {
+        const auto n = to_number(fields[f + 1].str).value_or(0);
         if (n == 0) continue;
-        auto p = parse_field(field);
-        if (!p || p->day < q.from_day || p->day > q.to_day) continue;
-        std::vector<std::string> key;
-        std::map<std::string, std::string> group;
-        for (const auto& g : q.group_by) {
-          std::string value;
-          if (g == "channel") value = src.channel;
-          if (g == "category") value = p->category;
-          if (g == "kind") value = p->kind;
-          if (g == "level") value = p->level;
-          if (g == "month") value = p->day.substr(0, 7);
-          if (g == "day") value = p->day;
-          key.push_back(value);
-          group[g] = value;
+        const auto p = parse_field(fields[f].str);
+        if (!p || p->period < low || p->period > high) continue;
+        for (std::size_t g = 0; g < q.group_by.size(); ++g) {
+          const std::string& name = q.group_by[g];
+          std::string_view value;
+          if (name == "channel") value = src.channel;
+          if (name == "category") value = p->category;
+          if (name == "kind") value = p->kind;
+          if (name == "level") value = p->level;
+          if (name == "month") value = p->period.substr(0, 7);
+          if (name == "day") value = p->period;
+          key[g].assign(value);
         }
-        StatsRow& row = rows[key];
-        row.group = std::move(group);
+        auto [it, inserted] = rows.try_emplace(key);
+        StatsRow& row = it->second;
+        if (inserted) {
+          for (std::size_t g = 0; g < q.group_by.size(); ++g) row.group[q.group_by[g]] = key[g];
+        }
         if (src.channel.empty()) {
           row.items += n;
         } else if (src.failed) {
           row.failed += n;
-        } else if (counts_as_item(p->kind)) {
+        } else if (p->kind == "publication" || p->kind == "alert") {
           row.deliveries += n;
           // An item has one delivery per channel: per channel, its items are its deliveries.
           if (by_channel) row.items += n;
@@ -319,6 +379,43 @@ Result<std::vector<StatsRow>> StatsStore::query(RedisConnection& conn, const Sta
   for (auto& [key, row] : rows) out.push_back(std::move(row));
   if (q.group_by.empty() && out.empty()) out.emplace_back();
   return out;
+}
+
+Result<int> StatsStore::build_month_rollups(RedisConnection& conn) const {
+  const std::string done_key = items_key("stats:month_rollups");
+  auto done = conn.command({"EXISTS", done_key});
+  if (!done) return done.error();
+  if (done->is_error()) return error_from_reply(*done, "checking the month rollups");
+  if (done->integer == 1) return 0;
+
+  int built = 0;
+  const std::string year = "[0-9][0-9][0-9][0-9]";
+  for (const std::string& pattern :
+       {"{*}:tally:" + year, "{*}:failed:" + year, "{items}:stats:" + year}) {
+    std::string cursor = "0";
+    do {
+      auto scan = conn.command({"SCAN", cursor, "MATCH", glob_escape(prefix_) + pattern, "COUNT",
+                                std::to_string(kScanCount)});
+      if (!scan) return scan.error();
+      if (scan->is_error()) return error_from_reply(*scan, "scanning the counters");
+      if (scan->elements.size() != 2) return Error::permanent("unexpected SCAN reply");
+      cursor = scan->elements[0].str;
+      std::vector<RedisScript::Call> calls;
+      for (const auto& k : scan->elements[1].elements)
+        calls.push_back({{k.str, k.str + ":months"}, {}});
+      if (calls.empty()) continue;
+      auto replies = kRollUpMonthsScript.run_many(conn, calls);
+      if (!replies) return replies.error();
+      if (auto checked = check_replies(*replies, "building month rollups"); !checked) {
+        return checked.error();
+      }
+      built += static_cast<int>(calls.size());
+    } while (cursor != "0");
+  }
+  auto marked = conn.command({"SET", done_key, std::to_string(built)});
+  if (!marked) return marked.error();
+  if (marked->is_error()) return error_from_reply(*marked, "marking the month rollups built");
+  return built;
 }
 
 Result<int> StatsStore::settle_first_publications(RedisConnection& conn, const std::string& channel,
@@ -396,7 +493,11 @@ Result<ReconcileReport> StatsStore::reconcile(RedisConnection& conn, const std::
   };
   std::unordered_map<std::string, FirstPub> first;
   std::set<std::string> ledger_channels;
-  auto in_period = [&](const std::string& day) { return day >= from_day && day <= to_day; };
+  auto in_period = [&](std::string_view day) { return day >= from_day && day <= to_day; };
+  const auto [first_month, last_month] = whole_months(from_day, to_day);
+  auto in_whole_months = [&](std::string_view month) {
+    return month >= first_month && month <= last_month;
+  };
 
   const std::string pattern = glob_escape(prefix_) + "{*}:d:*";
   std::string cursor = "0";
@@ -445,24 +546,38 @@ Result<ReconcileReport> StatsStore::reconcile(RedisConnection& conn, const std::
     const std::string day = tally_day(from_unix_ms(f.at), utc_offset_minutes_);
     if (in_period(day)) ++items[stats_field(day, f.category, f.kind, f.level)];
   }
-
-  // What the counters hold.
   std::set<std::string> all_channels(chans->begin(), chans->end());
   all_channels.insert(ledger_channels.begin(), ledger_channels.end());
+  // Each month rollup inside the period should hold the sum of its days' counters.
+  auto add_month_rollups = [&](std::map<std::string, long long>& fields) {
+    std::map<std::string, long long> months;
+    for (const auto& [f, n] : fields) {
+      if (in_whole_months(std::string_view(f).substr(0, 7))) months[month_field(f)] += n;
+    }
+    fields.insert(months.begin(), months.end());
+  };
+  add_month_rollups(items);
+  for (const auto& ch : all_channels) {
+    add_month_rollups(tally[ch]);
+    add_month_rollups(failed[ch]);
+  }
+
+  // What the counters hold: the day hashes and their month rollups.
   std::vector<std::vector<std::string>> commands;
   struct Source {
     std::string counter, channel;
   };
   std::vector<Source> sources;
   for (int y = std::stoi(year_of(from_day)); y <= std::stoi(year_of(to_day)); ++y) {
-    const std::string year = std::to_string(y);
-    commands.push_back({"HGETALL", items_key("stats:" + year)});
-    sources.push_back({"items", ""});
-    for (const auto& ch : all_channels) {
-      commands.push_back({"HGETALL", channel_key(ch, "tally:" + year)});
-      sources.push_back({"deliveries", ch});
-      commands.push_back({"HGETALL", channel_key(ch, "failed:" + year)});
-      sources.push_back({"failed", ch});
+    for (const std::string& year : {std::to_string(y), std::to_string(y) + ":months"}) {
+      commands.push_back({"HGETALL", items_key("stats:" + year)});
+      sources.push_back({"items", ""});
+      for (const auto& ch : all_channels) {
+        commands.push_back({"HGETALL", channel_key(ch, "tally:" + year)});
+        sources.push_back({"deliveries", ch});
+        commands.push_back({"HGETALL", channel_key(ch, "failed:" + year)});
+        sources.push_back({"failed", ch});
+      }
     }
   }
   auto replies = conn.pipeline(commands);
@@ -472,8 +587,11 @@ Result<ReconcileReport> StatsStore::reconcile(RedisConnection& conn, const std::
   for (std::size_t i = 0; i < replies->size(); ++i) {
     auto& into = counted[{sources[i].counter, sources[i].channel}];
     for (const auto& [field, n] : hash_of((*replies)[i])) {
-      auto p = parse_field(field);
-      if (n != 0 && p && in_period(p->day)) into[field] += n;
+      const auto p = parse_field(field);
+      if (n == 0 || !p) continue;
+      if (p->period.size() == 10 ? in_period(p->period) : in_whole_months(p->period)) {
+        into[field] += n;
+      }
     }
   }
   auto compare = [&](const std::string& counter, const std::string& channel,
@@ -606,7 +724,7 @@ Result<ImportSummary> StatsStore::import_records(RedisConnection& conn,
       const auto remote = r.remote_ids.find(ch);
       delivery_calls.push_back(
           {{channel_key(ch, "d:" + did), channel_key(ch, "tally:" + year_of(day)),
-            channel_key(ch, "audit:" + did)},
+            channel_key(ch, "audit:" + did), channel_key(ch, "tally:" + year_of(day) + ":months")},
            {did, id, ch, r.kind == "alert" ? "alert" : "routine", r.category, r.kind, r.level, ms,
             remote == r.remote_ids.end() ? "" : remote->second, field, who, retention, now}});
     }

@@ -21,13 +21,20 @@
 // Counter keys (every field is "<yyyy-mm-dd>|<category>|<kind>", plus "|<level>" for an alert
 // with a reminder level; <kind> is the tally kind publication|alert|correction|retraction):
 //   <p>{<ch>}:tally:<yyyy>    HASH successful deliveries of the channel (DeliveryQueue,
-//   complete.lua) <p>{<ch>}:failed:<yyyy>   HASH dead letters of the channel by the day they died
+//                             complete.lua)
+//   <p>{<ch>}:failed:<yyyy>   HASH dead letters of the channel by the day they died
 //   <p>{<ch>}:firstpub        ZSET delivery id -> published ms: publications whose item count is
 //                             not yet settled (see settle_first_publications)
 //   <p>{items}:stats:<yyyy>   HASH items by the day of their first successful delivery
 //   <p>{items}:stats:channels SET every channel that ever had a delivery or an import
-// A year's query reads, per channel, two hashes of at most days × categories × kinds × levels
-// fields actually used (a few hundred to a few thousand), plus the items hash: never the ledger.
+//   <hash>:months             HASH the month rollup of each of the three yearly hashes above: the
+//                             same fields with the month "<yyyy-mm>" for the day, written in the
+//                             same script step as the day counter
+//   <p>{items}:stats:month_rollups  STRING set once the rollups of counters older than them exist
+// A query of whole months not grouped by day reads the rollups: per channel two hashes of at most
+// 12 × categories × kinds × levels fields, plus the items rollup, whatever the number of
+// deliveries (the annual report reads a few hundred fields). Other queries read the day hashes
+// (at most days × categories × kinds × levels fields actually used). Never the ledger.
 #pragma once
 
 #include <chrono>
@@ -69,7 +76,7 @@ inline const std::vector<std::string>& stats_group_names() {
 struct StatsDifference {
   std::string counter;  // "items", "deliveries" (tally), "failed"
   std::string channel;  // "" for items
-  std::string field;    // "<day>|<category>|<kind>[|<level>]"
+  std::string field;    // "<day>|<category>|<kind>[|<level>]", "<month>|..." for a rollup
   long long counted = 0;
   long long ledger = 0;
 };
@@ -123,6 +130,12 @@ class StatsStore {
                                  const std::vector<std::string>& channels) const;
   Result<std::vector<std::string>> channels(RedisConnection& conn) const;
 
+  // Builds the month rollups from the day hashes once per installation (counters written before
+  // rollups existed; heraldd calls it at start-up, before it dispatches). Each rollup is rebuilt
+  // atomically from its day hash, so running it again, or after a crash halfway, is harmless.
+  // Returns how many rollups it built (0 if they were already there).
+  Result<int> build_month_rollups(RedisConnection& conn) const;
+
   // Counts the items of publications acked on `channel` more than `older_than` ago whose item
   // count is still pending (at most `limit`): the dispatcher calls it right after an ack, the
   // recovery loop for what a crash left behind. Returns how many were settled. Idempotent.
@@ -130,8 +143,9 @@ class StatsStore {
                                         std::chrono::milliseconds older_than,
                                         int limit = 500) const;
 
-  // Recomputes every counter of the days in [from_day, to_day] from the delivery ledger (SCAN in
-  // bounded batches) and lists each difference. Settles pending item counts first.
+  // Recomputes every counter of the days in [from_day, to_day], and the month rollups of the whole
+  // months among them, from the delivery ledger (SCAN in bounded batches) and lists each
+  // difference. Settles pending item counts first.
   Result<ReconcileReport> reconcile(RedisConnection& conn, const std::string& from_day,
                                     const std::string& to_day) const;
 

@@ -18,7 +18,8 @@
 -- Cluster note: the ids of the deliveries this script touches come out of the lists and sets, so
 -- their ledger keys (and audit streams, from ARGV[9]) cannot be declared in KEYS. They are built here from ARGV[6], which carries
 -- the same {<ch>} hash tag as every declared key, so the script still touches a single slot.
--- The failed hash (ARGV[11], written only on a burial) carries that hash tag too.
+-- The failed hash (ARGV[11], written only on a burial) and its month rollup (ARGV[11] .. ':months')
+-- carry that hash tag too.
 --
 -- Returns { next_due ms or -1, then 8 per claimed delivery:
 --           id, item_id, lane, category, kind, payload, attempts, lease token }.
@@ -87,6 +88,8 @@ if #expired > 0 then
           if f[7] and f[7] ~= '' then field = field .. '|' .. f[7] end
           redis.call('HSET', key, 'failed_at', now_s)
           redis.call('HINCRBY', ARGV[11], field, 1)
+          local month_field = string.sub(field, 1, 7) .. string.sub(field, 11)
+          redis.call('HINCRBY', ARGV[11] .. ':months', month_field, 1)
         end
         audit(id, 'event', 'dead', 'who', f[4] or '', 'error_code', 'lease_expired', 'error', why)
       else

@@ -5,8 +5,9 @@
 -- (claim sets it; complete and reclaim delete it), so a matching token proves it is in flight.
 -- KEYS[1] inflight, KEYS[2] timed, KEYS[3] dead, KEYS[4] tally hash of the year of ARGV[2],
 -- KEYS[5] wake:alert, KEYS[6] wake, KEYS[7] failed hash of the year of ARGV[2], KEYS[8] firstpub
--- (ZSET of publications whose item count is pending, see queue/stats_store.h),
--- KEYS[8+i] ledger hash of completion i.
+-- (ZSET of publications whose item count is pending, see queue/stats_store.h), KEYS[9] and
+-- KEYS[10] the month rollups of KEYS[4] and KEYS[7] (same fields with the month for the day),
+-- KEYS[10+i] ledger hash of completion i.
 -- Counting (queue/stats_store.h): a drill (ledger exercise = '1') is never counted; a counted
 -- publication or alert also goes into firstpub in this same step, so its item is counted later by
 -- the {items} script even if this process dies right after the ack; a delivery counts as failed
@@ -34,8 +35,8 @@ local function field_of(f)
   return field
 end
 local wake_alert, wake_routine = false, false
-for i = 1, #KEYS - 8 do
-  local key = KEYS[8 + i]
+for i = 1, #KEYS - 10 do
+  local key = KEYS[10 + i]
   local b = 5 + (i - 1) * 8
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local result = 0
@@ -95,8 +96,15 @@ end
 if #done > 0 then redis.call('ZREM', KEYS[1], unpack(done)) end
 if #retries > 0 then redis.call('ZADD', KEYS[2], unpack(retries)) end
 if #buried > 0 then redis.call('ZADD', KEYS[3], unpack(buried)) end
-for field, n in pairs(counts) do redis.call('HINCRBY', KEYS[4], field, n) end
-for field, n in pairs(failed_counts) do redis.call('HINCRBY', KEYS[7], field, n) end
+-- Each counter also goes to its month rollup: "yyyy-mm-dd|rest" counts under "yyyy-mm|rest".
+local function count(hash, months, fields)
+  for field, n in pairs(fields) do
+    redis.call('HINCRBY', hash, field, n)
+    redis.call('HINCRBY', months, string.sub(field, 1, 7) .. string.sub(field, 11), n)
+  end
+end
+count(KEYS[4], KEYS[9], counts)
+count(KEYS[7], KEYS[10], failed_counts)
 if #firstpub > 0 then redis.call('ZADD', KEYS[8], unpack(firstpub)) end
 -- A sleeping worker computed its timeout before this retry existed: wake one to look again.
 if wake_alert and redis.call('LLEN', KEYS[5]) == 0 then redis.call('RPUSH', KEYS[5], '1') end

@@ -185,6 +185,10 @@ Result<void> Daemon::start() {
   } else if (auto registered = stats_->register_channels(**conn, {enabled.begin(), enabled.end()});
              !registered) {
     return registered.error();
+  } else if (auto rollups = stats_->build_month_rollups(**conn); !rollups) {
+    return rollups.error();
+  } else if (*rollups > 0) {
+    spdlog::info("built {} month rollup(s) of the counters from their days", *rollups);
   }
   for (auto& d : dispatchers_) d->start();
   recovery_ = std::thread([this] { recovery_loop(); });

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <set>
 #include <string>
 
 #include "queue/delivery_queue.h"
@@ -345,6 +346,121 @@ TEST_CASE("reconcile settles pending item counts and reports every counter that 
   CHECK(r.differences[1].ledger == 1);
   SECTION("a period that leaves out the drifted days is still ok") {
     CHECK(f.reconcile("2026-04-01", "2026-04-30").ok);
+  }
+}
+
+namespace {
+
+// Rows of a query of the year 2026 read from the month rollups (whole months) and the same from
+// the day hashes (a period starting on 31 Dec 2025, which has no counts): they must agree.
+void check_rollups_agree_with_days(Fixture& f, const std::vector<std::string>& group_by) {
+  const auto from_months = f.query("2026-01-01", "2026-12-31", group_by);
+  const auto from_days = f.query("2025-12-31", "2026-12-31", group_by);
+  REQUIRE(from_months.size() == from_days.size());
+  for (std::size_t i = 0; i < from_days.size(); ++i) {
+    INFO("row " << i);
+    CHECK(from_months[i].group == from_days[i].group);
+    CHECK(from_months[i].items == from_days[i].items);
+    CHECK(from_months[i].deliveries == from_days[i].deliveries);
+    CHECK(from_months[i].failed == from_days[i].failed);
+    CHECK(from_months[i].retracted == from_days[i].retracted);
+    CHECK(from_months[i].corrected == from_days[i].corrected);
+  }
+}
+
+long long hash_field(Fixture& f, const std::string& key, const std::string& field) {
+  auto v = f.conn.command({"HGET", f.prefix + key, field});
+  REQUIRE(v);
+  return v->str.empty() ? 0 : std::stoll(v->str);
+}
+
+}  // namespace
+
+TEST_CASE("whole months are read from month rollups that always agree with the days",
+          "[queue][stats]") {
+  Fixture f;
+  // The last second of January and the first of February, at +08:00.
+  f.clock.set(time_at("2026-01-31T23:59:59+08:00"));
+  f.publish(item_id('a'), {"weibo", "portal"});
+  f.clock.set(time_at("2026-02-01T00:00:00+08:00"));
+  f.publish(item_id('b'), {"weibo"}, {"alert", "overseas_safety", "avoid", false});
+  // An item first delivered in January whose count settles after its February delivery's.
+  f.clock.set(time_at("2026-01-31T12:00:00+08:00"));
+  f.enqueue(item_id('c'), "weibo", {"publication", "finance", "", false});
+  f.enqueue(item_id('c'), "portal", {"publication", "finance", "", false});
+  f.finish("weibo", OutcomeKind::published);
+  f.clock.set(time_at("2026-02-02T09:00:00+08:00"));
+  f.finish("portal", OutcomeKind::published);
+  REQUIRE(f.stats.settle_first_publications(f.conn, "portal", 0ms));
+  CHECK(hash_field(f, "{items}:stats:2026:months", "2026-02|finance|publication") == 1);
+  REQUIRE(f.stats.settle_first_publications(f.conn, "weibo", 0ms));  // moves it to January
+  CHECK(hash_field(f, "{items}:stats:2026:months", "2026-02|finance|publication") == 0);
+  CHECK(hash_field(f, "{items}:stats:2026:months", "2026-01|finance|publication") == 1);
+  // A dead letter, a retraction and a correction in March.
+  f.clock.set(time_at("2026-03-05T10:00:00+08:00"));
+  f.enqueue(item_id('d'), "wechat", {});
+  f.finish("wechat", OutcomeKind::dead);
+  f.enqueue(item_id('a'), "weibo", {"retraction", "work_news", "", false},
+            item_id('a') + "-recall");
+  f.finish("weibo", OutcomeKind::published);
+  f.publish(item_id('e'), {"portal"}, {"correction", "work_news", "", false});
+
+  check_rollups_agree_with_days(f, {});
+  check_rollups_agree_with_days(f, {"month"});
+  check_rollups_agree_with_days(f, {"channel", "category", "kind", "level", "month"});
+  const StatsRow year = f.total("2026-01-01", "2026-12-31");
+  CHECK(year.items == 3);
+  CHECK(year.deliveries == 5);
+  CHECK(year.failed == 1);
+  CHECK(year.retracted == 1);
+  CHECK(year.corrected == 1);
+  const auto months = f.query("2026-01-01", "2026-03-31", {"month"});
+  REQUIRE(months.size() == 3);
+  CHECK(months[0].items == 2);  // a, and c counted at its first delivery
+  CHECK(months[1].items == 1);  // b at 00:00:00 on 1 February
+  CHECK(months[2].failed == 1);
+  CHECK(f.reconcile("2026-01-01", "2026-12-31").ok);
+
+  SECTION("a year's query reads the rollups, and reconcile names a rollup that drifted") {
+    REQUIRE(f.conn.command({"HINCRBY", f.prefix + "{portal}:tally:2026:months",
+                            "2026-01|work_news|publication", "5"}));
+    CHECK(f.total("2026-01-01", "2026-12-31").deliveries == 10);
+    CHECK(f.total("2025-12-31", "2026-12-31").deliveries == 5);  // days: not a whole month
+    const ReconcileReport r = f.reconcile("2026-01-01", "2026-12-31");
+    CHECK_FALSE(r.ok);
+    REQUIRE(r.differences.size() == 1);
+    CHECK(r.differences[0].counter == "deliveries");
+    CHECK(r.differences[0].channel == "portal");
+    CHECK(r.differences[0].field == "2026-01|work_news|publication");
+    CHECK(r.differences[0].counted == 6);
+    CHECK(r.differences[0].ledger == 1);
+    // A period of part of January compares only the days.
+    CHECK(f.reconcile("2026-01-02", "2026-12-31").ok);
+  }
+  SECTION("counters from before the rollups get them once, rebuilt from their days") {
+    auto keys = f.conn.command({"KEYS", f.prefix + "*:months"});
+    REQUIRE(keys);
+    std::set<std::string> names;
+    for (const auto& k : keys->elements) names.insert(k.str.substr(f.prefix.size()));
+    CHECK(names == std::set<std::string>{"{items}:stats:2026:months", "{portal}:tally:2026:months",
+                                         "{wechat}:failed:2026:months",
+                                         "{weibo}:tally:2026:months"});
+    for (const auto& k : keys->elements) REQUIRE(f.conn.command({"DEL", k.str}));
+    CHECK(f.total("2026-01-01", "2026-12-31").items == 0);
+    CHECK_FALSE(f.reconcile("2026-01-01", "2026-12-31").ok);
+
+    auto built = f.stats.build_month_rollups(f.conn);
+    REQUIRE(built);
+    CHECK(*built == 4);  // one per day hash
+    check_rollups_agree_with_days(f, {"channel", "category", "kind", "level", "month"});
+    CHECK(f.total("2026-01-01", "2026-12-31").items == 3);
+    CHECK(f.reconcile("2026-01-01", "2026-12-31").ok);
+
+    // Once built, never again: later counters keep their rollups up to date themselves.
+    REQUIRE(f.conn.command({"DEL", f.prefix + "{items}:stats:2026:months"}));
+    built = f.stats.build_month_rollups(f.conn);
+    REQUIRE(built);
+    CHECK(*built == 0);
   }
 }
 
