@@ -99,6 +99,12 @@ std::string period() {
          "&to=" + tally_day(now + std::chrono::hours(24), 480);
 }
 
+// The years before, of and after today, whole: a query of whole months reads the month rollups.
+std::string whole_years() {
+  const int year = std::stoi(tally_day(std::chrono::system_clock::now(), 480).substr(0, 4));
+  return "from=" + std::to_string(year - 1) + "-01-01&to=" + std::to_string(year + 1) + "-12-31";
+}
+
 void expect_bad_parameter(const HttpResponse& r, const std::string& field) {
   INFO(r.body);
   CHECK(r.status == 400);
@@ -300,4 +306,12 @@ TEST_CASE("counters reconcile with the ledger after a run with platform faults",
   CHECK(rec["ok"] == true);
   CHECK(rec["differences"].empty());
   CHECK(rec["ledger_entries"] == 22);
+
+  // Whole years are read from the month rollups, and reconcile checks those too.
+  const json years = f.get_json("/v1/stats?" + whole_years())["rows"][0];
+  CHECK(years == total);
+  const json rec_years = f.get_json("/v1/stats/reconcile?" + whole_years());
+  INFO(rec_years.dump());
+  CHECK(rec_years["ok"] == true);
+  CHECK(rec_years["ledger_entries"] == 22);
 }
