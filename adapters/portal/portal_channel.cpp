@@ -14,6 +14,7 @@
 #include "adapters/url.h"
 #include "core/digest.h"
 #include "core/json_fields.h"
+#include "core/markup.h"
 
 namespace herald {
 namespace {
@@ -76,30 +77,6 @@ std::string uuid_v4() {
   return text;
 }
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // Herald bodies are plain text: one <p> per non-empty line.
 std::string to_html(std::string_view text) {
   std::string html;
@@ -109,7 +86,7 @@ std::string to_html(std::string_view text) {
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(start, end - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty()) html += "<p>" + html_escape(line) + "</p>";
+    if (!line.empty()) html += "<p>" + xml_escape(line) + "</p>";
     start = end + 1;
   }
   return html;

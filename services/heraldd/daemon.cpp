@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <thread>
+#include <vector>
 
 #include "services/heraldd/delivery_routes.h"
 #include "services/heraldd/feed_routes.h"
@@ -252,7 +254,10 @@ void Daemon::stop() {
   }
   stop_cv_.notify_all();
   if (server_) server_->stop();
-  for (auto& d : dispatchers_) d->stop();
+  // In parallel, so a shutdown waits for one drain, not one per channel.
+  std::vector<std::thread> stopping;
+  for (auto& d : dispatchers_) stopping.emplace_back([&d] { d->stop(); });
+  for (auto& t : stopping) t.join();
   if (recovery_.joinable()) recovery_.join();
   dispatchers_.clear();
   if (embedded_redis_) embedded_redis_->stop();

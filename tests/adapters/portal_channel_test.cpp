@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "adapters/portal/portal_channel.h"
+#include "tests/adapters/settings_problems.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/process.h"
 #include "tests/support/test_time.h"
@@ -302,49 +303,30 @@ TEST_CASE("parse_portal_settings reads the section and names the key of any prob
   }
 
   SECTION("problems") {
-    auto with = [&](const char* key, json value) {
-      json j = base;
-      j[key] = std::move(value);
-      return j;
-    };
-    auto without = [&](const char* key) {
-      json j = base;
-      j.erase(key);
-      return j;
-    };
-    struct Case {
-      json section;
-      const char* field;
-      const char* says;
-    };
-    const std::vector<Case> cases = {
-        {without("url"), "channels.portal.url", "required"},
-        {with("url", "ftp://x/"), "channels.portal.url", "http"},
-        {with("url", "https://x.example/?a=1"), "channels.portal.url", "query"},
-        {without("hmac_key"), "channels.portal.hmac_key", "required"},
-        {with("hmac_key_file", "/nonexistent"), "channels.portal.hmac_key", "not both"},
-        {without("app_id"), "channels.portal.app_id", "required"},
-        {with("app_id", "a b"), "channels.portal.app_id", "letters"},
-        {with("org_code", "123"), "channels.portal.org_code", "18"},
-        {with("field_map", {{"author", "zuozhe"}}), "channels.portal.field_map.author",
+    const herald::test::SectionVariants v{base};
+    const std::vector<herald::test::SettingsProblem> cases = {
+        {v.without("url"), "channels.portal.url", "required"},
+        {v.with("url", "ftp://x/"), "channels.portal.url", "http"},
+        {v.with("url", "https://x.example/?a=1"), "channels.portal.url", "query"},
+        {v.without("hmac_key"), "channels.portal.hmac_key", "required"},
+        {v.with("hmac_key_file", "/nonexistent"), "channels.portal.hmac_key", "not both"},
+        {v.without("app_id"), "channels.portal.app_id", "required"},
+        {v.with("app_id", "a b"), "channels.portal.app_id", "letters"},
+        {v.with("org_code", "123"), "channels.portal.org_code", "18"},
+        {v.with("field_map", {{"author", "zuozhe"}}), "channels.portal.field_map.author",
          "not a mapped"},
-        {with("field_map", {{"title", 5}}), "channels.portal.field_map.title", "string"},
-        {with("status_poll", {{"attempts", 0}}), "channels.portal.status_poll.attempts", "between"},
-        {with("status_poll", {{"interval_ms", -1}}), "channels.portal.status_poll.interval_ms",
+        {v.with("field_map", {{"title", 5}}), "channels.portal.field_map.title", "string"},
+        {v.with("status_poll", {{"attempts", 0}}), "channels.portal.status_poll.attempts",
          "between"},
-        {with("status_poll", {{"tries", 2}}), "channels.portal.status_poll.tries", "unknown key"},
-        {with("timeout_ms", 0), "channels.portal.timeout_ms", "between"},
-        {with("site", "x"), "channels.portal.site", "unknown key"},
+        {v.with("status_poll", {{"interval_ms", -1}}), "channels.portal.status_poll.interval_ms",
+         "between"},
+        {v.with("status_poll", {{"tries", 2}}), "channels.portal.status_poll.tries", "unknown key"},
+        {v.with("timeout_ms", 0), "channels.portal.timeout_ms", "between"},
+        {v.with("site", "x"), "channels.portal.site", "unknown key"},
     };
-    for (const auto& c : cases) {
-      CAPTURE(c.section.dump());
-      auto s = herald::parse_portal_settings(c.section, path);
-      REQUIRE_FALSE(s.ok());
-      CHECK(s.error().kind == ErrorKind::invalid_input);
-      CHECK(s.error().field == c.field);
-      CHECK_THAT(s.error().message, Catch::Contains(c.says));
-      CHECK_THAT(s.error().message, !Catch::Contains("\"k\""));
-    }
+    herald::test::check_settings_problems(
+        cases, [&](const json& section) { return herald::parse_portal_settings(section, path); },
+        "\"k\"");
   }
 }
 

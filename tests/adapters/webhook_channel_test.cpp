@@ -11,6 +11,7 @@
 #include "adapters/webhook/webhook_channel.h"
 #include "core/digest.h"
 #include "tests/adapters/scripted_http_server.h"
+#include "tests/adapters/settings_problems.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/process.h"
 #include "tests/support/test_time.h"
@@ -249,51 +250,33 @@ TEST_CASE("parse_webhook_settings reads the section and names the key of any pro
   }
 
   SECTION("problems") {
-    struct Case {
-      json section;
-      const char* field;
-      const char* says;
-    };
     const json base = {{"url", "https://x.example/h"}, {"secret", "k"}};
-    auto with = [&](const char* key, json value) {
-      json j = base;
-      j[key] = std::move(value);
-      return j;
-    };
-    auto without = [&](const char* key) {
-      json j = base;
-      j.erase(key);
-      return j;
-    };
-    const std::vector<Case> cases = {
-        {without("url"), "channels.webhook.url", "required"},
-        {with("url", 5), "channels.webhook.url", "string"},
-        {with("url", "ftp://x.example/h"), "channels.webhook.url", "http"},
-        {with("url", "https://"), "channels.webhook.url", "http"},
-        {with("url", "https://x.example/a b"), "channels.webhook.url", "http"},
-        {without("secret"), "channels.webhook.secret", "required"},
-        {with("secret", ""), "channels.webhook.secret", "empty"},
-        {with("secret_file", "/nonexistent/secret"), "channels.webhook.secret", "not both"},
-        {with("timeout_ms", 0), "channels.webhook.timeout_ms", "between"},
-        {with("timeout_ms", "10s"), "channels.webhook.timeout_ms", "integer"},
-        {with("connect_timeout_ms", -1), "channels.webhook.connect_timeout_ms", "between"},
-        {with("headers", json::array()), "channels.webhook.headers", "object"},
-        {with("headers", {{"X-Desk", 1}}), "channels.webhook.headers.X-Desk", "string"},
-        {with("headers", {{"Bad Name", "v"}}), "channels.webhook.headers.Bad Name", "header name"},
-        {with("headers", {{"idempotency-key", "v"}}), "channels.webhook.headers.idempotency-key",
+    const herald::test::SectionVariants v{base};
+    const std::vector<herald::test::SettingsProblem> cases = {
+        {v.without("url"), "channels.webhook.url", "required"},
+        {v.with("url", 5), "channels.webhook.url", "string"},
+        {v.with("url", "ftp://x.example/h"), "channels.webhook.url", "http"},
+        {v.with("url", "https://"), "channels.webhook.url", "http"},
+        {v.with("url", "https://x.example/a b"), "channels.webhook.url", "http"},
+        {v.without("secret"), "channels.webhook.secret", "required"},
+        {v.with("secret", ""), "channels.webhook.secret", "empty"},
+        {v.with("secret_file", "/nonexistent/secret"), "channels.webhook.secret", "not both"},
+        {v.with("timeout_ms", 0), "channels.webhook.timeout_ms", "between"},
+        {v.with("timeout_ms", "10s"), "channels.webhook.timeout_ms", "integer"},
+        {v.with("connect_timeout_ms", -1), "channels.webhook.connect_timeout_ms", "between"},
+        {v.with("headers", json::array()), "channels.webhook.headers", "object"},
+        {v.with("headers", {{"X-Desk", 1}}), "channels.webhook.headers.X-Desk", "string"},
+        {v.with("headers", {{"Bad Name", "v"}}), "channels.webhook.headers.Bad Name",
+         "header name"},
+        {v.with("headers", {{"idempotency-key", "v"}}), "channels.webhook.headers.idempotency-key",
          "set by Herald"},
-        {with("headers", {{"X-Sig", "a\r\nX-Evil: 1"}}), "channels.webhook.headers.X-Sig",
+        {v.with("headers", {{"X-Sig", "a\r\nX-Evil: 1"}}), "channels.webhook.headers.X-Sig",
          "line breaks"},
-        {with("urll", "https://typo/"), "channels.webhook.urll", "unknown key"},
+        {v.with("urll", "https://typo/"), "channels.webhook.urll", "unknown key"},
     };
-    for (const auto& c : cases) {
-      CAPTURE(c.section.dump());
-      auto s = herald::parse_webhook_settings(c.section, path);
-      REQUIRE_FALSE(s.ok());
-      CHECK(s.error().kind == ErrorKind::invalid_input);
-      CHECK(s.error().field == c.field);
-      CHECK_THAT(s.error().message, Catch::Contains(c.says));
-    }
+    herald::test::check_settings_problems(
+        cases, [&](const json& section) { return herald::parse_webhook_settings(section, path); },
+        "\"k\"");
   }
 
   SECTION("a secret never appears in a message") {

@@ -12,6 +12,7 @@
 #include "core/item.h"
 #include "queue/redis.h"
 #include "queue/redis_token_cache.h"
+#include "tests/adapters/settings_problems.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/test_time.h"
@@ -96,13 +97,8 @@ std::string repeat(const std::string& unit, int times) {
 // A real Redis token cache under a key prefix of its own, as heraldd would have.
 struct SharedTokens {
   SharedTokens()
-      : pool(options(), 4),
+      : pool(herald::test::test_redis_options(), 4),
         cache(cache_options(herald::test::unique_key_prefix("wechat-tokens")), pool, clock) {}
-  static herald::RedisOptions options() {
-    herald::RedisOptions o;
-    o.url = herald::test::test_redis_url();
-    return o;
-  }
   static herald::RedisTokenCacheOptions cache_options(std::string prefix) {
     herald::RedisTokenCacheOptions o;
     o.prefix = std::move(prefix);
@@ -337,41 +333,22 @@ TEST_CASE("parse_wechat_settings reads the section and names the key of any prob
   }
 
   SECTION("problems") {
-    auto with = [&](const char* key, json value) {
-      json j = base;
-      j[key] = std::move(value);
-      return j;
-    };
-    auto without = [&](const char* key) {
-      json j = base;
-      j.erase(key);
-      return j;
-    };
-    struct Case {
-      json section;
-      const char* field;
-      const char* says;
-    };
-    const std::vector<Case> cases = {
-        {without("api_base"), "channels.wechat.api_base", "required"},
-        {without("appid"), "channels.wechat.appid", "required"},
-        {with("appid", "wx-1"), "channels.wechat.appid", "AppID"},
-        {without("secret"), "channels.wechat.secret", "required"},
-        {with("mode", "push"), "channels.wechat.mode", "auto"},
-        {with("publish", {{"poll_ms", json::array()}}), "channels.wechat.publish.poll_ms", "list"},
-        {with("publish", {{"cover_file", "/nonexistent/cover.png"}}),
+    const herald::test::SectionVariants v{base};
+    const std::vector<herald::test::SettingsProblem> cases = {
+        {v.without("api_base"), "channels.wechat.api_base", "required"},
+        {v.without("appid"), "channels.wechat.appid", "required"},
+        {v.with("appid", "wx-1"), "channels.wechat.appid", "AppID"},
+        {v.without("secret"), "channels.wechat.secret", "required"},
+        {v.with("mode", "push"), "channels.wechat.mode", "auto"},
+        {v.with("publish", {{"poll_ms", json::array()}}), "channels.wechat.publish.poll_ms",
+         "list"},
+        {v.with("publish", {{"cover_file", "/nonexistent/cover.png"}}),
          "channels.wechat.publish.cover_file", "read"},
-        {with("quota", {{"mass_quota", "week"}}), "channels.wechat.quota.mass_quota", "day"},
-        {with("sercet", "x"), "channels.wechat.sercet", "unknown key"},
+        {v.with("quota", {{"mass_quota", "week"}}), "channels.wechat.quota.mass_quota", "day"},
+        {v.with("sercet", "x"), "channels.wechat.sercet", "unknown key"},
     };
-    for (const auto& c : cases) {
-      CAPTURE(c.section.dump());
-      auto s = herald::parse_wechat_settings(c.section, path);
-      REQUIRE_FALSE(s.ok());
-      CHECK(s.error().kind == ErrorKind::invalid_input);
-      CHECK(s.error().field == c.field);
-      CHECK_THAT(s.error().message, Catch::Contains(c.says));
-    }
+    herald::test::check_settings_problems(
+        cases, [&](const json& section) { return herald::parse_wechat_settings(section, path); });
   }
 }
 

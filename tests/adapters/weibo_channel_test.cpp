@@ -10,6 +10,7 @@
 #include "core/item.h"
 #include "queue/redis.h"
 #include "queue/redis_rate_limiter.h"
+#include "tests/adapters/settings_problems.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
@@ -339,45 +340,25 @@ TEST_CASE("parse_weibo_settings reads the section and names the key of any probl
   }
 
   SECTION("problems") {
-    auto with = [&](const char* key, json value) {
-      json j = base;
-      j[key] = std::move(value);
-      return j;
-    };
-    auto without = [&](const char* key) {
-      json j = base;
-      j.erase(key);
-      return j;
-    };
-    struct Case {
-      json section;
-      const char* field;
-      const char* says;
-    };
-    const std::vector<Case> cases = {
-        {without("api_base"), "channels.weibo.api_base", "required"},
-        {with("api_base", "api.weibo.com"), "channels.weibo.api_base", "http"},
-        {without("access_token"), "channels.weibo.access_token", "required"},
-        {with("access_token_file", "/nonexistent"), "channels.weibo.access_token", "not both"},
-        {without("safe_domain"), "channels.weibo.safe_domain", "required"},
-        {with("safe_domain", "https://www.example.gov.cn/"), "channels.weibo.safe_domain",
+    const herald::test::SectionVariants v{base};
+    const std::vector<herald::test::SettingsProblem> cases = {
+        {v.without("api_base"), "channels.weibo.api_base", "required"},
+        {v.with("api_base", "api.weibo.com"), "channels.weibo.api_base", "http"},
+        {v.without("access_token"), "channels.weibo.access_token", "required"},
+        {v.with("access_token_file", "/nonexistent"), "channels.weibo.access_token", "not both"},
+        {v.without("safe_domain"), "channels.weibo.safe_domain", "required"},
+        {v.with("safe_domain", "https://www.example.gov.cn/"), "channels.weibo.safe_domain",
          "domain"},
-        {with("rate_limit", {{"posts", 0}}), "channels.weibo.rate_limit.posts", "between"},
-        {with("rate_limit", {{"per", 1}}), "channels.weibo.rate_limit.per", "unknown key"},
-        {with("rip", "not an ip"), "channels.weibo.rip", "address"},
-        {with("portal_link_template", "https://other.gov.cn/{id}"),
+        {v.with("rate_limit", {{"posts", 0}}), "channels.weibo.rate_limit.posts", "between"},
+        {v.with("rate_limit", {{"per", 1}}), "channels.weibo.rate_limit.per", "unknown key"},
+        {v.with("rip", "not an ip"), "channels.weibo.rip", "address"},
+        {v.with("portal_link_template", "https://other.gov.cn/{id}"),
          "channels.weibo.portal_link_template", "safe_domain"},
-        {with("max_chars", 5), "channels.weibo.max_chars", "between"},
-        {with("tokn", "x"), "channels.weibo.tokn", "unknown key"},
+        {v.with("max_chars", 5), "channels.weibo.max_chars", "between"},
+        {v.with("tokn", "x"), "channels.weibo.tokn", "unknown key"},
     };
-    for (const auto& c : cases) {
-      CAPTURE(c.section.dump());
-      auto s = herald::parse_weibo_settings(c.section, path);
-      REQUIRE_FALSE(s.ok());
-      CHECK(s.error().kind == ErrorKind::invalid_input);
-      CHECK(s.error().field == c.field);
-      CHECK_THAT(s.error().message, Catch::Contains(c.says));
-    }
+    herald::test::check_settings_problems(
+        cases, [&](const json& section) { return herald::parse_weibo_settings(section, path); });
   }
 }
 
@@ -528,9 +509,7 @@ TEST_CASE("WeiboChannels sharing one Redis rate limiter stop at the budget witho
           "[adapters][weibo][sim][redis]") {
   auto sim = herald::test::start_sim();
   sim_config(sim.url, {{"weibo_token", kToken}});
-  herald::RedisOptions options;
-  options.url = herald::test::test_redis_url();
-  herald::RedisPool pool(options, 2);
+  herald::RedisPool pool(herald::test::test_redis_options(), 2);
   // Fixed at 08:20 UTC: the budget's hourly window cannot roll over during the test.
   herald::ManualClock clock(time_at("2026-11-29T08:20:00+00:00"));
   herald::RedisRateLimiter limiter(herald::test::unique_key_prefix("weibo-rl"), pool, clock);

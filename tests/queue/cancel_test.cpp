@@ -18,12 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 const std::string kChannel = "weibo";
 
-RedisOptions redis_options() {
-  RedisOptions o;
-  o.url = test::test_redis_url();
-  return o;
-}
-
 NewDelivery alert(const std::string& item, const std::string& channel = kChannel) {
   NewDelivery nd;
   nd.delivery.id = delivery_id_for(item, channel);
@@ -46,7 +40,7 @@ struct Fixture {
     return o;
   }();
   DeliveryQueue queue{options, clock};
-  RedisConnection conn{redis_options()};
+  RedisConnection conn{test::test_redis_options()};
 
   void enqueue(const std::vector<NewDelivery>& ds) {
     auto added = queue.enqueue(conn, ds);

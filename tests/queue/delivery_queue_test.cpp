@@ -28,12 +28,6 @@ TimePoint at_ms(std::int64_t ms) {
   return TimePoint(std::chrono::milliseconds(ms));
 }
 
-RedisOptions redis_options() {
-  RedisOptions o;
-  o.url = test::test_redis_url();
-  return o;
-}
-
 NewDelivery routine(const std::string& item, const std::string& channel = kChannel) {
   NewDelivery nd;
   nd.delivery.id = delivery_id_for(item, channel);
@@ -64,7 +58,7 @@ struct Fixture {
     return o;
   }();
   DeliveryQueue queue{options, clock};
-  RedisConnection conn{redis_options()};
+  RedisConnection conn{test::test_redis_options()};
 
   std::string id(const std::string& item) const { return delivery_id_for(item, kChannel); }
 
@@ -571,7 +565,7 @@ TEST_CASE("a wake token wakes one waiting worker and there is never more than on
   Fixture f;
 
   SECTION("wait_for_work returns as soon as another connection enqueues") {
-    RedisConnection blocking(redis_options());
+    RedisConnection blocking(test::test_redis_options());
     auto id = blocking.command({"CLIENT", "ID"});
     REQUIRE(id);
     const std::string client = std::to_string(id->integer);
@@ -650,7 +644,7 @@ TEST_CASE("a worker killed with SIGKILL while holding deliveries loses none of t
   REQUIRE(pid >= 0);
   if (pid == 0) {
     // The doomed worker: claims everything on its own connection, then dies before acking.
-    RedisConnection own(redis_options());
+    RedisConnection own(test::test_redis_options());
     auto c = f.queue.claim(own, kChannel, ClaimRequest{"doomed", 0, 5});
     if (c && c->deliveries.size() == 5) raise(SIGKILL);
     _exit(3);

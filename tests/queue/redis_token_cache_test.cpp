@@ -27,12 +27,6 @@ RedisTokenCacheOptions options_for(const std::string& prefix) {
   return options;
 }
 
-herald::RedisOptions redis_options() {
-  herald::RedisOptions options;
-  options.url = herald::test::test_redis_url();
-  return options;
-}
-
 CachedToken token(const herald::Clock& clock, const std::string& value,
                   std::chrono::milliseconds life = 7200s,
                   std::chrono::milliseconds refresh = 6900s) {
@@ -44,7 +38,7 @@ CachedToken token(const herald::Clock& clock, const std::string& value,
 TEST_CASE("RedisTokenCache stores a fetched token and hands it to every instance",
           "[queue][token_cache][redis]") {
   const std::string prefix = herald::test::unique_key_prefix("tokens");
-  herald::RedisPool pool(redis_options(), 4);
+  herald::RedisPool pool(herald::test::test_redis_options(), 4);
   herald::SystemClock clock;
   RedisTokenCache first(options_for(prefix), pool, clock);
   RedisTokenCache second(options_for(prefix), pool, clock);
@@ -127,7 +121,7 @@ TEST_CASE(
     "returns the same value",
     "[queue][token_cache][redis]") {
   const std::string prefix = herald::test::unique_key_prefix("tokens-due");
-  herald::RedisPool pool(redis_options(), 2);
+  herald::RedisPool pool(herald::test::test_redis_options(), 2);
   herald::ManualClock clock(herald::from_unix_ms(1'800'000'000'000));
   RedisTokenCache cache(options_for(prefix), pool, clock);
   int fetches = 0;
@@ -163,7 +157,7 @@ TEST_CASE("RedisTokenCache: concurrent refreshers on separate connections fetch 
   std::vector<std::unique_ptr<herald::RedisPool>> pools;
   std::vector<std::unique_ptr<RedisTokenCache>> caches;
   for (int i = 0; i < kInstances; ++i) {
-    pools.push_back(std::make_unique<herald::RedisPool>(redis_options(), 2));
+    pools.push_back(std::make_unique<herald::RedisPool>(herald::test::test_redis_options(), 2));
     caches.push_back(std::make_unique<RedisTokenCache>(options_for(prefix), *pools.back(), clock));
   }
   std::atomic<int> fetches{0};
@@ -199,10 +193,10 @@ TEST_CASE("RedisTokenCache: concurrent refreshers on separate connections fetch 
 TEST_CASE("RedisTokenCache: a waiter gives up after its bounded wait while the lock is held",
           "[queue][token_cache][redis]") {
   const std::string prefix = herald::test::unique_key_prefix("tokens-wait");
-  herald::RedisPool pool(redis_options(), 2);
+  herald::RedisPool pool(herald::test::test_redis_options(), 2);
   herald::SystemClock clock;
   // A lock left by a holder that died: it stays until its TTL runs out.
-  herald::RedisConnection conn(redis_options());
+  herald::RedisConnection conn(herald::test::test_redis_options());
   REQUIRE(conn.command({"SET", prefix + "{tokens}:lock:k", "dead-holder", "PX", "60000"}).ok());
   RedisTokenCacheOptions options = options_for(prefix);
   options.wait = 200ms;

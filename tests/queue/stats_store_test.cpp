@@ -41,11 +41,7 @@ struct Fixture {
   }();
   DeliveryQueue queue{options, clock};
   StatsStore stats{prefix, 480};
-  RedisConnection conn{[] {
-    RedisOptions o;
-    o.url = test::test_redis_url();
-    return o;
-  }()};
+  RedisConnection conn{test::test_redis_options()};
 
   Fixture() { REQUIRE(stats.register_channels(conn, kChannels)); }
 

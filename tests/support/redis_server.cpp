@@ -26,6 +26,12 @@ bool port_accepts(int port) {
 
 }  // namespace
 
+RedisOptions test_redis_options() {
+  RedisOptions o;
+  o.url = test_redis_url();
+  return o;
+}
+
 std::string test_redis_url() {
   if (const char* env = std::getenv("HERALD_TEST_REDIS_URL"); env && *env) return env;
   static std::once_flag once;

@@ -6,10 +6,14 @@
 #include <string>
 #include <string_view>
 
+#include "queue/redis.h"
+
 namespace herald::test {
 
 // "redis://127.0.0.1:PORT/0"
 std::string test_redis_url();
+// Options to connect to it.
+RedisOptions test_redis_options();
 // A key prefix no other test (or test process) uses, with a trailing ':'.
 std::string unique_key_prefix(std::string_view tag);
 

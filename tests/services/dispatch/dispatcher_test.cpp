@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <future>
 #include <map>
@@ -17,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/gate.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -24,30 +24,11 @@ namespace herald {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Gate;
 using test::wait_until;
 
 constexpr std::chrono::milliseconds kDeadline = 30s;
 const std::string kChannel = "fake";
-
-// Publishes wait here until the test opens the gate. The wait has a deadline so that a broken
-// dispatcher fails the test instead of hanging it.
-class Gate {
- public:
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  bool wait() {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, kDeadline, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 // What the fake answers to the n-th call (1-based) for a delivery.
 using Behaviour = std::function<Result<PublishReceipt>(const Delivery&, int call)>;

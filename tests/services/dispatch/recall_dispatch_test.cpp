@@ -3,7 +3,6 @@
 // a platform call when nothing went out; a claimed delivery whose cancel mark is set is cancelled,
 // not published. A real redis-server and DeliveryQueue, a fake Channel.
 #include <catch2/catch.hpp>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "services/dispatch/dispatcher.h"
+#include "tests/support/gate.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -18,29 +18,11 @@ namespace herald {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Gate;
 using test::wait_until;
 
 constexpr std::chrono::milliseconds kDeadline = 30s;
 const std::string kChannel = "fake";
-
-// Lets a test hold a publish until it says so (with a deadline, so a bug fails instead of hangs).
-class Gate {
- public:
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  bool wait() {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, kDeadline, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 class RecallingChannel final : public Channel {
  public:
@@ -99,7 +81,7 @@ Error platform_error(ErrorKind kind, const std::string& message, const std::stri
 }
 
 struct Harness {
-  Harness() : queue(options(), clock), conn(redis()) {}
+  Harness() : queue(options(), clock), conn(test::test_redis_options()) {}
 
   static QueueOptions options() {
     QueueOptions q;
@@ -111,17 +93,12 @@ struct Harness {
     q.max_attempts = 20;
     return q;
   }
-  static RedisOptions redis() {
-    RedisOptions r;
-    r.url = test::test_redis_url();
-    return r;
-  }
   DispatcherOptions dispatcher_options() const {
     DispatcherOptions o;
     o.channel = kChannel;
     o.concurrency = 4;
     o.reserved_for_alerts = 1;
-    o.redis = redis();
+    o.redis = test::test_redis_options();
     return o;
   }
 

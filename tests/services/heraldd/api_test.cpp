@@ -19,9 +19,7 @@ std::vector<std::pair<std::string, std::string>> json_headers() {
 }
 
 long long redis_count(const std::string& command, const std::string& key) {
-  RedisOptions options;
-  options.url = test_redis_url();
-  RedisConnection conn(options);
+  RedisConnection conn(test_redis_options());
   auto reply = conn.command({command, key});
   REQUIRE(reply);
   return reply->integer;

@@ -60,9 +60,7 @@ TEST_CASE("workers killed at random lose nothing and publish nothing twice", "[c
   SimHandle sim =
       start_sim({"--faults", "webhook:latency_ms=15,5xx=0.03,accept_then_5xx=0.01", "--seed", "7"});
 
-  RedisOptions redis_options;
-  redis_options.url = test_redis_url();
-  RedisConnection conn(redis_options);
+  RedisConnection conn(test_redis_options());
   SystemClock clock;
   QueueOptions queue_options;
   queue_options.prefix = prefix;

@@ -29,9 +29,7 @@ std::string read_text(const std::string& path) {
 }
 
 long long redis_int(const std::vector<std::string>& command) {
-  RedisOptions options;
-  options.url = test_redis_url();
-  RedisConnection conn(options);
+  RedisConnection conn(test_redis_options());
   auto reply = conn.command(command);
   REQUIRE(reply);
   return reply->integer;

@@ -70,8 +70,7 @@ TEST_CASE("two heraldd on one Redis share one WeChat access token", "[heraldd][w
   // Latency keeps both instances busy at once, so both need the token while the other has it.
   SimHandle sim = start_sim({"--faults", "wechat:latency_ms=20"});
 
-  RedisOptions redis_options;
-  redis_options.url = test_redis_url();
+  const RedisOptions redis_options = test_redis_options();
   RedisConnection conn(redis_options);
   SystemClock clock;
   QueueOptions queue_options;
