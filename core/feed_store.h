@@ -75,6 +75,14 @@ class FeedStore {
   // so that a retry repeats none of them.
   virtual Result<std::set<std::string>> done_steps(const std::string& delivery_id) = 0;
   virtual Result<void> mark_done(const std::string& delivery_id, const std::string& step) = 0;
+  // Holds `step` of a delivery for `holder` (an attempt's lease token) during `hold` at most:
+  // false while another attempt holds it. Two workers holding the same delivery at once (a lease
+  // taken over from a worker still running) so never push the same step together; a hold left by
+  // a crash runs out. release_step ends a hold, only if `holder` still has it.
+  virtual Result<bool> hold_step(const std::string& delivery_id, const std::string& step,
+                                 const std::string& holder, std::chrono::milliseconds hold) = 0;
+  virtual Result<void> release_step(const std::string& delivery_id, const std::string& step,
+                                    const std::string& holder) = 0;
 };
 
 }  // namespace herald

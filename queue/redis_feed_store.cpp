@@ -51,6 +51,12 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 )lua");
 
+// KEYS: the hold. ARGV: the holder. Ends the hold only if the holder still has it.
+const RedisScript kReleaseStep("feed_release_step", R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua");
+
 json entry_to_json(const FeedEntry& e) {
   return {{"id", e.id},
           {"item_id", e.item_id},
@@ -228,6 +234,21 @@ Result<void> RedisFeedStore::mark_done(const std::string& delivery_id, const std
   for (const auto& reply : *replies) {
     if (reply.is_error()) return reply_error(reply, "SADD");
   }
+  return ok();
+}
+
+Result<bool> RedisFeedStore::hold_step(const std::string& delivery_id, const std::string& step,
+                                       const std::string& holder, std::chrono::milliseconds hold) {
+  auto reply = command({"SET", key("hold:" + delivery_id + ":" + step), holder, "NX", "PX",
+                        std::to_string(std::max<long long>(1, hold.count()))});
+  if (!reply) return reply.error();
+  return reply->str == "OK";
+}
+
+Result<void> RedisFeedStore::release_step(const std::string& delivery_id, const std::string& step,
+                                          const std::string& holder) {
+  auto reply = run(kReleaseStep, {key("hold:" + delivery_id + ":" + step)}, {holder});
+  if (!reply) return reply.error();
   return ok();
 }
 

@@ -18,6 +18,7 @@ namespace herald {
 //   <p>{media}:cap:<id>             a CAP document and its chain position (JSON)
 //   <p>{media}:chain:<root id>      list of the chain's references, oldest first
 //   <p>{media}:steps:<delivery id>  set of the delivery's steps done; expires after step_ttl
+//   <p>{media}:hold:<delivery id>:<step>  the attempt pushing that step now (PX: its hold)
 class RedisFeedStore final : public FeedStore {
  public:
   RedisFeedStore(std::string prefix, RedisPool& pool,
@@ -35,6 +36,10 @@ class RedisFeedStore final : public FeedStore {
   Result<std::vector<std::string>> cap_chain(const std::string& root_id) override;
   Result<std::set<std::string>> done_steps(const std::string& delivery_id) override;
   Result<void> mark_done(const std::string& delivery_id, const std::string& step) override;
+  Result<bool> hold_step(const std::string& delivery_id, const std::string& step,
+                         const std::string& holder, std::chrono::milliseconds hold) override;
+  Result<void> release_step(const std::string& delivery_id, const std::string& step,
+                            const std::string& holder) override;
 
  private:
   std::string key(const std::string& suffix) const { return prefix_ + "{media}:" + suffix; }

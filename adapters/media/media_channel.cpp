@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <functional>
+#include <random>
 
 #include "adapters/url.h"
 #include "core/json_fields.h"
@@ -18,6 +20,8 @@ constexpr std::int64_t kMaxTimeoutMs = 10 * 60 * 1000;
 constexpr std::int64_t kMaxEntries = 1000;
 constexpr std::string_view kAtStep = "at:";
 constexpr std::string_view kRemotePrefix = "feeds:";
+// How much longer than its own timeout a push step stays held (FeedStore::hold_step).
+constexpr std::chrono::milliseconds kHoldMargin{5000};
 
 bool is_feed_name(std::string_view name) {
   return !name.empty() && name.size() <= 64 &&
@@ -220,7 +224,8 @@ MediaChannel::MediaChannel(MediaSettings settings, FeedStore* store, const Clock
       settings_(std::move(settings)),
       store_(store),
       clock_(clock),
-      http_(http_options) {
+      http_(http_options),
+      holder_prefix_("media-" + std::to_string(std::random_device{}()) + "-") {
   for (const auto& hook : settings_.webhooks) {
     webhooks_.push_back(std::make_unique<WebhookChannel>(hook, clock_, http_options));
   }
@@ -311,25 +316,58 @@ Result<void> MediaChannel::send_email(const Delivery& delivery, const std::set<s
   return ok();
 }
 
+// Who holds a step while pushing it: the attempt's lease token, or, for a delivery published
+// outside the queue (no lease), a token of this call alone.
+std::string MediaChannel::step_holder(const Delivery& delivery) {
+  if (!delivery.lease_token.empty()) return delivery.lease_token;
+  return holder_prefix_ + std::to_string(calls_.fetch_add(1));
+}
+
 Result<void> MediaChannel::push(const Delivery& delivery, const std::set<std::string>& done,
                                 const std::vector<std::string>& feed_urls,
                                 const EmailMessage* email) {
   Failures failures;
+  const std::string holder = step_holder(delivery);
+  // Runs one step under its hold. What is done is read again under the hold: another attempt may
+  // have finished the step since this one read it.
+  auto run_held = [&](const std::string& step, std::chrono::milliseconds timeout,
+                      const std::function<Result<void>(const std::set<std::string>&)>& run) {
+    auto held = store_->hold_step(delivery.id, step, holder, timeout + kHoldMargin);
+    if (!held) return failures.add(held.error());
+    if (!*held) {
+      Error busy = Error::retryable("another attempt is pushing " + step + " right now");
+      busy.code = "media_step_busy";
+      return failures.add(std::move(busy));
+    }
+    auto done_now = store_->done_steps(delivery.id);
+    Result<void> result = done_now ? run(*done_now) : Result<void>(done_now.error());
+    if (auto released = store_->release_step(delivery.id, step, holder); !released) {
+      spdlog::warn("media delivery {}: {} stays held until its hold runs out: {}", delivery.id,
+                   step, released.error().message);
+    }
+    if (!result) failures.add(result.error());
+  };
+
   if (!settings_.websub_hub.empty() && !feed_urls.empty() && done.count("websub") == 0) {
-    auto pinged = ping_hub(feed_urls);
-    if (pinged) pinged = store_->mark_done(delivery.id, "websub");
-    if (!pinged) failures.add(pinged.error());
+    run_held("websub", settings_.websub_timeout, [&](const std::set<std::string>& done_now) {
+      if (done_now.count("websub") != 0) return ok();
+      auto pinged = ping_hub(feed_urls);
+      return pinged ? store_->mark_done(delivery.id, "websub") : pinged;
+    });
   }
   if (email_ && email != nullptr) {
-    if (auto sent = send_email(delivery, done, *email); !sent) failures.add(sent.error());
+    run_held("email", settings_.smtp->options.timeout, [&](const std::set<std::string>& done_now) {
+      return send_email(delivery, done_now, *email);
+    });
   }
   for (std::size_t i = 0; i < webhooks_.size(); ++i) {
     const std::string step = "webhook:" + settings_.webhooks[i].url;
     if (done.count(step) != 0) continue;
-    auto posted = webhooks_[i]->publish(delivery);
-    Result<void> marked =
-        posted ? store_->mark_done(delivery.id, step) : Result<void>(posted.error());
-    if (!marked) failures.add(marked.error());
+    run_held(step, settings_.webhooks[i].timeout, [&](const std::set<std::string>& done_now) {
+      if (done_now.count(step) != 0) return ok();
+      auto posted = webhooks_[i]->publish(delivery);
+      return posted ? store_->mark_done(delivery.id, step) : Result<void>(posted.error());
+    });
   }
   return failures.result();
 }

@@ -3,7 +3,9 @@
 // across retries (the steps done are recorded per delivery in the FeedStore).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -94,6 +96,7 @@ class MediaChannel final : public Channel {
   Result<TimePoint> attempt_time(const Delivery& delivery, const std::set<std::string>& done);
   std::string message_id(const Delivery& delivery) const;
   Result<void> require_store() const;
+  std::string step_holder(const Delivery& delivery);
 
   MediaSettings settings_;
   FeedStore* store_;
@@ -101,6 +104,8 @@ class MediaChannel final : public Channel {
   HttpClientPool http_;
   std::vector<std::unique_ptr<WebhookChannel>> webhooks_;
   std::unique_ptr<EmailSender> email_;
+  const std::string holder_prefix_;  // random per channel object: step holders of lease-less calls
+  std::atomic<std::uint64_t> calls_{0};
 };
 
 // The factory registered as "media"; needs deps.feed_store.

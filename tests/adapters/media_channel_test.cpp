@@ -4,11 +4,13 @@
 // corrections as CAP Update, recalls as CAP Cancel.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <future>
 #include <memory>
 
 #include "adapters/media/media_channel.h"
 #include "queue/redis_feed_store.h"
 #include "tests/adapters/scripted_http_server.h"
+#include "tests/support/gate.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
@@ -87,7 +89,7 @@ Delivery recall_for(const std::string& item_id, const std::string& reason) {
 // One test's world: its own Redis keys, a herald-sim with the SMTP sink, the channel.
 struct World {
   herald::test::SimHandle sim = herald::test::start_sim_with_smtp();
-  herald::RedisPool pool{herald::RedisOptions{herald::test::test_redis_url()}, 2};
+  herald::RedisPool pool{herald::test::test_redis_options(), 2};
   herald::RedisFeedStore store{herald::test::unique_key_prefix("media"), pool};
   herald::SystemClock clock;
   std::unique_ptr<MediaChannel> channel;
@@ -281,6 +283,42 @@ TEST_CASE("a retry sends only the pushes that failed", "[media][sim]") {
   // The e-mail is the same message both times: desks can dedupe on its Message-ID.
   CHECK(mail["items"][0]["message_id"] == mail["items"][1]["message_id"]);
   CHECK(w.feed("news").size() == 1);
+}
+
+TEST_CASE("two attempts holding the same delivery at once never push a step twice",
+          "[media][sim]") {
+  // A lease taken over from a worker that is still running: attempt A is inside a slow webhook
+  // when attempt B starts on the same delivery.
+  herald::test::Gate slow_hook_answers;
+  std::atomic<int> calls{0};
+  ScriptedHttpServer slow([&](const ScriptedRequest&) {
+    ++calls;
+    slow_hook_answers.wait();
+    return ScriptedResponse{200, {}, R"({"id":"slow-1"})"};
+  });
+  World w(json::array({{{"url", slow.url() + "/hook"}, {"secret", kSecret}}}));
+  const auto item = alert_item("01jd6v3m00000000000000000e", "提醒");
+  Delivery a = delivery_for(item, 1);
+  a.lease_token = "lease-a";
+  Delivery b = delivery_for(item, 2);
+  b.lease_token = "lease-b";
+
+  auto first = std::async(std::launch::async, [&] { return w.channel->publish(a); });
+  REQUIRE(herald::test::wait_until([&] { return calls.load() == 1; }, 10s));
+  auto second = w.channel->publish(b);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().kind == ErrorKind::retryable);
+  CHECK(second.error().code == "media_step_busy");
+  CHECK(calls == 1);
+
+  slow_hook_answers.open();
+  REQUIRE(first.get());
+  b.attempt = 3;
+  REQUIRE(w.channel->publish(b));  // B's retry finds every step done
+  CHECK(calls == 1);
+  CHECK(w.published("webhook")["count"] == 1);
+  CHECK(w.published("websub")["count"] == 1);
+  CHECK(w.published("smtp")["count"] == 1);
 }
 
 TEST_CASE("a permanently refused recipient does not hold the delivery back", "[media][sim]") {
