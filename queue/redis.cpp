@@ -487,7 +487,9 @@ Result<std::vector<RedisValue>> RedisScript::run_many(RedisConnection& conn,
   if (!replies) return replies.error();
 
   // NOSCRIPT means the call did not run at all (Redis restarted or SCRIPT FLUSH), so loading the
-  // script and running exactly those calls again cannot apply anything twice.
+  // script and running exactly those calls again cannot apply anything twice. They run after the
+  // calls that did not fail, though: calls meant to apply in order (enqueue's chunks of one lane)
+  // can change order, but only when the script cache is flushed during the pipeline.
   std::vector<std::size_t> missing;
   for (std::size_t i = 0; i < replies->size(); ++i) {
     if (is_noscript((*replies)[i])) missing.push_back(i);

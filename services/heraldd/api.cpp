@@ -172,9 +172,11 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
     return gate_refusal(verdict);
   }
 
-  item->id = new_item_id(deps_.clock.now());
-  item->author = user.name;
+  // One reading of the clock: the id starts with the creation millisecond, so lists sorted by
+  // creation time are in id order.
   item->created_at = deps_.clock.now();
+  item->id = new_item_id(item->created_at);
+  item->author = user.name;
 
   std::optional<CmsApprovalRecord> record;
   if (record_json) {

@@ -165,9 +165,11 @@ ServerResponse RecallRoutes::correct(const ServerRequest& request, const std::st
     return gate_refusal(verdict);
   }
 
-  item->id = new_item_id(deps_.clock.now());
-  item->author = user.name;
+  // One reading of the clock: the id starts with the creation millisecond, so lists sorted by
+  // creation time are in id order.
   item->created_at = deps_.clock.now();
+  item->id = new_item_id(item->created_at);
+  item->author = user.name;
   auto created = deps_.items.create(**conn, *item, user.name, request.header("idempotency-key"),
                                     sha256_hex(request.body));
   if (!created) return error_response(created.error());

@@ -58,7 +58,9 @@ struct Fixture {
     return o;
   }();
   DeliveryQueue queue{options, clock};
-  RedisConnection conn{test::test_redis_options()};
+  RedisConnection conn;
+
+  explicit Fixture(RedisOptions redis = test::test_redis_options()) : conn(std::move(redis)) {}
 
   std::string id(const std::string& item) const { return delivery_id_for(item, kChannel); }
 
@@ -759,7 +761,9 @@ TEST_CASE("every key of a channel carries the channel's hash tag", "[queue][keys
 }
 
 TEST_CASE("the queue survives a script cache flush", "[queue]") {
-  Fixture f;
+  // A server of its own: a flush of the shared one would make other tests' scripts reload.
+  test::OwnRedisServer redis;
+  Fixture f(redis.options());
   REQUIRE(f.enqueue({routine("f1")}) == 1);
   REQUIRE(f.conn.command({"SCRIPT", "FLUSH"}));
   Delivery d = f.claim_one();

@@ -125,7 +125,9 @@ TEST_CASE("a pipeline answers every command in order in one round trip", "[redis
 
 TEST_CASE("a script runs by its locally computed sha1 and reloads itself after SCRIPT FLUSH",
           "[redis]") {
-  RedisConnection conn(options_for(test::test_redis_url()));
+  // A server of its own: a flush of the shared one would make other tests' scripts reload.
+  test::OwnRedisServer redis;
+  RedisConnection conn(redis.options());
   const std::string k = test::unique_key_prefix("script") + "k";
   // A source no other test uses, so its presence in the script cache is ours to control.
   const std::string source = "-- " + k + "\nreturn {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}";

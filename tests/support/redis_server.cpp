@@ -58,4 +58,37 @@ std::string unique_key_prefix(std::string_view tag) {
          std::to_string(counter++) + ":";
 }
 
+OwnRedisServer::OwnRedisServer() : port_(free_tcp_port()), dir_(make_temp_dir("own-redis")) {
+  start();
+}
+
+void OwnRedisServer::start() {
+  process_ =
+      ChildProcess::spawn({"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
+                           "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_},
+                          {}, dir_ + "/redis.log");
+  const bool up = wait_until(
+      [&] {
+        RedisConnection probe(options());
+        auto pong = probe.command({"PING"});
+        return pong && pong->str == "PONG";
+      },
+      std::chrono::seconds(30));
+  if (!up) throw std::runtime_error("redis-server did not answer on port " + std::to_string(port_));
+}
+
+void OwnRedisServer::kill() {
+  process_.kill_now();
+}
+
+std::string OwnRedisServer::url() const {
+  return "redis://127.0.0.1:" + std::to_string(port_) + "/0";
+}
+
+RedisOptions OwnRedisServer::options() const {
+  RedisOptions o;
+  o.url = url();
+  return o;
+}
+
 }  // namespace herald::test

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "queue/redis.h"
+#include "tests/support/process.h"
 
 namespace herald::test {
 
@@ -16,5 +17,25 @@ std::string test_redis_url();
 RedisOptions test_redis_options();
 // A key prefix no other test (or test process) uses, with a trailing ':'.
 std::string unique_key_prefix(std::string_view tag);
+
+// A redis-server of a test's own, for tests that flush its script cache, count its commands or
+// kill it: the shared test server is used by other test processes at the same time. Throws if
+// it does not answer within 30 s.
+class OwnRedisServer {
+ public:
+  OwnRedisServer();
+  OwnRedisServer(const OwnRedisServer&) = delete;
+  OwnRedisServer& operator=(const OwnRedisServer&) = delete;
+
+  void start();  // again, after kill()
+  void kill();   // SIGKILL: as if the machine lost it
+  std::string url() const;
+  RedisOptions options() const;
+
+ private:
+  int port_;
+  std::string dir_;
+  ChildProcess process_;
+};
 
 }  // namespace herald::test

@@ -123,35 +123,6 @@ RedisOptions redis_options(const std::string& url) {
   return r;
 }
 
-// A redis-server of this test's own, for tests that count its commands or interrupt it: the
-// shared test server is used by other tests at the same time.
-class OwnRedis {
- public:
-  OwnRedis() : port_(test::free_tcp_port()), dir_(test::make_temp_dir("dispatch-redis")) {
-    start();
-  }
-  void start() {
-    process_ = test::ChildProcess::spawn(
-        {"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
-         "", "--appendonly", "no", "--dir", dir_},
-        {}, dir_ + "/redis.log");
-    REQUIRE(wait_until(
-        [&] {
-          RedisConnection probe(redis_options(url()));
-          auto pong = probe.command({"PING"});
-          return pong && pong->str == "PONG";
-        },
-        kDeadline));
-  }
-  void kill() { process_.kill_now(); }
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
-
- private:
-  int port_;
-  std::string dir_;
-  test::ChildProcess process_;
-};
-
 long long info_field(RedisConnection& conn, const std::string& section, const std::string& field) {
   auto info = conn.command({"INFO", section});
   REQUIRE(info);
@@ -282,7 +253,7 @@ TEST_CASE("a dispatcher publishes every queued delivery exactly once and tallies
   SECTION("deliveries queued while it is blocked in Redis with nothing to do") {
     // Its own server, so that the blocked client counted is the dispatcher; idle_block far beyond
     // the deadline, so only the wake-up can get these published in time.
-    OwnRedis redis;
+    test::OwnRedisServer redis;
     QueueOptions q = fast_queue_options();
     q.idle_block = 10min;
     Harness h(q, redis.url());
@@ -475,7 +446,7 @@ TEST_CASE("stop() lets running publishes finish, acks them and claims nothing ne
 }
 
 TEST_CASE("stop() wakes a dispatcher that is blocked in Redis at once", "[dispatch]") {
-  OwnRedis redis;
+  test::OwnRedisServer redis;
   QueueOptions q = fast_queue_options();
   q.idle_block = 10min;  // stop() must not wait for the block to time out
   Harness h(q, redis.url());
@@ -550,7 +521,7 @@ TEST_CASE("an outcome whose lease was lost is counted as stale and changes nothi
 
 TEST_CASE("an idle dispatcher costs Redis a few commands per idle_block, not a busy loop",
           "[dispatch]") {
-  OwnRedis redis;
+  test::OwnRedisServer redis;
   QueueOptions q = fast_queue_options();
   q.idle_block = 200ms;
   Harness h(q, redis.url());
@@ -601,7 +572,7 @@ TEST_CASE("an idle dispatcher costs Redis a few commands per idle_block, not a b
 }
 
 TEST_CASE("a dispatcher rides out Redis failures and acks its outcomes afterwards", "[dispatch]") {
-  OwnRedis redis;
+  test::OwnRedisServer redis;
   Harness h(fast_queue_options(), redis.url());
   DispatcherOptions options = h.options();
   options.redis.command_timeout = 200ms;
