@@ -39,4 +39,13 @@ std::string form_escape(std::string_view text) {
   return out;
 }
 
+std::string read_http_url(FieldReader& r, std::string_view key, bool base) {
+  std::string url = r.string(key);
+  if (r.ok() && !is_http_url(url)) {
+    r.fail(key, "must be an http:// or https:// URL with a host and no spaces");
+  }
+  while (base && !url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
 }  // namespace herald

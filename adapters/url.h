@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_fields.h"
+
 namespace herald {
 
 // ASCII lower case (URL schemes, hosts, header names, platform codes).
@@ -16,5 +18,9 @@ bool is_http_url(std::string_view url);
 // Percent-encodes everything but RFC 3986's unreserved characters: form bodies
 // (application/x-www-form-urlencoded) and URL path or query parts.
 std::string form_escape(std::string_view text);
+
+// Reads `key` of a settings section as an http(s) URL (is_http_url), failing the reader with the
+// usual message otherwise. A base URL (`base`) loses its trailing slashes, so paths append to it.
+std::string read_http_url(FieldReader& r, std::string_view key, bool base = false);
 
 }  // namespace herald

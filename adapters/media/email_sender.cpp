@@ -11,19 +11,11 @@
 #include <optional>
 #include <string_view>
 
+#include "adapters/curl_handles.h"
 #include "adapters/http_client.h"
 
 namespace herald {
 namespace {
-
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
 // libcurl 7.88 only knows the misspelt name; 8.2 added the correct one and kept the old.
 #if defined(CURLOPT_MAIL_RCPT_ALLOWFAILS) || LIBCURL_VERSION_NUM >= 0x080200

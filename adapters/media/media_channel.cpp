@@ -108,13 +108,7 @@ FeedInfo MediaSettings::cap_feed_info() const {
 Result<MediaSettings> parse_media_settings(const json& section, const std::string& path) {
   MediaSettings s;
   FieldReader r(section, path);
-  s.public_base_url = r.string("public_base_url");
-  if (r.ok() && !is_http_url(s.public_base_url)) {
-    r.fail("public_base_url", "must be an http:// or https:// URL with a host and no spaces");
-  }
-  while (!s.public_base_url.empty() && s.public_base_url.back() == '/') {
-    s.public_base_url.pop_back();
-  }
+  s.public_base_url = read_http_url(r, "public_base_url", /*base=*/true);
   s.author = r.string("author", "Herald");
 
   FieldReader cap = r.child("cap");
@@ -157,10 +151,7 @@ Result<MediaSettings> parse_media_settings(const json& section, const std::strin
 
   if (r.has("websub")) {
     FieldReader w = r.child("websub");
-    s.websub_hub = w.string("hub");
-    if (w.ok() && !is_http_url(s.websub_hub)) {
-      w.fail("hub", "must be an http:// or https:// URL with a host and no spaces");
-    }
+    s.websub_hub = read_http_url(w, "hub");
     s.websub_timeout = std::chrono::milliseconds(w.integer("timeout_ms", 1, kMaxTimeoutMs, 10000));
   }
 

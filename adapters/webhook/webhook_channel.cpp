@@ -58,10 +58,7 @@ Error http_error(ErrorKind kind, long status, std::string_view body) {
 Result<WebhookSettings> parse_webhook_settings(const json& section, const std::string& path) {
   WebhookSettings settings;
   FieldReader r(section, path);
-  settings.url = r.string("url");
-  if (r.ok() && !is_http_url(settings.url)) {
-    r.fail("url", "must be an http:// or https:// URL with a host and no spaces");
-  }
+  settings.url = read_http_url(r, "url");
   settings.secret = r.secret("secret");
   settings.timeout = std::chrono::milliseconds(
       r.integer("timeout_ms", 1, kMaxTimeoutMs, settings.timeout.count()));

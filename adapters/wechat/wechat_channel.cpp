@@ -88,13 +88,7 @@ std::string random_boundary() {
 Result<WechatSettings> parse_wechat_settings(const json& section, const std::string& path) {
   WechatSettings settings;
   FieldReader r(section, path);
-  settings.api_base = r.string("api_base");
-  if (r.ok() && !is_http_url(settings.api_base)) {
-    r.fail("api_base", "must be an http:// or https:// URL with a host and no spaces");
-  }
-  while (!settings.api_base.empty() && settings.api_base.back() == '/') {
-    settings.api_base.pop_back();
-  }
+  settings.api_base = read_http_url(r, "api_base", /*base=*/true);
   settings.appid = r.string("appid");
   if (r.ok() && (settings.appid.empty() || settings.appid.size() > 64 ||
                  !std::all_of(settings.appid.begin(), settings.appid.end(),

@@ -153,13 +153,7 @@ Error weibo_error(ErrorKind kind, long status, long code, std::string_view text,
 Result<WeiboSettings> parse_weibo_settings(const json& section, const std::string& path) {
   WeiboSettings settings;
   FieldReader r(section, path);
-  settings.api_base = r.string("api_base");
-  if (r.ok() && !is_http_url(settings.api_base)) {
-    r.fail("api_base", "must be an http:// or https:// URL with a host and no spaces");
-  }
-  while (!settings.api_base.empty() && settings.api_base.back() == '/') {
-    settings.api_base.pop_back();
-  }
+  settings.api_base = read_http_url(r, "api_base", /*base=*/true);
   settings.access_token = r.secret("access_token");
   settings.safe_domain = ascii_lower(r.string("safe_domain"));
   if (r.ok() && !is_domain_name(settings.safe_domain)) {
