@@ -480,6 +480,23 @@ Result<RedisValue> RedisScript::run(RedisConnection& conn, const std::vector<std
 
 Result<std::vector<RedisValue>> RedisScript::run_many(RedisConnection& conn,
                                                       const std::vector<Call>& calls) const {
+  // Calls apply in their order (enqueue's chunks of one lane rely on it). A Redis without the
+  // script answers NOSCRIPT, and another client may load it halfway through a pipeline, so that
+  // later calls would run before the earlier ones are retried. So with several calls, the first
+  // runs alone: it loads the script if needed, and the rest follow in one pipeline.
+  const std::span<const Call> all(calls);
+  if (all.size() <= 1) return pipelined(conn, all);
+  auto replies = pipelined(conn, all.first(1));
+  if (!replies) return replies.error();
+  auto rest = pipelined(conn, all.subspan(1));
+  if (!rest) return rest.error();
+  replies->insert(replies->end(), std::make_move_iterator(rest->begin()),
+                  std::make_move_iterator(rest->end()));
+  return replies;
+}
+
+Result<std::vector<RedisValue>> RedisScript::pipelined(RedisConnection& conn,
+                                                       std::span<const Call> calls) const {
   std::vector<std::vector<std::string>> commands;
   commands.reserve(calls.size());
   for (const auto& call : calls) commands.push_back(evalsha_args(sha1_, call));
@@ -487,9 +504,7 @@ Result<std::vector<RedisValue>> RedisScript::run_many(RedisConnection& conn,
   if (!replies) return replies.error();
 
   // NOSCRIPT means the call did not run at all (Redis restarted or SCRIPT FLUSH), so loading the
-  // script and running exactly those calls again cannot apply anything twice. They run after the
-  // calls that did not fail, though: calls meant to apply in order (enqueue's chunks of one lane)
-  // can change order, but only when the script cache is flushed during the pipeline.
+  // script and running exactly those calls again cannot apply anything twice.
   std::vector<std::size_t> missing;
   for (std::size_t i = 0; i < replies->size(); ++i) {
     if (is_noscript((*replies)[i])) missing.push_back(i);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,11 +97,16 @@ class RedisScript {
     std::vector<std::string> keys;
     std::vector<std::string> args;
   };
-  // Several calls in one pipelined round trip (plus one more to reload after NOSCRIPT).
+  // Several calls, applied in their order: the first alone, the rest in one pipelined round trip
+  // (plus one more to reload the script after NOSCRIPT).
   Result<std::vector<RedisValue>> run_many(RedisConnection& conn,
                                            const std::vector<Call>& calls) const;
 
  private:
+  // One pipeline of the calls, then one more for those answered NOSCRIPT (reloaded first).
+  Result<std::vector<RedisValue>> pipelined(RedisConnection& conn,
+                                            std::span<const Call> calls) const;
+
   std::string name_;
   std::string source_;
   std::string sha1_;  // computed locally, so no round trip is needed to know it
