@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <exception>
 #include <stdexcept>
 
@@ -35,10 +36,42 @@ void normalise(Error& error) {
 
 }  // namespace
 
+Result<PublishReceipt> Channel::look_first(const Delivery& delivery) {
+  Result<Lookup> looked = call_guarded([&] { return do_lookup(delivery); });
+  if (!looked) {
+    Error error = looked.error();
+    if (error.kind == ErrorKind::ambiguous) error.kind = ErrorKind::retryable;
+    error.message = "looking for an earlier attempt on the platform failed: " + error.message;
+    return error;
+  }
+  switch (looked->state) {
+    case LookupState::found:
+      spdlog::info(
+          "delivery {} on {}: an earlier attempt went through (remote id '{}'); not sent "
+          "again",
+          delivery.id, name_, looked->receipt.remote_id);
+      return looked->receipt;
+    case LookupState::absent:
+      if (delivery.lookup_only) {
+        Error error = Error::permanent(
+            "not published: its attempts are spent and the platform shows nothing of the last, "
+            "ambiguous one");
+        error.code = "not_published";
+        return error;
+      }
+      break;
+    case LookupState::resend_is_safe:
+      break;
+  }
+  return call_guarded([&] { return do_publish(delivery); });
+}
+
 Result<PublishReceipt> Channel::publish(const Delivery& delivery) {
   spdlog::debug("publishing delivery {} on {} (attempt {})", delivery.id, name_, delivery.attempt);
   const auto start = std::chrono::steady_clock::now();
-  Result<PublishReceipt> result = call_guarded([&] { return do_publish(delivery); });
+  Result<PublishReceipt> result = delivery.maybe_sent
+                                      ? look_first(delivery)
+                                      : call_guarded([&] { return do_publish(delivery); });
   const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - start)
                               .count();
@@ -70,10 +103,55 @@ Result<void> Channel::recall(const Delivery& delivery, const std::string& remote
   return error;
 }
 
+Result<Lookup> Channel::do_lookup(const Delivery& /*delivery*/) {
+  return Lookup{LookupState::resend_is_safe, {}};
+}
+
 Result<void> Channel::do_recall(const Delivery& /*delivery*/, const std::string& /*remote_id*/) {
   Error error = Error::permanent(name_ + " cannot withdraw a publication");
   error.code = "recall_unsupported";
   return error;
+}
+
+Result<PlatformListing> Channel::list_published(TimePoint from, TimePoint to,
+                                                const std::vector<HeldDelivery>& held) {
+  Result<PlatformListing> listing = call_guarded([&] { return do_list_published(from, to, held); });
+  if (!listing) {
+    Error error = listing.error();
+    normalise(error);
+    if (error.code != "list_unsupported") {
+      spdlog::warn("reading back {} for reconciliation failed, {}: {}", name_,
+                   to_string(error.kind), error.message);
+    }
+    return error;
+  }
+  return listing;
+}
+
+Result<PlatformListing> Channel::do_list_published(TimePoint /*from*/, TimePoint /*to*/,
+                                                   const std::vector<HeldDelivery>& /*held*/) {
+  Error error = Error::permanent(name_ + " cannot list what its platform holds");
+  error.code = "list_unsupported";
+  return error;
+}
+
+std::string marker_in(std::string_view text) {
+  constexpr std::string_view kKey = "hd=";
+  constexpr std::size_t kDigits = 12;
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  for (std::size_t at = text.find(kKey); at != std::string_view::npos;
+       at = text.find(kKey, at + 1)) {
+    // "shd=" or a longer run of hex digits is some other parameter, not ours.
+    if (at > 0 && std::isalnum(static_cast<unsigned char>(text[at - 1])) != 0) continue;
+    const std::size_t start = at + kKey.size();
+    if (text.size() < start + kDigits) break;
+    std::size_t n = 0;
+    while (n < kDigits && hex(text[start + n])) ++n;
+    if (n == kDigits && (text.size() == start + n || !hex(text[start + n]))) {
+      return std::string(text.substr(at, kKey.size() + kDigits));
+    }
+  }
+  return "";
 }
 
 void ChannelRegistry::add(const std::string& name, ChannelFactory factory) {

@@ -7,7 +7,9 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -23,6 +25,51 @@ struct PublishReceipt {
   std::string remote_id;  // the platform's id for what it published (idstr, publish_id, ...)
 };
 
+// What a channel finds on its platform for a delivery that may already be there (an earlier
+// attempt ended ambiguous, or its worker died during the call): reference §5A.
+enum class LookupState {
+  found,           // it is there: `receipt` names it, nothing is sent again
+  absent,          // it is not there: sending again makes no duplicate
+  resend_is_safe,  // no read-back needed: the platform recognises a repeat (an idempotency key,
+                   // a clientmsgid, a Message-ID) or the channel keeps its own progress record
+};
+
+struct Lookup {
+  LookupState state = LookupState::absent;
+  PublishReceipt receipt;  // found
+};
+
+// One publication as its platform lists it when reading back for reconciliation (reference §5A).
+struct PlatformRecord {
+  // As Herald stores it: Weibo idstr, "article:<article_id>" / "mass:<msg_id>", the portal's
+  // submission id, "feeds:<entry id>".
+  std::string remote_id;
+  std::string marker;  // the delivery's marker (Delivery::marker()) found in it, or ""
+  // When the platform says it was published; nullopt when it does not say (WeChat broadcasts).
+  std::optional<TimePoint> at;
+  bool withdrawn = false;  // still listed, but deleted or withdrawn on the platform
+};
+
+// A delivery Herald holds as published on the channel, for a platform that cannot list
+// everything and is asked about each one instead (WeChat broadcasts, the media feeds).
+struct HeldDelivery {
+  std::string delivery_id;
+  std::string remote_id;
+};
+
+struct PlatformListing {
+  std::vector<PlatformRecord> records;
+  // Publications older than this may be missing from `records` without having been removed (a
+  // feed keeps only its newest entries): nothing before it is reported absent.
+  std::optional<TimePoint> complete_from;
+  // Delivery ids among the held ones the platform cannot speak to either way.
+  std::vector<std::string> unverifiable;
+  std::vector<std::string> notes;  // what the listing could not see, for the operator
+};
+
+// The "hd=" + 12 hex digits marker inside `text` (a status, a URL, HTML), or "" when none.
+std::string marker_in(std::string_view text);
+
 class Channel {
  public:
   explicit Channel(std::string name) : name_(std::move(name)) {}
@@ -35,6 +82,9 @@ class Channel {
   // Publishes one delivery. Never throws; every failure comes back classified: an exception from
   // do_publish becomes a permanent error (code "internal_error"), and invalid_input, which is the
   // API's kind, becomes permanent. Logs the outcome with the delivery id, channel and attempt.
+  // A delivery marked maybe_sent is looked up first (do_lookup): found → published with the
+  // platform's id and nothing sent; a lookup_only delivery that is absent → permanent
+  // ("not_published"), since its attempts are spent.
   Result<PublishReceipt> publish(const Delivery& delivery);
 
   // Withdraws what publish() put on the platform (`remote_id` from the ledger), for a retraction.
@@ -42,11 +92,26 @@ class Channel {
   // code "recall_unsupported".
   Result<void> recall(const Delivery& delivery, const std::string& remote_id);
 
+  // Reads back what the platform holds that was published in [from, to], for reconciliation; it
+  // changes nothing there. `held` is what Herald holds as published on this channel around that
+  // period. Never throws (an exception becomes a permanent "internal_error"); a channel that
+  // cannot list answers a permanent error with code "list_unsupported".
+  Result<PlatformListing> list_published(TimePoint from, TimePoint to,
+                                         const std::vector<HeldDelivery>& held);
+
  protected:
   virtual Result<PublishReceipt> do_publish(const Delivery& delivery) = 0;
+  // Looks for the delivery on the platform. A platform without an idempotency key must override
+  // this: the default says a resend is safe. A failed look is an error like any call's (an
+  // ambiguous one counts as retryable: looking changes nothing).
+  virtual Result<Lookup> do_lookup(const Delivery& delivery);
   virtual Result<void> do_recall(const Delivery& delivery, const std::string& remote_id);
+  virtual Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
+                                                    const std::vector<HeldDelivery>& held);
 
  private:
+  Result<PublishReceipt> look_first(const Delivery& delivery);
+
   std::string name_;
 };
 

@@ -54,12 +54,32 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 }
 
 // The one place a CURLcode becomes an Error. Transport trouble is worth retrying (the dispatcher's
-// attempt limit bounds it); a request we built wrongly never is.
-Error curl_error(CURLcode code, const char* detail) {
+// attempt limit bounds it); a request we built wrongly never is. Trouble after a request that
+// changes something was sent (a timeout waiting for the answer, a connection dropped before it)
+// is ambiguous: the peer may have acted on it (DESIGN.md §3).
+Error curl_error(CURLcode code, const char* detail, bool request_sent) {
   std::string message = "curl: ";
   message += (detail != nullptr && detail[0] != '\0') ? detail : curl_easy_strerror(code);
   Error error = Error::retryable(std::move(message));
   switch (code) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+      break;  // nothing reached the peer's application
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      if (request_sent) {
+        error.kind = ErrorKind::ambiguous;
+        error.message += " (the request was sent: the peer may have acted on it)";
+      }
+      break;
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_BAD_FUNCTION_ARGUMENT:
@@ -179,7 +199,12 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
     error.code = "response_too_large";
     return error;
   }
-  if (code != CURLE_OK) return curl_error(code, impl_->error_buffer);
+  if (code != CURLE_OK) {
+    long request_bytes = 0;
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_bytes);
+    const bool changes_something = request.method != "GET" && request.method != "HEAD";
+    return curl_error(code, impl_->error_buffer, changes_something && request_bytes > 0);
+  }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &transfer.response.status);
   return std::move(transfer.response);
 }

@@ -56,10 +56,11 @@ class HttpClient {
   HttpClient& operator=(HttpClient&&) noexcept;
 
   // Transport failures (DNS, connect, timeout, TLS) come back as ErrorKind::retryable errors with
-  // the curl message; any HTTP status, 5xx included, is a successful HttpResponse for the caller to
-  // classify. A malformed URL or a scheme other than http/https is a permanent error.
-  // Redirects are not followed (a platform that redirects a POST is misconfigured).
-  // Not thread-safe: one call at a time per client.
+  // the curl message, except a failure after a POST/PUT/PATCH/DELETE was sent (a timeout waiting
+  // for the answer, a dropped connection), which is ErrorKind::ambiguous; any HTTP status, 5xx
+  // included, is a successful HttpResponse for the caller to classify. A malformed URL or a scheme
+  // other than http/https is a permanent error. Redirects are not followed (a platform that
+  // redirects a POST is misconfigured). Not thread-safe: one call at a time per client.
   Result<HttpResponse> send(const HttpRequest& request);
 
  private:

@@ -48,4 +48,14 @@ std::string read_http_url(FieldReader& r, std::string_view key, bool base) {
   return url;
 }
 
+std::string with_marker(std::string_view link, std::string_view marker) {
+  if (marker.empty()) return std::string(link);
+  const std::size_t fragment = link.find('#');
+  std::string out(link.substr(0, fragment));
+  out += out.find('?') == std::string::npos ? '?' : '&';
+  out += marker;
+  if (fragment != std::string_view::npos) out += link.substr(fragment);
+  return out;
+}
+
 }  // namespace herald

@@ -19,6 +19,10 @@ bool is_http_url(std::string_view url);
 // (application/x-www-form-urlencoded) and URL path or query parts.
 std::string form_escape(std::string_view text);
 
+// `link` with `marker` (a "key=value" query parameter, e.g. Delivery::marker) added to its query
+// string, before any fragment; `link` itself when the marker is empty.
+std::string with_marker(std::string_view link, std::string_view marker);
+
 // Reads `key` of a settings section as an http(s) URL (is_http_url), failing the reader with the
 // usual message otherwise. A base URL (`base`) loses its trailing slashes, so paths append to it.
 std::string read_http_url(FieldReader& r, std::string_view key, bool base = false);

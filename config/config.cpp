@@ -181,6 +181,12 @@ void read_redis(FieldReader r, RedisConfig& redis, const std::string& base_dir) 
                  redis.key_prefix.find_first_of(" \t\r\n") != std::string::npos)) {
     r.fail("key_prefix", "expected a non-empty prefix without white space, e.g. \"herald:\"");
   }
+  redis.wait_replicas = int_in(r, "wait_replicas", 0, 64, redis.wait_replicas);
+  redis.wait_timeout_ms = int_in(r, "wait_timeout_ms", 1, 60000, redis.wait_timeout_ms);
+  // The embedded server has no replicas: every WAIT would time out and every write answer 503.
+  if (r.ok() && redis.url == "embedded" && redis.wait_replicas > 0) {
+    r.fail("wait_replicas", "must be 0 with url \"embedded\" (the embedded Redis has no replicas)");
+  }
 
   FieldReader embedded = r.child("embedded");
   auto& e = redis.embedded;
@@ -273,6 +279,12 @@ void read_channels(FieldReader r, std::map<std::string, ChannelConfig>& channels
       section.fail("reserved_for_alerts",
                    "must be less than concurrency (" + std::to_string(channel.concurrency) + ")");
     }
+    FieldReader defer = section.child("defer");
+    constexpr long long kYearMs = 366LL * 24 * 3600 * 1000;
+    channel.defer_rate_limit_max_ms =
+        defer.integer("rate_limit_max_ms", 1000, kYearMs, channel.defer_rate_limit_max_ms);
+    channel.defer_processing_max_ms =
+        defer.integer("processing_max_ms", 1000, kYearMs, channel.defer_processing_max_ms);
     channel.settings = section.rest();
     channels.emplace(name, std::move(channel));
   }

@@ -39,6 +39,10 @@ struct RedisConfig {
   int command_timeout_ms = 2000;
   int pool_size = 8;
   std::string key_prefix = "herald:";
+  // With replicas: a submission, an approval and an ack are answered only after this many replicas
+  // acknowledged their writes (Redis WAIT), waiting at most wait_timeout_ms. 0: no WAIT.
+  int wait_replicas = 0;
+  int wait_timeout_ms = 1000;
   EmbeddedRedisConfig embedded;
 };
 
@@ -80,6 +84,11 @@ struct ChannelConfig {
   bool enabled = true;
   int concurrency = 4;          // deliveries in flight at once, 1..256
   int reserved_for_alerts = 1;  // of those, slots routine work may never take; < concurrency
+  // defer.rate_limit_max_ms / defer.processing_max_ms: how long a delivery may keep waiting for
+  // a platform's rate-limit window, or for the platform to finish publishing it, before it
+  // becomes a dead letter (deferred_too_long). A deferral never spends an attempt.
+  long long defer_rate_limit_max_ms = 24LL * 3600 * 1000;
+  long long defer_processing_max_ms = 72LL * 3600 * 1000;
   // Every other key of the section, for the channel's factory to validate (with FieldReader).
   // ${ENV} is already substituted and relative *_file / *_dir paths already resolved.
   nlohmann::json settings = nlohmann::json::object();

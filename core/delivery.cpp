@@ -2,7 +2,13 @@
 
 #include <optional>
 
+#include "core/digest.h"
+
 namespace herald {
+
+std::string Delivery::marker() const {
+  return "hd=" + sha256_hex(id).substr(0, 12);
+}
 
 const char* to_string(Lane lane) {
   switch (lane) {

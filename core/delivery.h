@@ -32,9 +32,19 @@ struct Delivery {
   std::string payload;      // the item's JSON (item_to_json), what the channel renders
   int attempt = 0;          // 1 for the first attempt, counted when claimed
   std::string lease_token;  // proves which claim this is when acking
+  // An earlier attempt may have reached the platform (it ended ambiguous, or its worker died
+  // while it was in flight): the channel looks on the platform before it sends anything again.
+  bool maybe_sent = false;
+  // The attempt budget is spent but the last attempt was ambiguous: this attempt only looks on
+  // the platform and sends nothing (found → published, absent → dead letter).
+  bool lookup_only = false;
 
   // Sent to platforms that accept one, the same on every retry.
   std::string idempotency_key() const { return "herald-" + id; }
+  // A short code unique to the delivery that travels inside what is published (Weibo: the link's
+  // query string), so a read-back finds exactly this delivery's post. A query parameter:
+  // "hd=" + 12 hex digits of the id's SHA-256.
+  std::string marker() const;
 };
 
 inline std::string delivery_id_for(std::string_view item_id, std::string_view channel) {

@@ -6,8 +6,10 @@ const char* to_string(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::retryable:
       return "retryable";
-    case ErrorKind::rate_limited:
-      return "rate_limited";
+    case ErrorKind::ambiguous:
+      return "ambiguous";
+    case ErrorKind::deferred:
+      return "deferred";
     case ErrorKind::credentials:
       return "credentials";
     case ErrorKind::permanent:
@@ -19,8 +21,8 @@ const char* to_string(ErrorKind kind) {
 }
 
 std::optional<ErrorKind> error_kind_from_string(std::string_view text) {
-  for (ErrorKind kind : {ErrorKind::retryable, ErrorKind::rate_limited, ErrorKind::credentials,
-                         ErrorKind::permanent, ErrorKind::invalid_input}) {
+  for (ErrorKind kind : {ErrorKind::retryable, ErrorKind::ambiguous, ErrorKind::deferred,
+                         ErrorKind::credentials, ErrorKind::permanent, ErrorKind::invalid_input}) {
     if (text == to_string(kind)) return kind;
   }
   return std::nullopt;

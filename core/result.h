@@ -11,14 +11,25 @@
 
 namespace herald {
 
-// How the caller should react to a failure. The dispatcher maps these onto retry, deferral,
+// How the caller should react to a failure. For a platform call these are the outcomes of
+// DESIGN.md §3 (success being the value itself): the dispatcher maps them onto retry, deferral,
 // token refresh or dead letter; the API maps invalid_input onto a 4xx answer.
 enum class ErrorKind {
-  retryable,     // transient: back off and try again
-  rate_limited,  // the platform asked us to wait: retry after `retry_after`
+  retryable,     // not_sent: refused or failed before anyone could act on it; safe to send again
+  ambiguous,     // the request was sent and may have been acted on (a timeout or a dropped
+                 // connection after sending, a 5xx after the body): look before sending again
+  deferred,      // the platform asked us to wait (rate limit, quota, still processing): come back
+                 // after `retry_after`; never spends an attempt
   credentials,   // token expired or revoked: refresh once, then retry
   permanent,     // will never succeed as is: dead letter
   invalid_input  // the caller sent something wrong
+};
+
+// Why a deferred outcome waits: each has its own deadline per channel, after which the delivery
+// becomes a dead letter (`deferred_too_long`).
+enum class DeferReason {
+  rate_limit,  // a rate limit or quota window
+  processing   // the platform accepted the work and is still processing it (publishing, review)
 };
 
 const char* to_string(ErrorKind kind);
@@ -30,6 +41,7 @@ struct Error {
   std::string field;  // JSON path or config key the error is about, when there is one
   std::optional<std::chrono::milliseconds> retry_after;
   std::string code;  // machine-readable code (e.g. "validation_failed", a platform's error code)
+  DeferReason defer_reason = DeferReason::rate_limit;  // for deferred errors
 
   // Constructors rather than aggregate initialisation, so `Error{kind, message}` does not trip
   // -Wmissing-field-initializers.
@@ -42,10 +54,13 @@ struct Error {
   static Error credentials(std::string message) {
     return {ErrorKind::credentials, std::move(message)};
   }
-  static Error rate_limited(std::string message,
-                            std::optional<std::chrono::milliseconds> retry_after = std::nullopt) {
-    Error e{ErrorKind::rate_limited, std::move(message)};
+  static Error ambiguous(std::string message) { return {ErrorKind::ambiguous, std::move(message)}; }
+  static Error deferred(std::string message,
+                        std::optional<std::chrono::milliseconds> retry_after = std::nullopt,
+                        DeferReason reason = DeferReason::rate_limit) {
+    Error e{ErrorKind::deferred, std::move(message)};
     e.retry_after = retry_after;
+    e.defer_reason = reason;
     return e;
   }
   static Error invalid(std::string field, std::string message) {

@@ -7,7 +7,8 @@
 //   <p>{items}:audit:<item id>       submitted, approval, rejection, approved, rejected, queued,
 //                                    scheduled (ItemStore's scripts)
 //   <p>{<ch>}:audit:<delivery id>    attempt, published (remote_id), retry (error), dead (error),
-//                                    lease_expired, replayed (queue/lua/*.lua)
+//                                    lease_expired, replayed (queue/lua/*.lua), reconciled
+//                                    (queue/platform_ledger.h)
 // Each write refreshes the stream's EXPIRE to the retention (audit.retention_days).
 #pragma once
 

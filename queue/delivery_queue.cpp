@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
+
 #include "queue/lua_scripts.h"
 
 namespace herald {
@@ -103,6 +105,22 @@ DeliveryRecord record_from_hash(const RedisValue& v) {
     }
   }
   return r;
+}
+
+// The outcome names complete.lua knows (cancelled never reaches it).
+const char* outcome_name(OutcomeKind outcome) {
+  switch (outcome) {
+    case OutcomeKind::published:
+      return "published";
+    case OutcomeKind::retry:
+      return "retry";
+    case OutcomeKind::deferred:
+      return "defer";
+    case OutcomeKind::dead:
+    case OutcomeKind::cancelled:
+      break;
+  }
+  return "dead";
 }
 
 }  // namespace
@@ -230,7 +248,7 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
   Claimed out;
   if (v.elements.empty()) return Error::permanent("claim script returned an empty reply");
   if (const long long next = int_at(v, 0); next >= 0) out.next_due = from_ms(next);
-  for (std::size_t i = 1; i + 7 < v.elements.size(); i += 8) {
+  for (std::size_t i = 1; i + 9 < v.elements.size(); i += 10) {
     Delivery d;
     d.id = v.elements[i].str;
     d.item_id = v.elements[i + 1].str;
@@ -241,6 +259,8 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
     d.payload = v.elements[i + 5].str;
     d.attempt = static_cast<int>(int_at(v, i + 6));
     d.lease_token = v.elements[i + 7].str;
+    d.maybe_sent = v.elements[i + 8].str == "1";
+    d.lookup_only = v.elements[i + 9].str == "1";
     out.deliveries.push_back(std::move(d));
   }
   return out;
@@ -310,12 +330,11 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
     if (i % kBatchPerCall == 0) calls.push_back({fixed_keys, fixed_args});
     RedisScript::Call& call = calls.back();
     call.keys.push_back(key(channel, "d:" + c.delivery_id));
-    const char* outcome = c.outcome == OutcomeKind::published ? "published"
-                          : c.outcome == OutcomeKind::retry   ? "retry"
-                                                              : "dead";
-    call.args.insert(call.args.end(),
-                     {c.delivery_id, c.lease_token, outcome, c.remote_id, c.error_code,
-                      c.error_message, std::to_string(unix_ms(c.retry_at)), c.counted ? "1" : "0"});
+    call.args.insert(
+        call.args.end(),
+        {c.delivery_id, c.lease_token, outcome_name(c.outcome), c.remote_id, c.error_code,
+         c.error_message, std::to_string(unix_ms(c.retry_at)), c.counted ? "1" : "0",
+         c.maybe_sent ? "1" : "0", std::to_string(c.defer_limit.count())});
   }
   auto replies = complete_script_.run_many(conn, calls);
   if (!replies) return replies.error();
@@ -327,12 +346,19 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
       return error_from_reply(reply, "completing deliveries of " + channel);
     }
     for (const auto& e : reply.elements) {
-      results.push_back(e.integer == 0 ? CompletionResult::stale : CompletionResult::applied);
+      results.push_back(e.integer == 0   ? CompletionResult::stale
+                        : e.integer == 1 ? CompletionResult::applied
+                                         : CompletionResult::buried);
     }
   }
   if (results.size() != completions.size()) {
     return Error::permanent("complete script answered " + std::to_string(results.size()) +
                             " results for " + std::to_string(completions.size()) + " completions");
+  }
+  // Durable before answered (DESIGN.md §3): the acks are fsynced by the script's reply; with
+  // replicas, WAIT too. A shortfall cannot undo an applied ack, so it is only reported.
+  if (auto replicated = conn.wait_for_replicas(); !replicated) {
+    spdlog::warn("acks on {}: {}", channel, replicated.error().message);
   }
   return results;
 }

@@ -23,7 +23,8 @@
 // The scripts are queue/lua/*.lua. Needs Redis >= 6.2 (LPOP with a count, decimal BLPOP timeouts).
 //
 // Ledger fields: id, item_id, channel, lane, category, kind, payload (until published), state,
-// attempts (claims so far), created_at, queued_at, updated_at, publish_at, lease_owner,
+// attempts (claims so far, less deferrals), maybe_sent / lookup_only / deferred_since (see
+// complete.lua), created_at, queued_at, updated_at, publish_at, lease_owner,
 // lease_token, attempt_started_at (while in flight), next_attempt_at, last_error,
 // last_error_code, remote_id, published_at, dead_at, replayed_at. Times are unix ms. Ledger
 // hashes are kept after publishing (audit, dedup of a repeated fan-out) without the payload.
@@ -81,9 +82,14 @@ struct Claimed {
   std::optional<TimePoint> next_due;
 };
 
-// cancelled: the worker found the delivery's cancel mark (a retraction) right before publishing
-// and did not publish it (applied by queue/lua/cancel.lua, not complete.lua; never tallied).
-enum class OutcomeKind { published, retry, dead, cancelled };
+// What the queue does with a delivery after an attempt (queue/lua/complete.lua):
+//   retry     spends the attempt and comes back at retry_at (dead once max_attempts are used,
+//             except after an ambiguous attempt: then one more attempt only looks, lookup_only);
+//   deferred  the platform said "wait": comes back at retry_at without spending the attempt,
+//             dead (deferred_too_long) once a run of deferrals is longer than defer_limit;
+//   cancelled the worker found the delivery's cancel mark (a retraction) right before publishing
+//             and did not publish it (applied by queue/lua/cancel.lua; never tallied).
+enum class OutcomeKind { published, retry, deferred, dead, cancelled };
 
 struct Completion {
   std::string delivery_id;
@@ -92,16 +98,20 @@ struct Completion {
   std::string remote_id;      // published
   std::string error_code;     // retry / dead
   std::string error_message;  // retry / dead
-  TimePoint retry_at{};       // retry
+  TimePoint retry_at{};       // retry, deferred
+  // The attempt may have reached the platform (ambiguous): the ledger keeps a maybe_sent mark
+  // and the next attempt looks on the platform before sending again.
+  bool maybe_sent = false;
+  std::chrono::milliseconds defer_limit{0};  // deferred: the longest run of deferrals; 0 = none
   // published: false leaves the tally alone (a recall that found nothing to withdraw is done,
   // but withdrew nothing to count).
   bool counted = true;
 };
 
-// stale: the lease was lost (reclaimed); ignored. A retry of a delivery that has used
-// max_attempts is buried instead (decided in the script, from the ledger's attempt count); it is
-// reported as `applied`; the caller can tell from delivery.attempt >= options().max_attempts.
-enum class CompletionResult { applied, stale };
+// stale: the lease was lost (reclaimed); ignored. buried: applied, but a retry of a delivery
+// that has used max_attempts, or a deferral past its limit, became a dead letter instead
+// (decided in the script, from the ledger).
+enum class CompletionResult { applied, stale, buried };
 
 struct DeliveryRecord {
   std::string id;

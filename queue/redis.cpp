@@ -360,6 +360,31 @@ RedisConnection::RedisConnection(RedisOptions options)
 
 RedisConnection::~RedisConnection() = default;
 
+const RedisOptions& RedisConnection::options() const {
+  return impl_->options;
+}
+
+Result<void> RedisConnection::wait_for_replicas() {
+  const int wanted = impl_->options.wait_replicas;
+  if (wanted <= 0) return ok();
+  const auto timeout = impl_->options.wait_timeout;
+  auto unconfirmed = [&](std::string why) {
+    Error e = Error::retryable("only " + why + " of " + std::to_string(wanted) +
+                               " replica(s) confirmed the write within " +
+                               std::to_string(timeout.count()) + " ms");
+    e.code = "replicas_unconfirmed";
+    return e;
+  };
+  // WAIT blocks server-side for up to `timeout`, so it needs the longer socket timeout.
+  auto reply =
+      blocking_command({"WAIT", std::to_string(wanted), std::to_string(timeout.count())}, timeout);
+  if (!reply) return unconfirmed("an unknown number (" + reply.error().message + ")");
+  if (reply->is_error()) return unconfirmed("an unknown number (WAIT: " + reply->str + ")");
+  if (reply->type != RedisValue::Type::integer) return unconfirmed("an unknown number");
+  if (reply->integer < wanted) return unconfirmed(std::to_string(reply->integer));
+  return ok();
+}
+
 bool RedisConnection::connected() const {
   return impl_->ctx != nullptr;
 }

@@ -26,6 +26,10 @@ struct RedisOptions {
   std::chrono::milliseconds command_timeout{2000};
   std::chrono::milliseconds reconnect_backoff_min{100};
   std::chrono::milliseconds reconnect_backoff_max{5000};
+  // redis.wait_replicas / redis.wait_timeout_ms: a write answered to a client (a submission, an
+  // approval, an ack) must have reached this many replicas (WAIT) first; 0: no WAIT.
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1000};
 };
 
 // Parses a redis URL; an invalid one is an invalid_input error naming what is wrong.
@@ -74,6 +78,15 @@ class RedisConnection {
                                       std::chrono::milliseconds timeout);
   // Several commands in one round trip; replies in order.
   Result<std::vector<RedisValue>> pipeline(const std::vector<std::vector<std::string>>& commands);
+
+  // WAIT <wait_replicas> <wait_timeout> after the writes of this connection that are about to be
+  // answered (DESIGN.md §3 "Durable before answered"). The local fsync needs no command: with
+  // `appendfsync always` Redis has fsynced a write's AOF before it sends the write's reply. ok()
+  // at once when options.wait_replicas is 0; a retryable error with code "replicas_unconfirmed"
+  // (saying how many acknowledged) when fewer replicas acknowledged within wait_timeout, or when
+  // WAIT itself failed. The writes stand either way: WAIT cannot undo them.
+  Result<void> wait_for_replicas();
+  const RedisOptions& options() const;
 
   bool connected() const;
 

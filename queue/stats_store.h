@@ -9,7 +9,8 @@
 //  - drills (Item::status "exercise") never count anywhere (not even as failed);
 //  - `failed` counts a delivery once, on the day it first became a dead letter; a later replay or
 //    cancel does not take it back (a past year's figure never changes), and a replay that then
-//    succeeds counts as a delivery too;
+//    succeeds counts as a delivery too; only a platform's proof that the delivery was published
+//    does (PlatformLedger::settle_dead_letter, a reconciliation's repair);
 //  - days, months and years are calendar periods at the office's fixed UTC offset
 //    (office.utc_offset_minutes, +08:00 by default): 23:59:59 on 31 Dec Beijing time is that year.
 //  - Grouped by "channel", `items` is the number of distinct items published on that channel, each

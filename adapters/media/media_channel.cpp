@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <random>
 
 #include "adapters/url.h"
@@ -204,7 +205,7 @@ Result<void> classify_websub_response(long status, std::string_view body) {
   std::string message = "WebSub hub answered HTTP " + std::to_string(status);
   if (!body.empty()) message += ": " + body_excerpt(body, 200);
   ErrorKind kind = ErrorKind::permanent;
-  if (status == 429) kind = ErrorKind::rate_limited;
+  if (status == 429) kind = ErrorKind::deferred;
   if (status == 408 || (status >= 500 && status <= 599)) kind = ErrorKind::retryable;
   return with_code(Error(kind, std::move(message)), "websub_" + std::to_string(status));
 }
@@ -545,6 +546,56 @@ Result<void> MediaChannel::do_recall(const Delivery& delivery, const std::string
     email.message_id = message_id(delivery);
   }
   return push(delivery, *done, feed_urls, settings_.smtp ? &email : nullptr);
+}
+
+Result<PlatformListing> MediaChannel::do_list_published(TimePoint from, TimePoint to,
+                                                        const std::vector<HeldDelivery>& held) {
+  if (auto usable = require_store(); !usable) return usable.error();
+  struct Feed {
+    std::string name;
+    std::size_t max_entries;
+  };
+  std::vector<Feed> feeds = {{kCapFeedName, settings_.cap_max_entries}};
+  for (const auto& feed : settings_.feeds) feeds.push_back({feed.name, feed.max_entries});
+  PlatformListing listing;
+  std::map<std::string, PlatformRecord> by_entry;
+  for (const Feed& feed : feeds) {
+    auto entries = store_->newest_entries(feed.name, feed.max_entries);
+    if (!entries) return entries.error();
+    // A full feed has pushed its oldest entries out: before its oldest one, absence proves nothing.
+    if (!entries->empty() && entries->size() >= feed.max_entries) {
+      const TimePoint horizon = entries->back().updated;
+      if (!listing.complete_from || horizon > *listing.complete_from) {
+        listing.complete_from = horizon;
+      }
+    }
+    for (const FeedEntry& entry : *entries) {
+      PlatformRecord record{std::string(kRemotePrefix) + entry.id, "", entry.published,
+                            entry.msg_type == "Cancel"};
+      auto [it, inserted] = by_entry.emplace(entry.id, record);
+      // Live in one feed is live: a Cancel in the CAP feed beside a news entry is not a withdrawal
+      // of that entry.
+      if (!inserted && !record.withdrawn) it->second.withdrawn = false;
+    }
+  }
+  for (auto& [id, record] : by_entry) {
+    if (*record.at >= from && *record.at <= to) listing.records.push_back(std::move(record));
+  }
+  // An entry no feed holds either fell out of a full feed or never belonged in any (no feed takes
+  // its kind and category): only the delivery's own record of which feeds it wrote tells.
+  for (const HeldDelivery& d : held) {
+    if (d.remote_id.rfind(kRemotePrefix, 0) != 0 ||
+        by_entry.count(d.remote_id.substr(kRemotePrefix.size())) > 0) {
+      continue;
+    }
+    auto steps = store_->done_steps(d.delivery_id);
+    if (!steps) return steps.error();
+    const bool wrote_a_feed = std::any_of(steps->begin(), steps->end(), [](const std::string& s) {
+      return s == "cap" || s.rfind("feed:", 0) == 0;
+    });
+    if (!wrote_a_feed) listing.unverifiable.push_back(d.delivery_id);
+  }
+  return listing;
 }
 
 Result<ChannelPtr> make_media_channel(const json& section, const std::string& path,

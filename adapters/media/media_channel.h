@@ -66,7 +66,7 @@ struct MediaSettings {
 // and bad values are invalid_input errors naming the full path ("channels.media.feeds[1].name").
 Result<MediaSettings> parse_media_settings(const nlohmann::json& section, const std::string& path);
 
-// Classifies a WebSub hub's answer to a publish ping: 2xx ok; 429 rate_limited; 408 and 5xx
+// Classifies a WebSub hub's answer to a publish ping: 2xx ok; 429 deferred; 408 and 5xx
 // retryable; any other status permanent (reference §4.4: PERM on 4xx). Code "websub_<status>".
 Result<void> classify_websub_response(long status, std::string_view body);
 
@@ -86,6 +86,10 @@ class MediaChannel final : public Channel {
   // CAP Cancel referencing the chain (alerts), the entry removed from every feed, ping, e-mail
   // notice and webhooks.
   Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  // The feeds are Herald's own: their entries as the FeedStore holds them (a CAP Cancel entry
+  // is a withdrawn one).
+  Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
+                                            const std::vector<HeldDelivery>& held) override;
 
  private:
   Result<void> push(const Delivery& delivery, const std::set<std::string>& done,

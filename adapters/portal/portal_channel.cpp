@@ -135,6 +135,7 @@ PortalAnswer answer_of(const json& parsed) {
   answer.published_url = string_field(parsed, "published_url");
   answer.reason = string_field(parsed, "reason");
   answer.code = string_field(parsed, "code");
+  answer.document = parsed;
   return answer;
 }
 
@@ -186,6 +187,8 @@ Result<PortalSettings> parse_portal_settings(const json& section, const std::str
       static_cast<int>(poll.integer("attempts", 1, 100, settings.status_poll_attempts));
   settings.status_poll_interval = std::chrono::milliseconds(
       poll.integer("interval_ms", 0, 60000, settings.status_poll_interval.count()));
+  settings.review_recheck = std::chrono::milliseconds(
+      poll.integer("recheck_ms", 1000, 24LL * 3600 * 1000, settings.review_recheck.count()));
   settings.timeout = std::chrono::milliseconds(
       r.integer("timeout_ms", 1, kMaxTimeoutMs, settings.timeout.count()));
   settings.connect_timeout = std::chrono::milliseconds(
@@ -275,14 +278,22 @@ Result<PortalAnswer> classify_portal_response(long status, std::string_view idem
   const auto retry_after =
       retry_after_header.empty() ? std::nullopt : parse_retry_after(retry_after_header, now);
   if (status == 429) {
-    Error error = portal_error(ErrorKind::rate_limited, status, parsed, body,
+    Error error = portal_error(ErrorKind::deferred, status, parsed, body,
                                "the portal is rate limiting submissions");
     error.retry_after = retry_after;
     return error;
   }
-  if (status == 408 || (status >= 500 && status <= 599)) {
-    Error error =
-        portal_error(ErrorKind::retryable, status, parsed, body, "the portal failed transiently");
+  if (status >= 500 && status <= 599) {
+    // After the body was sent: the portal may have stored it (the next attempt looks it up by
+    // its Idempotency-Key first).
+    Error error = portal_error(ErrorKind::ambiguous, status, parsed, body,
+                               "the portal failed, maybe after storing the request");
+    error.retry_after = retry_after;
+    return error;
+  }
+  if (status == 408) {
+    Error error = portal_error(ErrorKind::retryable, status, parsed, body,
+                               "the request did not reach the portal whole");
     error.retry_after = retry_after;
     return error;
   }
@@ -327,7 +338,8 @@ Result<PortalAnswer> PortalChannel::call(const std::string& method, const std::s
   const std::string timestamp = std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count());
   const std::string nonce = uuid_v4();
-  const std::string signed_path = base_path_ + path;
+  // The signature covers the path without its query (§3 signs "POST\n/api/v1/submissions").
+  const std::string signed_path = base_path_ + path.substr(0, path.find('?'));
 
   HttpRequest request;
   request.method = method;
@@ -351,22 +363,49 @@ Result<PortalAnswer> PortalChannel::call(const std::string& method, const std::s
                                   response->header("retry-after"), response->body, clock_.now());
 }
 
+Result<Lookup> PortalChannel::do_lookup(const Delivery& delivery) {
+  auto listed = call(
+      "GET",
+      std::string(kSubmissionsPath) + "?idempotency_key=" + form_escape(delivery.idempotency_key()),
+      "", "");
+  if (!listed) return listed.error();
+  const json& document = listed->document;
+  const auto items = document.is_object() ? document.find("items") : document.end();
+  if (!document.is_object() || items == document.end() || !items->is_array()) {
+    Error error = Error::retryable("the portal's submission search answered without an items list");
+    error.code = "portal_bad_answer";
+    return error;
+  }
+  for (const json& entry : *items) {
+    if (!entry.is_object()) continue;
+    PortalAnswer found = answer_of(entry);
+    if (found.submission_id.empty()) found.submission_id = string_field(entry, "id");
+    if (!is_safe_id(found.submission_id)) continue;
+    // Stored: where it stands decides, exactly as after a submission's answer.
+    auto followed = follow_up(delivery, found);
+    if (!followed) return followed.error();
+    return Lookup{LookupState::found, *followed};
+  }
+  return Lookup{LookupState::absent, {}};
+}
+
 Result<PublishReceipt> PortalChannel::do_publish(const Delivery& delivery) {
   auto body = portal_submission_body(delivery, settings_);
   if (!body) return body.error();
   auto submitted = call("POST", kSubmissionsPath, delivery.idempotency_key(), *body);
   if (!submitted) return submitted.error();
   if (!is_safe_id(submitted->submission_id)) {
-    // The portal may have stored it: a retry under the same key finds it without a duplicate.
-    Error error = Error::retryable("the portal's submission answer has no usable submission_id");
+    // The portal may have stored it: the next attempt looks it up by its key first.
+    Error error = Error::ambiguous("the portal's submission answer has no usable submission_id");
     error.code = "portal_bad_answer";
     return error;
   }
   return follow_up(delivery, *submitted);
 }
 
-// Review is asynchronous: poll a bounded number of times, then hand back a retryable error so the
-// dispatcher's backoff paces further follow-ups (each re-submits, is answered as a replay, polls).
+// Review is asynchronous: poll a bounded number of times, then defer (the portal holds it and is
+// still reviewing it: no attempt is spent); the next attempt re-submits under the same key, is
+// answered as a replay, and polls again.
 Result<PublishReceipt> PortalChannel::follow_up(const Delivery& delivery,
                                                 const PortalAnswer& submitted) {
   const std::string& id = submitted.submission_id;
@@ -394,9 +433,10 @@ Result<PublishReceipt> PortalChannel::follow_up(const Delivery& delivery,
     status = answer->status;
     reason = answer->reason;
   }
-  Error error = Error::retryable("submission " + id + " of " + delivery.id + " still '" + status +
-                                 "' after " + std::to_string(settings_.status_poll_attempts) +
-                                 " status polls; a retry follows it up again");
+  Error error = Error::deferred("submission " + id + " of " + delivery.id + " still '" + status +
+                                    "' after " + std::to_string(settings_.status_poll_attempts) +
+                                    " status polls; checking again later",
+                                settings_.review_recheck, DeferReason::processing);
   error.code = "portal_pending";
   return error;
 }
@@ -413,6 +453,60 @@ Result<void> PortalChannel::do_recall(const Delivery& delivery, const std::strin
                      delivery.idempotency_key() + ".withdraw", body);
   if (!answer) return answer.error();
   return ok();
+}
+
+Result<PlatformListing> PortalChannel::do_list_published(
+    TimePoint from, TimePoint to, const std::vector<HeldDelivery>& /*held*/) {
+  constexpr int kPageSize = 100;
+  // A million submissions: only a broken paging would get there.
+  constexpr int kMaxPages = 10000;
+  const std::string key_prefix = Delivery{}.idempotency_key();  // "herald-"
+  // The portal's `to` is exclusive (§5A); ours is the period's last millisecond.
+  const std::string range = "?from=" + form_escape(format_rfc3339(from, 0)) +
+                            "&to=" + form_escape(format_rfc3339(to + std::chrono::seconds(1), 0)) +
+                            "&page_size=" + std::to_string(kPageSize);
+  PlatformListing listing;
+  for (int page = 1; page <= kMaxPages; ++page) {
+    auto answer = call(
+        "GET", std::string(kSubmissionsPath) + range + "&page=" + std::to_string(page), "", "");
+    if (!answer) return answer.error();
+    const json& document = answer->document;
+    const auto items = document.is_object() ? document.find("items") : document.end();
+    if (!document.is_object() || items == document.end() || !items->is_array()) {
+      Error error = Error::retryable("the portal's submission list answered without an items list");
+      error.code = "portal_bad_answer";
+      return error;
+    }
+    for (const json& entry : *items) {
+      if (!entry.is_object()) continue;
+      std::string id = string_field(entry, "submission_id");
+      if (id.empty()) id = string_field(entry, "id");
+      const std::string status = string_field(entry, "status");
+      // Still in review, or refused: never on the portal's pages.
+      if (id.empty() || (status != "published" && status != "withdrawn")) continue;
+      PlatformRecord record{id, "", std::nullopt, status == "withdrawn"};
+      for (const char* field : {"published_at", "received_at"}) {
+        TimePoint at{};
+        if (!record.at && parse_rfc3339(string_field(entry, field), at)) record.at = at;
+      }
+      // The portal keeps Herald's Idempotency-Key, "herald-<delivery id>": the marker follows.
+      const std::string key = string_field(entry, "idempotency_key");
+      if (key.rfind(key_prefix, 0) == 0 && key.size() > key_prefix.size()) {
+        Delivery delivery;
+        delivery.id = key.substr(key_prefix.size());
+        record.marker = delivery.marker();
+      }
+      listing.records.push_back(std::move(record));
+    }
+    const auto more = document.find("has_more");
+    const bool has_more = more != document.end() && more->is_boolean()
+                              ? more->get<bool>()
+                              : items->size() >= static_cast<std::size_t>(kPageSize);
+    if (!has_more) return listing;
+  }
+  listing.notes.push_back("the submission list still had pages after " + std::to_string(kMaxPages) +
+                          "; later ones were not read");
+  return listing;
 }
 
 Result<ChannelPtr> make_portal_channel(const json& section, const std::string& path,

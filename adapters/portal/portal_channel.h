@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/channel.h"
 #include "adapters/http_client.h"
@@ -29,6 +30,9 @@ struct PortalSettings {
   std::map<std::string, std::string> field_map;
   int status_poll_attempts = 5;
   std::chrono::milliseconds status_poll_interval{500};
+  // status_poll.recheck_ms: after the polls, how long until the next look at a submission still
+  // in review (a deferral: no attempt is spent).
+  std::chrono::milliseconds review_recheck{60000};
   std::chrono::milliseconds timeout{10000};
   std::chrono::milliseconds connect_timeout{3000};
 };
@@ -63,8 +67,9 @@ struct PortalAnswer {
   std::string status;  // pending_review | published | rejected | withdrawn ("" if absent)
   std::string published_url;
   std::string reason;
-  std::string code;       // the error body's code, e.g. "ALREADY_WITHDRAWN" on a 409
-  bool replayed = false;  // 200 with Idempotent-Replayed, or a 409 naming the existing submission
+  std::string code;         // the error body's code, e.g. "ALREADY_WITHDRAWN" on a 409
+  bool replayed = false;    // 200 with Idempotent-Replayed, or a 409 naming the existing submission
+  nlohmann::json document;  // the whole parsed body (a search's items list)
 };
 
 // Classifies any portal answer (§3):
@@ -74,8 +79,9 @@ struct PortalAnswer {
 //   409 IDEMPOTENCY_CONFLICT    → permanent "idempotency_conflict";
 //   401 TIMESTAMP_SKEW          → retryable "timestamp_skew" (the next attempt signs a new time);
 //   401 (SIGNATURE_INVALID, NONCE_REUSED, ...) and 403 → permanent, saying to check the key/app id;
-//   429                         → rate_limited with Retry-After;
-//   408, 5xx                    → retryable with Retry-After when given;
+//   429                         → deferred with Retry-After;
+//   5xx                         → ambiguous (the portal may have stored it), Retry-After kept;
+//   408                         → retryable (the request did not arrive whole);
 //   other statuses              → permanent (413, 422 with the portal's errors, 404, 1xx, 3xx).
 // Error codes are the portal's code in lower case when it gives one, else "http_<status>"; the
 // message carries the status, the portal's code and message and the 422 field list.
@@ -91,7 +97,14 @@ class PortalChannel final : public Channel {
 
  protected:
   Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  // GET /api/v1/submissions?idempotency_key=K (§5A, an extension of §3): found → followed up like
+  // a submission's answer (published → its id; still in review → deferred).
+  Result<Lookup> do_lookup(const Delivery& delivery) override;
   Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  // GET /api/v1/submissions?from=&to=&page= (§5A, an extension of §3), 100 a page: published
+  // submissions are live, withdrawn ones withdrawn, the rest never appeared on the portal.
+  Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
+                                            const std::vector<HeldDelivery>& held) override;
 
  private:
   // Signs and sends one request to `path` (below the base URL) and classifies the answer.

@@ -129,7 +129,7 @@ Result<PublishReceipt> classify_webhook_response(long status, std::string_view r
   const auto retry_after =
       retry_after_header.empty() ? std::nullopt : parse_retry_after(retry_after_header, now);
   if (status == 429) {
-    Error error = http_error(ErrorKind::rate_limited, status, body);
+    Error error = http_error(ErrorKind::deferred, status, body);
     error.retry_after = retry_after;
     return error;
   }

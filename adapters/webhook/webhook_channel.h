@@ -49,7 +49,7 @@ std::string webhook_signature(std::string_view secret, std::string_view body);
 // Classifies the receiver's answer:
 //   2xx              → ok; remote_id is the body's JSON "id" when it has one, else "" (the
 //                      channel then records the Idempotency-Key);
-//   429              → rate_limited, retry_after from Retry-After (seconds or HTTP-date);
+//   429              → deferred, retry_after from Retry-After (seconds or HTTP-date);
 //   408, 5xx         → retryable, retry_after from Retry-After when given;
 //   other 4xx, 1xx, 3xx → permanent.
 // Errors carry code "http_<status>" and the status and first 200 bytes of the body in the message.

@@ -31,6 +31,12 @@ constexpr milliseconds kJobTtl{30LL * 24 * 3600 * 1000};
 constexpr milliseconds kCoverTtl{10LL * 365 * 24 * 3600 * 1000};
 constexpr long kArticleMissing = 53600;
 constexpr long kMassDuplicate = 45065;
+constexpr long kInvalidMediaId = 40007;
+// draft/batchget and freepublish/batchget return at most 20 a page (§5A); how many pages a
+// read-back looks through.
+constexpr int kBatchPage = 20;
+constexpr int kDraftPages = 5;
+constexpr int kPublishedPages = 3;
 
 // A plain 1×1 PNG: the cover when none is configured (draft/add requires a thumb_media_id).
 constexpr unsigned char kDefaultCover[] = {
@@ -207,16 +213,21 @@ Result<WechatChannel::Answer> WechatChannel::post(const std::string& url, const 
   // WeChat answers every error with HTTP 200 and an errcode (§2.1); another status comes from
   // something in between (a proxy, an outage).
   if (response->status == 429) {
-    return coded(
-        Error::rate_limited("WeChat answered HTTP 429",
-                            parse_retry_after(response->header("retry-after"), clock_.now())
-                                .value_or(settings_.quota.minute_wait)),
-        "http_429");
+    return coded(Error::deferred("WeChat answered HTTP 429",
+                                 parse_retry_after(response->header("retry-after"), clock_.now())
+                                     .value_or(settings_.quota.minute_wait)),
+                 "http_429");
   }
-  if (response->status == 408 || response->status >= 500) {
-    return coded(Error::retryable("WeChat answered HTTP " + std::to_string(response->status) +
+  if (response->status >= 500) {
+    // WeChat itself answers errors with 200: a 5xx came from in between, maybe after WeChat
+    // acted on the request.
+    return coded(Error::ambiguous("WeChat answered HTTP " + std::to_string(response->status) +
                                   ": " + body_excerpt(response->body)),
                  "http_" + std::to_string(response->status));
+  }
+  if (response->status == 408) {
+    return coded(Error::retryable("WeChat answered HTTP 408: " + body_excerpt(response->body)),
+                 "http_408");
   }
   if (response->status != 200) {
     return coded(Error::permanent("WeChat answered HTTP " + std::to_string(response->status) +
@@ -398,12 +409,128 @@ Error WechatChannel::pending(const json& job) const {
   const auto polls = static_cast<std::size_t>(job.value("polls", 0));
   const milliseconds wait =
       settings_.publish_poll[std::min(polls, settings_.publish_poll.size() - 1)];
-  return coded(Error::rate_limited("article submitted (publish_id " +
-                                       job.value("publish_id", std::string()) +
-                                       "); WeChat publishes it asynchronously, checking again in " +
-                                       std::to_string(wait.count()) + " ms",
-                                   wait),
+  const std::string publish_id = job.value("publish_id", std::string());
+  return coded(Error::deferred("article submitted" +
+                                   (publish_id.empty() ? "" : " (publish_id " + publish_id + ")") +
+                                   "; WeChat publishes it by itself, checking again in " +
+                                   std::to_string(wait.count()) + " ms",
+                               wait, DeferReason::processing),
                "wechat_publishing");
+}
+
+Result<json> WechatChannel::batch_page(const std::string& api, int page, bool with_content) {
+  auto answer = call(api, json{{"offset", page * kBatchPage},
+                               {"count", kBatchPage},
+                               {"no_content", with_content ? 0 : 1}}
+                              .dump());
+  if (!answer) return answer.error();
+  if (auto checked = check(*answer, api); !checked) return checked.error();
+  const auto items = answer->body.find("item");
+  if (items == answer->body.end()) return json::array();  // an empty box or list
+  if (!items->is_array()) {
+    return coded(Error::retryable(api + " answered an item that is not a list"),
+                 "wechat_bad_answer");
+  }
+  return std::move(*items);
+}
+
+Result<bool> WechatChannel::draft_in_box(const std::string& media_id) {
+  for (int page = 0; page < kDraftPages; ++page) {
+    auto items = batch_page("draft/batchget", page, /*with_content=*/false);
+    if (!items) return items.error();
+    for (const json& entry : *items) {
+      if (entry.is_object() && id_text(entry, "media_id") == media_id) return true;
+    }
+    if (items->size() < static_cast<std::size_t>(kBatchPage)) break;
+  }
+  return false;
+}
+
+Result<std::optional<std::string>> WechatChannel::published_article(const std::string& marker) {
+  auto carries = [&](const json& news, const char* field) {
+    const auto value = news.find(field);
+    return value != news.end() && value->is_string() &&
+           value->get_ref<const std::string&>().find(marker) != std::string::npos;
+  };
+  for (int page = 0; page < kPublishedPages; ++page) {
+    auto items = batch_page("freepublish/batchget", page, /*with_content=*/true);
+    if (!items) return items.error();
+    for (const json& entry : *items) {
+      if (!entry.is_object() || !entry.contains("content")) continue;
+      const json& content = entry["content"];
+      const auto news = content.is_object() ? content.find("news_item") : content.end();
+      if (!content.is_object() || news == content.end() || !news->is_array()) continue;
+      for (const json& article : *news) {
+        if (article.is_object() &&
+            (carries(article, "content_source_url") || carries(article, "content"))) {
+          return std::optional<std::string>(id_text(entry, "article_id"));
+        }
+      }
+    }
+    if (items->size() < static_cast<std::size_t>(kBatchPage)) break;
+  }
+  return std::optional<std::string>();
+}
+
+Result<PublishReceipt> WechatChannel::resolve_submit(const Delivery& delivery,
+                                                     const std::string& job_key, json job) {
+  const std::string draft = job.value("draft", std::string());
+  auto found = published_article(delivery.marker());
+  if (!found) return found.error();
+  if (*found && !(*found)->empty()) {
+    (void)tokens_->erase_value(job_key);
+    return PublishReceipt{std::string(kArticlePrefix) + **found};
+  }
+  auto in_box = draft_in_box(draft);
+  if (!in_box) return in_box.error();
+  if (*in_box) {
+    // Never submitted: the draft is still in the box, so submitting now is the first time.
+    job.erase("submitting");
+    if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
+      return saved.error();
+    }
+    return submit(delivery, job_key, std::move(job));
+  }
+  // The draft left the box, so WeChat took it; it is not among the published articles yet.
+  job["polls"] = job.value("polls", 0) + 1;
+  if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
+    return saved.error();
+  }
+  return pending(job);
+}
+
+Result<PublishReceipt> WechatChannel::submit(const Delivery& delivery, const std::string& job_key,
+                                             json job) {
+  // The mark goes to Redis before the call: whoever holds this job next, after a timeout or a
+  // crash, knows the draft may be consumed and looks instead of submitting it blind.
+  job["submitting"] = true;
+  if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
+    return saved.error();
+  }
+  auto answer = call("freepublish/submit", json{{"media_id", job["draft"]}}.dump());
+  if (!answer) return answer.error();
+  if (answer->errcode == kInvalidMediaId) {
+    // Our own draft, refused as unknown: consumed by an earlier submit we never heard back from.
+    return resolve_submit(delivery, job_key, std::move(job));
+  }
+  if (auto checked = check(*answer, "freepublish/submit"); !checked) {
+    // Refused before anything was taken: the draft is still ours to submit.
+    job.erase("submitting");
+    (void)tokens_->set_value(job_key, job.dump(), kJobTtl);
+    return checked.error();
+  }
+  const std::string publish_id = id_text(answer->body, "publish_id");
+  if (publish_id.empty()) {
+    return coded(Error::ambiguous("freepublish/submit answered without a publish_id"),
+                 "wechat_bad_answer");
+  }
+  job["publish_id"] = publish_id;
+  job["polls"] = 0;
+  job.erase("submitting");
+  if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
+    return saved.error();
+  }
+  return pending(job);
 }
 
 Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, const json& item) {
@@ -418,11 +545,19 @@ Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, 
     if (!job.is_object()) job = json::object();
   }
   auto save = [&]() { return tokens_->set_value(job_key, job.dump(), kJobTtl); };
-  if (job.contains("publish_id")) return poll(job_key, std::move(job));
+  if (job.contains("publish_id")) return poll(delivery, job_key, std::move(job));
+  if (job.contains("submitting")) return resolve_submit(delivery, job_key, std::move(job));
 
   if (!job.contains("draft")) {
     auto article = render_wechat_article(item, settings_.author);
     if (!article) return article.error();
+    // The delivery's marker rides in the article, so a read-back of the published list finds
+    // exactly this delivery's article (§5A).
+    const std::string marker = delivery.marker();
+    if (!article->content_source_url.empty()) {
+      article->content_source_url = with_marker(article->content_source_url, marker);
+    }
+    article->content += "<!--" + marker + "-->";
     auto thumb = cover_media_id();
     if (!thumb) return thumb.error();
     json entry = {
@@ -446,29 +581,44 @@ Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, 
     if (auto saved = save(); !saved) return saved.error();
   }
 
-  auto answer = call("freepublish/submit", json{{"media_id", job["draft"]}}.dump());
-  if (!answer) return answer.error();
-  if (auto checked = check(*answer, "freepublish/submit"); !checked) {
-    if (answer->errcode == 40007) (void)tokens_->erase_value(job_key);  // the draft is gone
-    return checked.error();
-  }
-  const std::string publish_id = id_text(answer->body, "publish_id");
-  if (publish_id.empty()) {
-    return coded(Error::retryable("freepublish/submit answered without a publish_id"),
-                 "wechat_bad_answer");
-  }
-  job["publish_id"] = publish_id;
-  job["polls"] = 0;
-  if (auto saved = save(); !saved) return saved.error();
-  return pending(job);
+  return submit(delivery, job_key, std::move(job));
 }
 
-Result<PublishReceipt> WechatChannel::poll(const std::string& job_key, json job) {
+Result<Lookup> WechatChannel::do_lookup(const Delivery& /*delivery*/) {
+  // A publication's progress is kept in the job record (draft, the submitting mark, publish_id),
+  // and do_publish resolves from it; a broadcast carries its clientmsgid, so a repeat answers
+  // 45065 with the first msg_id (§2.6).
+  return Lookup{LookupState::resend_is_safe, {}};
+}
+
+Result<PublishReceipt> WechatChannel::poll(const Delivery& delivery, const std::string& job_key,
+                                           json job) {
+  // freepublish/get has a small daily quota (§2.5: 100). Once it is spent, the published list
+  // (freepublish/batchget) tells the same for an article WeChat has published, so the job reads
+  // that instead of waiting a day.
+  auto read_back = [&]() -> Result<PublishReceipt> {
+    auto found = published_article(delivery.marker());
+    if (!found) return found.error();
+    if (*found && !(*found)->empty()) {
+      (void)tokens_->erase_value(job_key);
+      return PublishReceipt{std::string(kArticlePrefix) + **found};
+    }
+    job["polls"] = job.value("polls", 0) + 1;
+    if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
+      return saved.error();
+    }
+    return pending(job);
+  };
+  if (job.value("read_back", false)) return read_back();
   const std::string publish_id = job.value("publish_id", std::string());
   auto answer = call("freepublish/get", json{{"publish_id", publish_id}}.dump());
   if (!answer) return answer.error();
   if (answer->errcode == 53502) (void)tokens_->erase_value(job_key);  // unknown publish_id
-  if (auto checked = check(*answer, "freepublish/get"); !checked) return checked.error();
+  if (auto checked = check(*answer, "freepublish/get"); !checked) {
+    if (checked.error().kind != ErrorKind::deferred) return checked.error();
+    job["read_back"] = true;
+    return read_back();
+  }
   const auto status = answer->body.find("publish_status");
   if (status == answer->body.end() || !status->is_number_integer()) {
     return coded(Error::retryable("freepublish/get answered without a publish_status"),
@@ -540,6 +690,88 @@ Result<void> WechatChannel::do_recall(const Delivery& /*delivery*/, const std::s
     return check(*answer, "message/mass/delete");
   }
   return unknown();
+}
+
+Result<PlatformListing> WechatChannel::do_list_published(TimePoint from, TimePoint to,
+                                                         const std::vector<HeldDelivery>& held) {
+  // 5000 pages is 100 000 articles, WeChat's own cap on an account's news library (§2.3).
+  constexpr int kMaxPages = 5000;
+  // What mass/get answers for a msg_id it does not know (herald-sim; the reference names no
+  // code for it, unverified on the real platform).
+  constexpr long kUnknownMsgId = 47001;
+  PlatformListing listing;
+  bool complete = false;
+  for (int page = 0; page < kMaxPages && !complete; ++page) {
+    auto items = batch_page("freepublish/batchget", page, /*with_content=*/true);
+    if (!items) return items.error();
+    for (const json& entry : *items) {
+      if (!entry.is_object()) continue;
+      const std::string article_id = id_text(entry, "article_id");
+      const json content = entry.value("content", json::object());
+      long long seconds = 0;
+      for (const json* holder : {&entry, &content}) {
+        const auto t = holder->find("update_time");
+        if (t != holder->end() && t->is_number_integer()) seconds = t->get<long long>();
+      }
+      const TimePoint at = from_unix_ms(seconds * 1000);
+      if (at < from) {
+        complete = true;  // newest first: the rest is older still
+        continue;
+      }
+      if (at > to || article_id.empty()) continue;
+      PlatformRecord record{std::string(kArticlePrefix) + article_id, "", at, true};
+      const auto news = content.is_object() ? content.find("news_item") : content.end();
+      if (news != content.end() && news->is_array()) {
+        for (const json& article : *news) {
+          if (!article.is_object()) continue;
+          for (const char* field : {"content_source_url", "content"}) {
+            if (record.marker.empty() && article.contains(field) && article[field].is_string()) {
+              record.marker = marker_in(article[field].get_ref<const std::string&>());
+            }
+          }
+          // A publication is withdrawn when every article in it was deleted.
+          if (!article.value("is_deleted", false)) record.withdrawn = false;
+        }
+      }
+      if (news == content.end() || !news->is_array() || news->empty()) record.withdrawn = false;
+      listing.records.push_back(std::move(record));
+    }
+    if (items->size() < static_cast<std::size_t>(kBatchPage)) complete = true;
+  }
+  if (!complete) {
+    listing.notes.push_back("freepublish/batchget still had articles after " +
+                            std::to_string(kMaxPages) + " pages; older ones were not read");
+    listing.complete_from = listing.records.empty() ? to : *listing.records.back().at;
+  }
+
+  int asked = 0;
+  for (const HeldDelivery& d : held) {
+    if (d.remote_id.rfind(kMassPrefix, 0) != 0) continue;
+    const std::string msg_id = d.remote_id.substr(kMassPrefix.size());
+    if (msg_id.empty() || msg_id.size() > 18 ||
+        !std::all_of(msg_id.begin(), msg_id.end(),
+                     [](unsigned char c) { return std::isdigit(c) != 0; })) {
+      listing.unverifiable.push_back(d.delivery_id);
+      continue;
+    }
+    auto answer = call("message/mass/get", json{{"msg_id", std::stoll(msg_id)}}.dump());
+    if (!answer) return answer.error();
+    ++asked;
+    if (answer->errcode == kUnknownMsgId) continue;  // not there: absent
+    if (auto checked = check(*answer, "message/mass/get"); !checked) return checked.error();
+    const std::string status = answer->body.value("msg_status", "");
+    // SEND_FAIL and the like reached nobody: absent, as if never sent.
+    if (status == "SEND_SUCCESS" || status == "SENDING") {
+      listing.records.push_back({d.remote_id, "", std::nullopt, false});
+    } else if (status == "DELETE") {
+      listing.records.push_back({d.remote_id, "", std::nullopt, true});
+    }
+  }
+  listing.notes.push_back(
+      "broadcasts: WeChat lists no mass sends, so only the " + std::to_string(asked) +
+      " Herald holds were checked (message/mass/get); one sent outside Herald, or a dead letter "
+      "that went out anyway, cannot be seen");
+  return listing;
 }
 
 Result<ChannelPtr> make_wechat_channel(const json& section, const std::string& path,

@@ -82,10 +82,21 @@ class WechatChannel final : public Channel {
 
  protected:
   // Remote ids: "article:<article_id>" (publish) or "mass:<msg_id>" (broadcast).
+  // A publication is a job kept under "wechat:<appid>:job:<delivery id>": draft/add, then the
+  // "submitting" mark, then freepublish/submit, then freepublish/get until WeChat has published
+  // it (deferred meanwhile: WeChat publishes a submitted draft by itself). A job found with the
+  // submitting mark, or a submit refused with 40007 for our own draft, is resolved by reading
+  // back (§5A): the article among the published ones (by the delivery's marker) → published; the
+  // draft still in the draft box → submitted now; neither → still publishing, deferred.
   Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  Result<Lookup> do_lookup(const Delivery& delivery) override;
   // freepublish/delete or message/mass/delete, from the remote id alone; an article that is
   // already gone (53600) counts as withdrawn.
   Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  // Articles from freepublish/batchget (20 a page, newest first) until past `from`; broadcasts,
+  // of which WeChat keeps no list, by message/mass/get for each "mass:<msg_id>" held.
+  Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
+                                            const std::vector<HeldDelivery>& held) override;
 
  private:
   struct Answer {
@@ -108,7 +119,20 @@ class WechatChannel final : public Channel {
 
   Result<PublishReceipt> broadcast(const Delivery& delivery, const nlohmann::json& item);
   Result<PublishReceipt> publish_article(const Delivery& delivery, const nlohmann::json& item);
-  Result<PublishReceipt> poll(const std::string& job_key, nlohmann::json job);
+  Result<PublishReceipt> poll(const Delivery& delivery, const std::string& job_key,
+                              nlohmann::json job);
+  Result<PublishReceipt> submit(const Delivery& delivery, const std::string& job_key,
+                                nlohmann::json job);
+  Result<PublishReceipt> resolve_submit(const Delivery& delivery, const std::string& job_key,
+                                        nlohmann::json job);
+  // One page (0-based) of draft/batchget or freepublish/batchget: the `item` list, newest first,
+  // kBatchPage a page.
+  Result<nlohmann::json> batch_page(const std::string& api, int page, bool with_content);
+  // True if the draft box still holds `media_id` (draft/batchget, a few pages).
+  Result<bool> draft_in_box(const std::string& media_id);
+  // The article_id of the published article carrying `marker` (freepublish/batchget, newest
+  // first, a few pages), or nullopt.
+  Result<std::optional<std::string>> published_article(const std::string& marker);
   Result<std::string> cover_media_id();
   Error pending(const nlohmann::json& job) const;
 

@@ -44,7 +44,7 @@ Error wechat_error(ErrorKind kind, long errcode, std::string_view errmsg, std::s
 
 Error deferred(long errcode, std::string_view errmsg, std::string_view api,
                std::chrono::milliseconds wait, std::string_view meaning) {
-  Error error = wechat_error(ErrorKind::rate_limited, errcode, errmsg, api, meaning);
+  Error error = wechat_error(ErrorKind::deferred, errcode, errmsg, api, meaning);
   error.retry_after = wait;
   return error;
 }

@@ -38,7 +38,7 @@ std::optional<WechatClass> wechat_class_of(long errcode);
 // code, WeChat's errmsg (trimmed) and `api`. Matches on errcode only, never on errmsg (which
 // carries "rid: ..." suffixes). Unlisted codes are permanent (not retried blindly).
 //   RETRY → retryable; REFRESH → credentials (the channel has already refreshed once by then);
-//   DEFER → rate_limited with retry_after: 45009 → next day, 45011/45066 → minute_wait,
+//   DEFER → deferred with retry_after: 45009 → next day, 45011/45066 → minute_wait,
 //   45028 → next day or month, 53501 → publish_too_frequent_wait, 45047 → other_quota_wait;
 //   PERM and OPS → permanent (OPS says an operator must act); OK → ok().
 // `token_call`: the answer of stable_token itself, where 40001 means a wrong AppSecret (OPS), not

@@ -18,15 +18,22 @@ using nlohmann::json;
 constexpr std::int64_t kMaxTimeoutMs = 10 * 60 * 1000;
 constexpr std::string_view kEllipsis = "…";
 constexpr std::string_view kAlertPrefix = "【海外安全提醒】";
-// What a recorded success without an idstr (20019 on a retry, 20032) is stored as: recall cannot
-// find it by id, so it says so instead of deleting something else.
+// What a recorded success without an idstr (20032 whose post the timeline does not show yet) is
+// stored as: recall cannot find it by id, so it says so instead of deleting something else.
 constexpr std::string_view kUnconfirmedPrefix = "unconfirmed:";
 // "Target weibo does not exist!": what destroy answers for an id that is already gone.
 constexpr long kTargetMissing = 20101;
 // 20016 says "posting too often" without a window; a short wait, not the hour.
 constexpr std::chrono::minutes kTooOftenWait{10};
+// "Repeat conetnt": identical to the account's last post (§1.3, §6). Proves nothing by itself: the
+// post that carries our marker on the timeline does.
+constexpr long kRepeatContent = 20019;
+// "Update success, while server slow now": accepted, but without the status in the answer.
+constexpr long kAcceptedSlow = 20032;
+// user_timeline's largest page (§5A).
+constexpr int kTimelinePage = 100;
 
-enum class WeiboClass { retry, defer, defer_short, token, ops, perm, ok, ok_if_retry };
+enum class WeiboClass { retry, defer, defer_short, token, ops, perm, ok, look };
 
 struct WeiboCode {
   long code;
@@ -45,7 +52,7 @@ constexpr WeiboCode kWeiboCodes[] = {
     {20006, WeiboClass::perm},        {20007, WeiboClass::perm},  {20008, WeiboClass::perm},
     {20012, WeiboClass::perm},        {20013, WeiboClass::perm},  {20015, WeiboClass::ops},
     {20016, WeiboClass::defer_short}, {20017, WeiboClass::perm},  {20018, WeiboClass::perm},
-    {20020, WeiboClass::perm},        {20021, WeiboClass::perm},  {20019, WeiboClass::ok_if_retry},
+    {20020, WeiboClass::perm},        {20021, WeiboClass::perm},  {20019, WeiboClass::look},
     {20022, WeiboClass::ops},         {20031, WeiboClass::ops},   {20032, WeiboClass::ok},
     {20111, WeiboClass::perm},        {21301, WeiboClass::token}, {21314, WeiboClass::token},
     {21315, WeiboClass::token},       {21316, WeiboClass::token}, {21317, WeiboClass::token},
@@ -168,10 +175,10 @@ Result<WeiboSettings> parse_weibo_settings(const json& section, const std::strin
       r.integer("timeout_ms", 1, kMaxTimeoutMs, settings.timeout.count()));
   settings.connect_timeout = std::chrono::milliseconds(
       r.integer("connect_timeout_ms", 1, kMaxTimeoutMs, settings.connect_timeout.count()));
-  settings.rip = r.string("rip", "");
-  if (r.ok() && !settings.rip.empty() &&
-      !std::all_of(settings.rip.begin(), settings.rip.end(),
-                   [](unsigned char c) { return std::isxdigit(c) != 0 || c == '.' || c == ':'; })) {
+  settings.rip = r.string("rip");
+  if (r.ok() && !std::all_of(settings.rip.begin(), settings.rip.end(), [](unsigned char c) {
+        return std::isxdigit(c) != 0 || c == '.' || c == ':';
+      })) {
     r.fail("rip", "must be an IPv4 or IPv6 address");
   }
   settings.portal_link_template = r.string("portal_link_template", "");
@@ -183,6 +190,7 @@ Result<WeiboSettings> parse_weibo_settings(const json& section, const std::strin
   }
   settings.max_chars =
       static_cast<std::size_t>(r.integer("max_chars", 20, 5000, settings.max_chars));
+  settings.lookup_pages = static_cast<int>(r.integer("lookup_pages", 1, 20, settings.lookup_pages));
   if (auto done = r.finish(); !done) return done.error();
   return settings;
 }
@@ -217,7 +225,7 @@ bool is_url_under_domain(std::string_view url, std::string_view domain) {
 }
 
 Result<std::string> render_weibo_status(const json& item, std::string_view item_id,
-                                        const WeiboSettings& settings) {
+                                        const WeiboSettings& settings, std::string_view marker) {
   auto fail = [](std::string code, std::string message) {
     Error error = Error::permanent(std::move(message));
     error.code = std::move(code);
@@ -234,6 +242,7 @@ Result<std::string> render_weibo_status(const json& item, std::string_view item_
     }
     link = replace_all(settings.portal_link_template, "{id}", form_escape(item_id));
   }
+  link = with_marker(link, marker);
   const std::size_t link_length = weibo_length(link);
   if (link_length + 1 >= settings.max_chars) {
     return fail("link_too_long", "the link alone takes " + std::to_string(link_length) +
@@ -269,15 +278,21 @@ std::chrono::milliseconds until_next_hour(TimePoint now) {
 }
 
 Result<void> classify_weibo_error(long http_status, long error_code, std::string_view error_text,
-                                  int attempt, TimePoint now) {
+                                  TimePoint now) {
   const std::optional<WeiboClass> cls = class_of(error_code);
   if (!cls) {
-    if (http_status == 408 || (http_status >= 500 && http_status <= 599)) {
+    if (http_status >= 500 && http_status <= 599) {
+      // No Weibo error code: something in between failed, maybe after Weibo had posted.
+      return weibo_error(ErrorKind::ambiguous, http_status, error_code, error_text,
+                         "server side after the request was sent; the timeline is read before "
+                         "posting again");
+    }
+    if (http_status == 408) {
       return weibo_error(ErrorKind::retryable, http_status, error_code, error_text,
-                         "server side, will retry");
+                         "the request did not arrive whole, will retry");
     }
     if (http_status == 429) {
-      Error error = weibo_error(ErrorKind::rate_limited, http_status, error_code, error_text,
+      Error error = weibo_error(ErrorKind::deferred, http_status, error_code, error_text,
                                 "rate limited, waiting for the hourly reset");
       error.retry_after = until_next_hour(now);
       return error;
@@ -288,21 +303,21 @@ Result<void> classify_weibo_error(long http_status, long error_code, std::string
   switch (*cls) {
     case WeiboClass::ok:
       return ok();
-    case WeiboClass::ok_if_retry:
-      if (attempt > 1) return ok();
+    case WeiboClass::look:
       return weibo_error(ErrorKind::permanent, http_status, error_code, error_text,
-                         "identical to a recent post on the first attempt, so not ours");
+                         "identical to the account's last post, and no post on the timeline "
+                         "carries this delivery's marker, so that post is not ours");
     case WeiboClass::retry:
       return weibo_error(ErrorKind::retryable, http_status, error_code, error_text,
                          "server busy, will retry");
     case WeiboClass::defer: {
-      Error error = weibo_error(ErrorKind::rate_limited, http_status, error_code, error_text,
+      Error error = weibo_error(ErrorKind::deferred, http_status, error_code, error_text,
                                 "hourly limit reached, waiting for the reset on the hour");
       error.retry_after = until_next_hour(now);
       return error;
     }
     case WeiboClass::defer_short: {
-      Error error = weibo_error(ErrorKind::rate_limited, http_status, error_code, error_text,
+      Error error = weibo_error(ErrorKind::deferred, http_status, error_code, error_text,
                                 "posting too often, waiting a few minutes");
       error.retry_after = kTooOftenWait;
       return error;
@@ -341,6 +356,53 @@ Result<HttpResponse> WeiboChannel::post_form(const std::string& resource, const 
   return http_.send(request);
 }
 
+Result<json> WeiboChannel::timeline_page(int page) {
+  HttpRequest request;
+  request.url = settings_.api_base + "/2/statuses/user_timeline.json?access_token=" +
+                form_escape(settings_.access_token) + "&count=" + std::to_string(kTimelinePage) +
+                "&page=" + std::to_string(page);
+  request.connect_timeout = settings_.connect_timeout;
+  request.total_timeout = settings_.timeout;
+  auto response = http_.send(request);
+  if (!response) return response.error();
+  const WeiboAnswer answer = weibo_answer(response->body);
+  if (response->status != 200 || answer.code != 0) {
+    auto classified =
+        classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
+    if (!classified) return classified.error();
+  }
+  json parsed = json::parse(response->body, nullptr, false);
+  const auto statuses = parsed.is_object() ? parsed.find("statuses") : parsed.end();
+  if (!parsed.is_object() || statuses == parsed.end() || !statuses->is_array()) {
+    Error error = Error::retryable("user_timeline answered without a statuses list: " +
+                                   body_excerpt(response->body, 200));
+    error.code = "weibo_bad_answer";
+    return error;
+  }
+  return std::move(*statuses);
+}
+
+Result<Lookup> WeiboChannel::do_lookup(const Delivery& delivery) {
+  const std::string marker = delivery.marker();
+  for (int page = 1; page <= settings_.lookup_pages; ++page) {
+    auto page_of_posts = timeline_page(page);
+    if (!page_of_posts) return page_of_posts.error();
+    const json* statuses = &*page_of_posts;
+    for (const json& post : *statuses) {
+      if (!post.is_object() || string_field(post, "text").find(marker) == std::string::npos) {
+        continue;
+      }
+      std::string idstr = string_field(post, "idstr");
+      const auto id = post.find("id");
+      if (idstr.empty() && id != post.end() && id->is_number_integer()) idstr = id->dump();
+      if (!idstr.empty()) return Lookup{LookupState::found, PublishReceipt{idstr}};
+    }
+    // A short page is the end of the account's posts.
+    if (statuses->size() < static_cast<std::size_t>(kTimelinePage)) break;
+  }
+  return Lookup{LookupState::absent, {}};
+}
+
 Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
   const json item = json::parse(delivery.payload, nullptr, false);
   if (item.is_discarded()) {
@@ -348,7 +410,7 @@ Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
     error.code = "bad_payload";
     return error;
   }
-  auto status = render_weibo_status(item, delivery.item_id, settings_);
+  auto status = render_weibo_status(item, delivery.item_id, settings_, delivery.marker());
   if (!status) return status.error();
 
   if (rate_limiter_ != nullptr) {
@@ -356,7 +418,7 @@ Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
                                            settings_.rate_limit_window);
     if (!wait) return wait.error();
     if (wait->count() > 0) {
-      Error error = Error::rate_limited(
+      Error error = Error::deferred(
           "Weibo posting budget of " + std::to_string(settings_.rate_limit_posts) + " per " +
               std::to_string(settings_.rate_limit_window.count()) + " ms is spent",
           *wait);
@@ -366,10 +428,7 @@ Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
   }
 
   const std::string body =
-      settings_.rip.empty() ? form({{"access_token", settings_.access_token}, {"status", *status}})
-                            : form({{"access_token", settings_.access_token},
-                                    {"status", *status},
-                                    {"rip", settings_.rip}});
+      form({{"access_token", settings_.access_token}, {"status", *status}, {"rip", settings_.rip}});
   auto response = post_form("share.json", body);
   if (!response) return response.error();
 
@@ -382,17 +441,29 @@ Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
       const auto id = parsed.find("id");
       if (id != parsed.end() && id->is_number_integer()) return PublishReceipt{id->dump()};
     }
-    // Maybe posted, maybe not: a retry is safe, Weibo answers 20019 to an identical status and
-    // a retry takes that as success.
-    Error error = Error::retryable("Weibo answered 200 without a status id: " +
+    // Maybe posted, maybe not: the next attempt reads the timeline first.
+    Error error = Error::ambiguous("Weibo answered 200 without a status id: " +
                                    body_excerpt(response->body, 200));
     error.code = "weibo_no_id";
     return error;
   }
-  auto classified = classify_weibo_error(response->status, answer.code, answer.text,
-                                         delivery.attempt, clock_.now());
-  if (!classified) return classified.error();
-  return PublishReceipt{std::string(kUnconfirmedPrefix) + std::to_string(answer.code)};
+  auto classified = classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
+  if (answer.code != kRepeatContent && answer.code != kAcceptedSlow) {
+    if (!classified) return classified.error();
+    return PublishReceipt{std::string(kUnconfirmedPrefix) + std::to_string(answer.code)};
+  }
+  // Both name a post without its id: the timeline has it if it carries our marker.
+  auto looked = do_lookup(delivery);
+  if (!looked) {
+    Error error = looked.error();
+    error.kind = ErrorKind::ambiguous;  // the next attempt looks again before posting
+    return error;
+  }
+  if (looked->state == LookupState::found) return looked->receipt;
+  if (answer.code == kAcceptedSlow) {
+    return PublishReceipt{std::string(kUnconfirmedPrefix) + std::to_string(answer.code)};
+  }
+  return classified.error();
 }
 
 Result<void> WeiboChannel::do_recall(const Delivery& /*delivery*/, const std::string& remote_id) {
@@ -410,7 +481,88 @@ Result<void> WeiboChannel::do_recall(const Delivery& /*delivery*/, const std::st
   const WeiboAnswer answer = weibo_answer(response->body);
   if (response->status == 200 && answer.code == 0) return ok();
   if (answer.code == kTargetMissing) return ok();
-  return classify_weibo_error(response->status, answer.code, answer.text, 1, clock_.now());
+  return classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
+}
+
+std::optional<TimePoint> parse_weibo_time(std::string_view text) {
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::vector<std::string_view> words;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find(' ', at), text.size());
+    if (end > at) words.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  if (words.size() != 6 || words[3].size() != 8 || words[4].size() != 5) return std::nullopt;
+  auto number = [](std::string_view digits) -> std::optional<int> {
+    int value = 0;
+    if (digits.empty()) return std::nullopt;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    return value;
+  };
+  const auto month = std::find(std::begin(kMonths), std::end(kMonths), words[1]);
+  const auto day = number(words[2]), year = number(words[5]);
+  const auto hh = number(words[3].substr(0, 2)), mm = number(words[3].substr(3, 2)),
+             ss = number(words[3].substr(6, 2));
+  const auto zh = number(words[4].substr(1, 2)), zm = number(words[4].substr(3, 2));
+  if (month == std::end(kMonths) || !day || !year || !hh || !mm || !ss || !zh || !zm ||
+      (words[4][0] != '+' && words[4][0] != '-')) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{
+      std::chrono::year(*year),
+      std::chrono::month(static_cast<unsigned>(month - std::begin(kMonths) + 1)),
+      std::chrono::day(static_cast<unsigned>(*day))};
+  if (!date.ok() || *hh > 23 || *mm > 59 || *ss > 60) return std::nullopt;
+  const auto offset = std::chrono::minutes((*zh * 60 + *zm) * (words[4][0] == '-' ? -1 : 1));
+  return TimePoint(std::chrono::sys_days(date)) + std::chrono::hours(*hh) +
+         std::chrono::minutes(*mm) + std::chrono::seconds(*ss) - offset;
+}
+
+Result<PlatformListing> WeiboChannel::do_list_published(TimePoint from, TimePoint to,
+                                                        const std::vector<HeldDelivery>& /*held*/) {
+  // Ten thousand pages is a million posts: only a broken paging would get there.
+  constexpr int kMaxPages = 10000;
+  PlatformListing listing;
+  for (int page = 1; page <= kMaxPages; ++page) {
+    auto page_of_posts = timeline_page(page);
+    if (!page_of_posts) return page_of_posts.error();
+    const json* statuses = &*page_of_posts;
+    bool past_from = false;
+    for (const json& post : *statuses) {
+      if (!post.is_object()) continue;
+      std::string idstr = string_field(post, "idstr");
+      const auto id = post.find("id");
+      if (idstr.empty() && id != post.end() && id->is_number_integer()) idstr = id->dump();
+      const auto at = parse_weibo_time(string_field(post, "created_at"));
+      if (!at) {
+        // Without its time a post cannot be placed in or out of the period: guessing either way
+        // would make a false difference.
+        Error error =
+            Error::retryable("user_timeline gave status " + idstr + " an unreadable created_at: " +
+                             body_excerpt(string_field(post, "created_at"), 60));
+        error.code = "weibo_bad_answer";
+        return error;
+      }
+      if (*at < from) {
+        past_from = true;
+        continue;
+      }
+      if (*at > to || idstr.empty()) continue;
+      listing.records.push_back({idstr, marker_in(string_field(post, "text")), *at, false});
+    }
+    // Newest first: a page that reached back before `from` is the last one needed.
+    if (past_from || statuses->size() < static_cast<std::size_t>(kTimelinePage)) {
+      return listing;
+    }
+  }
+  listing.notes.push_back("user_timeline still had posts after " + std::to_string(kMaxPages) +
+                          " pages; older ones were not read");
+  listing.complete_from = listing.records.empty() ? to : *listing.records.back().at;
+  return listing;
 }
 
 Result<ChannelPtr> make_weibo_channel(const json& section, const std::string& path,

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/channel.h"
 #include "adapters/http_client.h"
@@ -28,7 +30,12 @@ struct WeiboSettings {
   std::chrono::milliseconds rate_limit_window{std::chrono::hours(1)};  // rate_limit.window_ms
   std::chrono::milliseconds timeout{10000};                            // timeout_ms
   std::chrono::milliseconds connect_timeout{3000};                     // connect_timeout_ms
-  std::string rip;  // sent as `rip` when set (the docs list it as required; see the report)
+  // rip: statuses/share requires the real IP of the user posting (§1.2); for a daemon, the
+  // office's public address. Required: without it every post fails with 10016.
+  std::string rip;
+  // lookup_pages: how many pages of 100 posts of the account's timeline are read to find a post
+  // that an ambiguous attempt may have made (its marker in the link).
+  int lookup_pages = 3;
   // "https://www.example.gov.cn/items/{id}": the link used when the item has none under
   // safe_domain; must itself be under safe_domain.
   std::string portal_link_template;
@@ -54,30 +61,37 @@ bool is_url_under_domain(std::string_view url, std::string_view domain);
 //   publication: "【<title>】<summary|body> <link>"
 // The text before the link is cut with "…" on a code-point boundary so that the whole status is at
 // most max_chars; the link is always the last thing and always whole. The link is the item's when
-// it is under safe_domain, else portal_link_template with {id} = the item id. '#' in the text
+// it is under safe_domain, else portal_link_template with {id} = the item id; `marker` (the
+// delivery's, see Delivery::marker) is added to its query string, so the post can be found on the
+// timeline after an ambiguous attempt. '#' in the text
 // becomes '＃' (share.json refuses #话题# topics). No usable link, a link longer than the limit
 // allows, or invalid UTF-8 → permanent error.
 Result<std::string> render_weibo_status(const nlohmann::json& item, std::string_view item_id,
-                                        const WeiboSettings& settings);
+                                        const WeiboSettings& settings,
+                                        std::string_view marker = {});
 
 // Classifies a Weibo error answer (reference: channel-apis.md §1.5). `error_code` is 0 when the
-// body had none. Returns ok() for answers that mean "it is published": 20032 (accepted, server
-// slow) always, and 20019 (identical to a recent post) only when attempt > 1, since then our own
-// earlier attempt probably went through; on the first attempt 20019 is permanent. Otherwise:
+// body had none. Returns ok() for 20032 (accepted, server slow). 20019 (identical to the account's
+// last post) is permanent here: it proves nothing by itself, so the channel reads the timeline
+// for the delivery's marker before it gives that answer (found → published). Otherwise:
 //   RETRY (10001-10003, 10009-10011, 21331)          → retryable
-//   DEFER (10022-10024)                              → rate_limited until the next full hour
-//         (20016, "posting too often")               → rate_limited for 10 minutes
+//   DEFER (10022-10024)                              → deferred until the next full hour
+//         (20016, "posting too often")               → deferred for 10 minutes
 //   token (21301, 21314-21317, 21319, 21327, 21332)  → permanent, code weibo_<n>: Weibo has no
 //         refresh, someone must re-authorise the account (reference class OPS)
 //   OPS / PERM (all other listed codes)              → permanent
-//   unknown code or none: 5xx/408 → retryable, 429 → rate_limited to the next hour, else permanent.
+//   unknown code or none: 5xx → ambiguous (something in between failed, maybe after Weibo
+//         posted), 408 → retryable, 429 → deferred to the next hour, else permanent.
 // Errors carry code "weibo_<error_code>" (or "http_<status>" without one) and a message with the
 // code, Weibo's text and the class.
 Result<void> classify_weibo_error(long http_status, long error_code, std::string_view error_text,
-                                  int attempt, TimePoint now);
+                                  TimePoint now);
 
 // Milliseconds from `now` to the next full hour (Weibo's hourly limits reset then); never 0.
 std::chrono::milliseconds until_next_hour(TimePoint now);
+
+// Weibo's created_at, "Tue May 31 17:46:55 +0800 2011"; nullopt if it is not that shape.
+std::optional<TimePoint> parse_weibo_time(std::string_view text);
 
 // Safe to call from several dispatcher threads at once (an HttpClientPool inside).
 class WeiboChannel final : public Channel {
@@ -92,11 +106,20 @@ class WeiboChannel final : public Channel {
 
  protected:
   Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  // Reads the account's timeline (statuses/user_timeline, lookup_pages pages of 100) for a post
+  // whose text carries the delivery's marker.
+  Result<Lookup> do_lookup(const Delivery& delivery) override;
   // An already deleted status (20101) counts as withdrawn.
   Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  // Pages of user_timeline (100 a page, newest first) until past `from`.
+  Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
+                                            const std::vector<HeldDelivery>& held) override;
 
  private:
   Result<HttpResponse> post_form(const std::string& resource, const std::string& form);
+  // One page (1-based) of the account's own posts, newest first: the `statuses` array of
+  // statuses/user_timeline, kTimelinePage posts a page.
+  Result<nlohmann::json> timeline_page(int page);
 
   WeiboSettings settings_;
   const Clock& clock_;

@@ -595,7 +595,8 @@ std::string count_text(long long n) {
 
 AnnualReport build_annual_report(int year, YearFigures current, YearFigures previous,
                                  std::optional<SuppliedFigures> supplied, std::string office,
-                                 int utc_offset_minutes, std::string generated_at) {
+                                 int utc_offset_minutes, std::string generated_at,
+                                 std::string platforms_reconciled_on) {
   AnnualReport r;
   r.year = year;
   r.format = template_for_year(year);
@@ -619,6 +620,11 @@ AnnualReport build_annual_report(int year, YearFigures current, YearFigures prev
       "依申请公开、收费、行政复议和诉讼、刊物、本单位网站的数字不由 Herald "
       "统计，按编制人提供的数据列出并注明来源。",
   };
+  r.platforms_reconciled_on = std::move(platforms_reconciled_on);
+  r.counting_rules.push_back(r.platforms_reconciled_on.empty()
+                                 ? "发布记录尚未与各平台回读核对一致。"
+                                 : "最近一次发布记录与各平台回读核对一致的日期：" +
+                                       r.platforms_reconciled_on + "。");
   for (const YearFigures* f : {&r.current, &r.previous}) {
     if (f->items_by_month_sum() != f->items()) {
       r.warnings.push_back(std::to_string(f->year) + "年各月信息数之和（" +

@@ -95,13 +95,18 @@ struct AnnualReport {
   std::string requests_text;                // 依申请公开 and the rest, from supplied figures
   std::vector<Table> tables;
   std::vector<std::string> warnings;  // e.g. counters that disagree with each other
+  // The day ("yyyy-mm-dd") the last reconciliation against the platforms came back clean, or ""
+  // when none has.
+  std::string platforms_reconciled_on;
 };
 
 // Assembles the report: prose, tables (by template), warnings. `office` is used when the supplied
 // figures name none. `generated_at` is passed in so the output is reproducible in tests.
+// `platforms_reconciled_on`: see AnnualReport.
 AnnualReport build_annual_report(int year, YearFigures current, YearFigures previous,
                                  std::optional<SuppliedFigures> supplied, std::string office,
-                                 int utc_offset_minutes, std::string generated_at);
+                                 int utc_offset_minutes, std::string generated_at,
+                                 std::string platforms_reconciled_on = "");
 
 // Labels.
 std::string category_label(const std::string& category);  // "work_news" → "工作动态类"

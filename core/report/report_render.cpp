@@ -134,7 +134,9 @@ json render_json(const AnnualReport& r) {
       {"supplied", r.supplied ? supplied_to_json(*r.supplied) : json(nullptr)},
       {"text", {{"active_disclosure", r.active_disclosure_text}, {"requests", r.requests_text}}},
       {"tables", tables},
-      {"warnings", r.warnings}};
+      {"warnings", r.warnings},
+      {"platforms_reconciled_on",
+       r.platforms_reconciled_on.empty() ? json(nullptr) : json(r.platforms_reconciled_on)}};
 }
 
 std::string render_markdown(const AnnualReport& r) {

@@ -21,8 +21,9 @@
 -- The failed hash (ARGV[11], written only on a burial) and its month rollup (ARGV[11] .. ':months')
 -- carry that hash tag too.
 --
--- Returns { next_due ms or -1, then 8 per claimed delivery:
---           id, item_id, lane, category, kind, payload, attempts, lease token }.
+-- Returns { next_due ms or -1, then 10 per claimed delivery:
+--           id, item_id, lane, category, kind, payload, attempts, lease token, maybe_sent ('1' or
+--           ''), lookup_only ('1' or '') }.
 local now_s = ARGV[1]
 local now = tonumber(now_s)
 local lease = tonumber(ARGV[2])
@@ -75,11 +76,17 @@ if #expired > 0 then
     local id = expired[i]
     local key = dkey .. id
     local f = redis.call('HMGET', key, 'state', 'lane', 'attempts', 'lease_owner', 'category',
-      'kind', 'level', 'exercise', 'failed_at')
+      'kind', 'level', 'exercise', 'failed_at', 'lookup_only')
     if f[1] == 'in_flight' then
       local why = 'lease of ' .. (f[4] or '?') .. ' expired'
       redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
-      if tonumber(f[3] or '0') >= max_attempts then
+      -- The worker died (or stalled) during its call: the platform may have acted on it, so
+      -- the next attempt looks before it sends. Out of attempts, it still gets one attempt
+      -- that only looks (lookup_only), unless that look was what ran out.
+      redis.call('HSET', key, 'maybe_sent', '1')
+      local final_check = tonumber(f[3] or '0') >= max_attempts and f[10] ~= '1'
+      if final_check then redis.call('HSET', key, 'lookup_only', '1') end
+      if tonumber(f[3] or '0') >= max_attempts and not final_check then
         redis.call('HSET', key, 'state', 'dead', 'last_error', why, 'last_error_code',
           'lease_expired', 'dead_at', now_s, 'updated_at', now_s)
         redis.call('ZADD', KEYS[5], now_s, id)
@@ -117,7 +124,7 @@ local function take(list_key, max)
     for _, id in ipairs(ids) do
       local key = dkey .. id
       local f = redis.call('HMGET', key, 'state', 'item_id', 'lane', 'category', 'kind', 'payload',
-        'attempts')
+        'attempts', 'maybe_sent', 'lookup_only')
       -- An id whose ledger says it is not waiting (gone, cancelled) is dropped, not claimed.
       if f[1] == 'queued' then
         tokens_used = tokens_used + 1
@@ -138,6 +145,8 @@ local function take(list_key, max)
         out[n + 6] = f[6] or ''
         out[n + 7] = attempts
         out[n + 8] = token
+        out[n + 9] = f[8] or ''
+        out[n + 10] = f[9] or ''
         got = got + 1
       end
     end

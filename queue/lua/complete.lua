@@ -14,10 +14,20 @@
 -- once, at its first dead letter (failed_at stays in the ledger through replays).
 -- ARGV[1] now ms, ARGV[2] day "yyyy-mm-dd" (office time zone), ARGV[3] max_attempts, ARGV[4]
 -- audit stream prefix "<p>{<ch>}:audit:" (streams named from it stay in the slot), ARGV[5] audit
--- retention s, then 8 per completion: id, lease token, outcome ('published'|'retry'|'dead'),
--- remote_id, error code, error message, retry_at ms, counted ('1' tallies a publication, '0' not).
+-- retention s, then 10 per completion: id, lease token, outcome ('published'|'retry'|'defer'|
+-- 'dead'), remote_id, error code, error message, retry_at ms, counted ('1' tallies a
+-- publication, '0' not), maybe_sent ('1': the attempt may have reached the platform), defer limit
+-- ms (defer: how long a delivery may keep being deferred before it is buried; 0 = no limit).
+-- Outcomes (DESIGN.md §3):
+--   retry  spends the attempt; with maybe_sent the ledger keeps the mark, so the next attempt
+--          looks on the platform first. A retry past max_attempts is buried, except an ambiguous
+--          one: that gets one more attempt marked lookup_only, which only looks and sends nothing.
+--   defer  gives the attempt back (the platform said "wait", nothing was tried) and reschedules at
+--          the platform's window; deferred_since marks the start of a run of deferrals, and a run
+--          longer than the limit is buried with code deferred_too_long.
 -- Returns one integer per completion: 0 stale, 1 applied, 2 applied but a retry was buried
--- because the delivery had used max_attempts.
+-- because the delivery had used max_attempts, 3 applied but a deferral was buried because it
+-- had waited longer than its limit.
 local now = ARGV[1]
 local day = ARGV[2]
 local max_attempts = tonumber(ARGV[3])
@@ -35,23 +45,47 @@ local function field_of(f)
   return field
 end
 local wake_alert, wake_routine = false, false
+local function bury(id, key, f, who, code, message)
+  buried[#buried + 1] = now
+  buried[#buried + 1] = id
+  redis.call('HSET', key, 'state', 'dead', 'last_error', message, 'last_error_code', code,
+    'dead_at', now, 'updated_at', now)
+  redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at', 'next_attempt_at',
+    'deferred_since', 'lookup_only')
+  if f[7] ~= '1' and not f[9] then
+    redis.call('HSET', key, 'failed_at', now)
+    local field = field_of(f)
+    failed_counts[field] = (failed_counts[field] or 0) + 1
+  end
+  audit(id, 'event', 'dead', 'who', who, 'error_code', code, 'error', message, 'attempt',
+    f[4] or '0')
+end
+local function wait_until(id, key, f, at)
+  retries[#retries + 1] = at
+  retries[#retries + 1] = id
+  redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
+  if f[5] == 'alert' then wake_alert = true else wake_routine = true end
+end
 for i = 1, #KEYS - 10 do
   local key = KEYS[10 + i]
-  local b = 5 + (i - 1) * 8
+  local b = 5 + (i - 1) * 10
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local code, message, at = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
   local result = 0
   local f = redis.call('HMGET', key, 'lease_token', 'category', 'kind', 'attempts', 'lane',
-    'lease_owner', 'exercise', 'level', 'failed_at')
+    'lease_owner', 'exercise', 'level', 'failed_at', 'deferred_since', 'lookup_only')
   local drill = f[7] == '1'
   if f[1] == token then
     local who = f[6] or ''
+    local attempts = tonumber(f[4] or '0')
     done[#done + 1] = id
+    if ARGV[b + 9] == '1' then redis.call('HSET', key, 'maybe_sent', '1') end
     if outcome == 'published' then
       redis.call('HSET', key, 'state', 'published', 'remote_id', ARGV[b + 4], 'published_at', now,
         'updated_at', now)
       -- The ledger entry stays for audit and dedup; what only a pending delivery needs goes.
       redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at', 'payload',
-        'next_attempt_at')
+        'next_attempt_at', 'maybe_sent', 'lookup_only', 'deferred_since')
       if ARGV[b + 8] == '1' and not drill then
         local field = field_of(f)
         counts[field] = (counts[field] or 0) + 1
@@ -64,30 +98,38 @@ for i = 1, #KEYS - 10 do
       end
       audit(id, 'event', 'published', 'who', who, 'remote_id', ARGV[b + 4], 'attempt', f[4] or '0')
       result = 1
-    elseif outcome == 'retry' and tonumber(f[4] or '0') < max_attempts then
-      local at = ARGV[b + 7]
-      retries[#retries + 1] = at
-      retries[#retries + 1] = id
-      redis.call('HSET', key, 'state', 'retry_wait', 'last_error', ARGV[b + 6], 'last_error_code',
-        ARGV[b + 5], 'next_attempt_at', at, 'updated_at', now)
-      redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
-      if f[5] == 'alert' then wake_alert = true else wake_routine = true end
-      audit(id, 'event', 'retry', 'who', who, 'error_code', ARGV[b + 5], 'error', ARGV[b + 6],
+    elseif outcome == 'defer' then
+      local since = tonumber(f[10] or '') or tonumber(now)
+      local limit = tonumber(ARGV[b + 10]) or 0
+      if limit > 0 and tonumber(now) - since >= limit then
+        bury(id, key, f, who, 'deferred_too_long', 'deferred for more than ' ..
+          math.floor(limit / 1000) .. ' s; last answer: ' .. code .. ': ' .. message)
+        result = 3
+      else
+        wait_until(id, key, f, at)
+        redis.call('HSET', key, 'state', 'retry_wait', 'last_error', message, 'last_error_code',
+          code, 'next_attempt_at', at, 'updated_at', now, 'deferred_since', since,
+          'attempts', math.max(0, attempts - 1))
+        audit(id, 'event', 'deferred', 'who', who, 'error_code', code, 'error', message,
+          'attempt', f[4] or '0', 'next_attempt_at', at)
+        result = 1
+      end
+    elseif outcome == 'retry' and (attempts < max_attempts or
+        (ARGV[b + 9] == '1' and f[11] ~= '1')) then
+      wait_until(id, key, f, at)
+      redis.call('HSET', key, 'state', 'retry_wait', 'last_error', message, 'last_error_code',
+        code, 'next_attempt_at', at, 'updated_at', now)
+      redis.call('HDEL', key, 'deferred_since')
+      local event = 'retry'
+      if attempts >= max_attempts then
+        redis.call('HSET', key, 'lookup_only', '1')
+        event = 'final_check'
+      end
+      audit(id, 'event', event, 'who', who, 'error_code', code, 'error', message,
         'attempt', f[4] or '0', 'next_attempt_at', at)
       result = 1
     else
-      buried[#buried + 1] = now
-      buried[#buried + 1] = id
-      redis.call('HSET', key, 'state', 'dead', 'last_error', ARGV[b + 6], 'last_error_code',
-        ARGV[b + 5], 'dead_at', now, 'updated_at', now)
-      redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at', 'next_attempt_at')
-      if not drill and not f[9] then
-        redis.call('HSET', key, 'failed_at', now)
-        local field = field_of(f)
-        failed_counts[field] = (failed_counts[field] or 0) + 1
-      end
-      audit(id, 'event', 'dead', 'who', who, 'error_code', ARGV[b + 5], 'error', ARGV[b + 6],
-        'attempt', f[4] or '0')
+      bury(id, key, f, who, code, message)
       if outcome == 'retry' then result = 2 else result = 1 end
     end
   end

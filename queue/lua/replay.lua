@@ -10,7 +10,8 @@ local now = ARGV[1]
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', 0, 'replayed_at', now, 'queued_at', now,
   'updated_at', now)
-redis.call('HDEL', KEYS[1], 'next_attempt_at', 'dead_at')
+-- maybe_sent stays: a replay of a delivery that may have gone out looks before it sends.
+redis.call('HDEL', KEYS[1], 'next_attempt_at', 'dead_at', 'lookup_only', 'deferred_since')
 local lane, wake = KEYS[4], KEYS[6]
 if f[2] == 'alert' then lane, wake = KEYS[3], KEYS[5] end
 redis.call('RPUSH', lane, ARGV[2])

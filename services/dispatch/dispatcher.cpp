@@ -85,10 +85,11 @@ std::string default_owner(const std::string& channel) {
   return name + ":" + std::to_string(getpid()) + ":" + channel;
 }
 
-// What a publish outcome means for the queue. Credentials errors are retried like transient ones
-// until token refresh exists; the attempt budget applies to every retryable kind.
+// What a publish outcome means for the queue (DESIGN.md §3). Whether a retry still has an
+// attempt left is the queue's decision (complete.lua), made from the ledger's count.
 Completion completion_for(const Delivery& delivery, const Result<PublishReceipt>& result,
-                          const DeliveryQueue& queue, const Clock& clock, std::mt19937_64& rng) {
+                          const DeliveryQueue& queue, const DeferLimits& limits, const Clock& clock,
+                          std::mt19937_64& rng) {
   Completion c;
   c.delivery_id = delivery.id;
   c.lease_token = delivery.lease_token;
@@ -100,24 +101,43 @@ Completion completion_for(const Delivery& delivery, const Result<PublishReceipt>
   const Error& error = result.error();
   c.error_code = error.code.empty() ? to_string(error.kind) : error.code;
   c.error_message = error.message;
-  c.outcome = OutcomeKind::dead;
   switch (error.kind) {
+    case ErrorKind::ambiguous:
+      c.maybe_sent = true;
+      [[fallthrough]];
     case ErrorKind::retryable:
-    case ErrorKind::rate_limited:
     case ErrorKind::credentials:
-      if (delivery.attempt < queue.options().max_attempts) {
-        c.outcome = OutcomeKind::retry;
-        c.retry_at = clock.now() + queue.backoff(delivery.attempt, error.retry_after, rng);
-      }
+      c.outcome = OutcomeKind::retry;
+      c.retry_at = clock.now() + queue.backoff(delivery.attempt, error.retry_after, rng);
+      break;
+    case ErrorKind::deferred:
+      c.outcome = OutcomeKind::deferred;
+      // The platform's window when it named one; otherwise the backoff of a first attempt, so a
+      // deferral without a window never spins.
+      c.retry_at = clock.now() + queue.backoff(1, error.retry_after, rng);
+      c.defer_limit =
+          error.defer_reason == DeferReason::processing ? limits.processing : limits.rate_limit;
       break;
     case ErrorKind::permanent:
     case ErrorKind::invalid_input:
+      c.outcome = OutcomeKind::dead;
       break;
   }
   return c;
 }
 
 constexpr const char* kRetractionKind = "retraction";
+
+// Comes back when the target of a recall is settled: waiting on another delivery spends no
+// attempt (that one may itself be deferred for hours).
+Completion wait_for_target(const Delivery& delivery, const char* code, std::string message,
+                           const DeliveryQueue& queue, const DeferLimits& limits,
+                           const Clock& clock, std::mt19937_64& rng) {
+  Error error = Error::deferred(std::move(message), std::nullopt, DeferReason::processing);
+  error.code = code;
+  Result<PublishReceipt> waiting = std::move(error);
+  return completion_for(delivery, waiting, queue, limits, clock, rng);
+}
 
 // A completion that needs no platform call: cancelled (a retraction's mark was found), or a
 // recall that found nothing to withdraw (done, but not tallied: nothing was withdrawn).
@@ -133,11 +153,12 @@ Completion settled_completion(const Delivery& delivery, OutcomeKind outcome, std
 
 // Comes back later: the target of a recall is still being worked on, or Redis could not be read.
 Completion try_later(const Delivery& delivery, const char* code, std::string message,
-                     const DeliveryQueue& queue, const Clock& clock, std::mt19937_64& rng) {
+                     const DeliveryQueue& queue, const DeferLimits& limits, const Clock& clock,
+                     std::mt19937_64& rng) {
   Error error = Error::retryable(std::move(message));
   error.code = code;
   Result<PublishReceipt> failed = std::move(error);
-  return completion_for(delivery, failed, queue, clock, rng);
+  return completion_for(delivery, failed, queue, limits, clock, rng);
 }
 
 }  // namespace
@@ -314,8 +335,8 @@ Completion Dispatcher::Impl::publish_completion(const Delivery& delivery, RedisC
   auto cancel = queue.cancel_requested(conn, delivery.id);
   if (!cancel) {
     return try_later(delivery, "redis_unavailable",
-                     "could not look for a cancel mark: " + cancel.error().message, queue, clock,
-                     rng);
+                     "could not look for a cancel mark: " + cancel.error().message, queue,
+                     options.defer_limits, clock, rng);
   }
   if (*cancel) {
     return settled_completion(delivery, OutcomeKind::cancelled, "retracted before publishing");
@@ -327,7 +348,7 @@ Completion Dispatcher::Impl::publish_completion(const Delivery& delivery, RedisC
   } else {
     result = allowed.error();
   }
-  return completion_for(delivery, result, queue, clock, rng);
+  return completion_for(delivery, result, queue, options.defer_limits, clock, rng);
 }
 
 Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisConnection& conn,
@@ -341,13 +362,13 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
     Error bad = Error::permanent("recall target " + target + " is not on " + delivery.channel);
     bad.code = "bad_recall_target";
     Result<PublishReceipt> failed = std::move(bad);
-    return completion_for(delivery, failed, queue, clock, rng);
+    return completion_for(delivery, failed, queue, options.defer_limits, clock, rng);
   }
   auto record = queue.get(conn, target);
   if (!record) {
     return try_later(delivery, "redis_unavailable",
                      "could not read the recall target " + target + ": " + record.error().message,
-                     queue, clock, rng);
+                     queue, options.defer_limits, clock, rng);
   }
   const std::string state = *record ? (*record)->state : "";
   if (state == "published") {
@@ -361,19 +382,20 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
       return c;
     }
     Result<PublishReceipt> failed = recalled.error();
-    return completion_for(delivery, failed, queue, clock, rng);
+    return completion_for(delivery, failed, queue, options.defer_limits, clock, rng);
   }
   if (state == "in_flight") {
-    return try_later(delivery, "target_in_flight",
-                     target + " is being published right now; its recall comes after", queue, clock,
-                     rng);
+    return wait_for_target(delivery, "target_in_flight",
+                           target + " is being published right now; its recall comes after", queue,
+                           options.defer_limits, clock, rng);
   }
   if (state == "queued" || state == "scheduled" || state == "retry_wait") {
     // Waiting again (its lease expired after the retraction marked it): cancel it here.
     auto cancelled_now = queue.cancel(conn, target, options.owner, "retracted");
     if (!cancelled_now || cancelled_now->result != "cancelled") {
-      return try_later(delivery, "target_pending",
-                       target + " is still pending; its recall comes after", queue, clock, rng);
+      return wait_for_target(delivery, "target_pending",
+                             target + " is still pending; its recall comes after", queue,
+                             options.defer_limits, clock, rng);
     }
     return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
   }
@@ -402,7 +424,9 @@ void Dispatcher::Impl::worker_loop() {
     } else if (completion.outcome != OutcomeKind::published) {
       spdlog::info("dispatch {}: {} attempt {} failed ({}): {} → {}", options.channel, delivery.id,
                    delivery.attempt, completion.error_code, completion.error_message,
-                   completion.outcome == OutcomeKind::retry ? "retry" : "dead letter");
+                   completion.outcome == OutcomeKind::retry      ? "retry"
+                   : completion.outcome == OutcomeKind::deferred ? "deferred"
+                                                                 : "dead letter");
     }
     {
       std::lock_guard lock(mutex);
@@ -510,8 +534,9 @@ void Dispatcher::Impl::finisher_loop() {
         log.recovered(fmt::format("dispatch {}: Redis reachable again", ch));
         for (std::size_t i = 0; i < n; ++i) {
           const Completion& c = batch[i];
-          bool is_stale = i < results->size() && (*results)[i] == CompletionResult::stale;
-          if (is_stale) {
+          const CompletionResult result =
+              i < results->size() ? (*results)[i] : CompletionResult::applied;
+          if (result == CompletionResult::stale) {
             stale.fetch_add(1);
             spdlog::warn(
                 "dispatch {}: outcome of {} came back stale: its lease was lost and it was "
@@ -519,7 +544,9 @@ void Dispatcher::Impl::finisher_loop() {
                 ch, c.delivery_id);
           } else if (c.outcome == OutcomeKind::published) {
             published.fetch_add(1);
-          } else if (c.outcome == OutcomeKind::retry) {
+          } else if (result == CompletionResult::buried) {
+            dead.fetch_add(1);
+          } else if (c.outcome == OutcomeKind::retry || c.outcome == OutcomeKind::deferred) {
             retried.fetch_add(1);
           } else if (c.outcome == OutcomeKind::cancelled) {
             cancelled.fetch_add(1);

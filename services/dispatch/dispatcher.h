@@ -19,12 +19,20 @@
 
 namespace herald {
 
+// How long a delivery may keep being deferred (DESIGN.md §3) before it becomes a dead letter
+// (`deferred_too_long`), per reason.
+struct DeferLimits {
+  std::chrono::milliseconds rate_limit{std::chrono::hours(24)};
+  std::chrono::milliseconds processing{std::chrono::hours(72)};  // "still publishing" checks
+};
+
 struct DispatcherOptions {
   std::string channel;  // queue channel; empty → the Channel's name()
   std::string owner;    // identity stored with leases; empty → "<hostname>:<pid>:<channel>"
   int concurrency = 4;  // deliveries published at once by this process
   int reserved_for_alerts = 1;  // of those, slots routine work may never take (< concurrency)
   int max_ack_batch = 64;
+  DeferLimits defer_limits;
   RedisOptions redis;  // the dispatcher opens its own connections (claim, block, ack)
   // Runs on a worker right before each publish (heraldd: the content gate, whose word list may
   // have changed since the item was approved). A failure is handled like a failed publish of the

@@ -99,14 +99,17 @@ Result<void> apply_key(const std::string& platform, std::string_view key, std::s
   if (key == "data_554") return set_probability(faults.data_554);
   if (key == "5xx") return set_probability(faults.error_5xx);
   if (key == "429") return set_probability(faults.rate_limited);
-  if (key == "timeout") return set_probability(faults.timeout);
+  // "timeout" was the only stall before "late" existed and meant what "drop" means now.
+  if (key == "drop" || key == "timeout") return set_probability(faults.drop);
+  if (key == "late") return set_probability(faults.late);
+  if (key == "quota") return set_probability(faults.quota);
   if (key == "accept_then_5xx") return set_probability(faults.accept_then_5xx);
   if (key == "latency_ms") return set_millis(faults.latency);
   if (key == "stall_ms") return set_millis(faults.stall);
   if (key == "retry_after_s") return set_count(faults.retry_after_s);
   if (key == "fail_next") return set_count(faults.fail_next);
-  return spec_error(where + ": unknown fault (known: 5xx, 429, timeout, accept_then_5xx, " +
-                    "latency_ms, stall_ms, retry_after_s, fail_next)");
+  return spec_error(where + ": unknown fault (known: 5xx, 429, drop, timeout, late, quota, " +
+                    "accept_then_5xx, latency_ms, stall_ms, retry_after_s, fail_next)");
 }
 
 // Glob match, '*' any run and '?' any one character, ASCII case-insensitive.
@@ -160,6 +163,7 @@ Result<FaultPlan> parse_fault_spec(std::string_view spec,
     }
     if (plan.count(platform) != 0) return spec_error("platform '" + platform + "' given twice");
     PlatformFaults faults;
+    std::vector<std::string> seen_keys;
     for (std::string_view pair : split(section.substr(colon + 1), ',')) {
       pair = trim(pair);
       if (pair.empty()) continue;
@@ -167,12 +171,21 @@ Result<FaultPlan> parse_fault_spec(std::string_view spec,
       if (eq == std::string_view::npos) {
         return spec_error(platform + ": '" + std::string(pair) + "' is not KEY=VALUE");
       }
-      Result<void> applied =
-          apply_key(platform, trim(pair.substr(0, eq)), trim(pair.substr(eq + 1)), faults);
+      std::string key(trim(pair.substr(0, eq)));
+      // drop and timeout are one fault under two names; both at once would silently lose one.
+      const std::string canonical = key == "timeout" ? "drop" : key;
+      if (std::find(seen_keys.begin(), seen_keys.end(), canonical) != seen_keys.end()) {
+        return spec_error(platform + ":" + key + ": given twice" +
+                          (canonical == "drop" ? " (timeout is another name for drop)" : ""));
+      }
+      seen_keys.push_back(canonical);
+      Result<void> applied = apply_key(platform, key, trim(pair.substr(eq + 1)), faults);
       if (!applied) return applied.error();
     }
-    if (faults.error_5xx + faults.rate_limited + faults.timeout > 1.0 + 1e-9) {
-      return spec_error(platform + ": 5xx + 429 + timeout add up to more than 1");
+    if (faults.error_5xx + faults.rate_limited + faults.drop + faults.late + faults.quota >
+        1.0 + 1e-9) {
+      return spec_error(platform + ": 5xx + 429 + drop (timeout) + late + quota add up to more " +
+                        "than 1");
     }
     if (faults.data_451 + faults.data_554 > 1.0 + 1e-9) {
       return spec_error(platform + ": data_451 + data_554 add up to more than 1");
@@ -192,7 +205,9 @@ std::string to_spec(const FaultPlan& plan) {
     };
     probability("5xx", faults.error_5xx);
     probability("429", faults.rate_limited);
-    probability("timeout", faults.timeout);
+    probability("drop", faults.drop);
+    probability("late", faults.late);
+    probability("quota", faults.quota);
     probability("accept_then_5xx", faults.accept_then_5xx);
     if (faults.latency != defaults.latency) {
       keys.push_back("latency_ms=" + std::to_string(faults.latency.count()));
@@ -240,14 +255,27 @@ FaultDecision FaultInjector::decide(const std::string& platform) {
     return decision;
   }
   // Draw only when a probability is set, so a plan without randomness consumes no numbers.
-  if (faults.timeout + faults.rate_limited + faults.error_5xx > 0) {
+  if (faults.drop + faults.late + faults.quota + faults.rate_limited + faults.error_5xx > 0) {
     double draw = uniform(rng_);
-    if (draw < faults.timeout) {
-      decision.action = FaultDecision::Action::stall;
+    if (draw < faults.drop) {
+      decision.action = FaultDecision::Action::drop;
       decision.stall = faults.stall;
       return decision;
     }
-    draw -= faults.timeout;
+    draw -= faults.drop;
+    if (draw < faults.late) {
+      decision.action = FaultDecision::Action::late;
+      decision.stall = faults.stall;
+      return decision;
+    }
+    draw -= faults.late;
+    if (draw < faults.quota) {
+      decision.action = FaultDecision::Action::quota;
+      decision.quota_variant = uniform(rng_) < 0.5 ? 0 : 1;
+      decision.retry_after_s = faults.retry_after_s;
+      return decision;
+    }
+    draw -= faults.quota;
     if (draw < faults.rate_limited) {
       decision.action = FaultDecision::Action::rate_limit;
       decision.retry_after_s = faults.retry_after_s;

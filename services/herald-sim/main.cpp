@@ -20,37 +20,48 @@ constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
 
 constexpr const char* kFooter = R"(Fault SPEC: PLATFORM:KEY=VALUE,...;PLATFORM:...   e.g.
-  webhook:5xx=0.3,429=0.1,timeout=0.05,latency_ms=20
+  webhook:5xx=0.3,429=0.1,drop=0.05,late=0.05,latency_ms=20;weibo:quota=0.05
   5xx=P              answer 500 or 503 with probability P, record nothing
   429=P              answer 429 with Retry-After (retry_after_s=N, default 1), record nothing
-  timeout=P          hold the request stall_ms (default 30000) without a thread, then close the
-                     connection without answering, record nothing
+  quota=P            the platform's own quota answer, record nothing: Weibo 10023 (HTTP 403) or
+                     20016 (HTTP 400); WeChat errcode 45009 or 45011 (HTTP 200); portal, webhook,
+                     websub 429 with Retry-After (retry_after_s)
+  drop=P             (alias: timeout=P) the platform never acts; the request is held stall_ms
+                     (default 30000) without a thread, then the connection closes unanswered
+  late=P             the platform ACTS (records, publishes) and its answer goes out only after
+                     stall_ms, i.e. after the client's timeout: read back to find out
   accept_then_5xx=P  record, then answer 500 (a retry must be caught as a duplicate)
   latency_ms=N       add N ms to every answer
   fail_next=N        the next N requests answer 503 (deterministic, for tests)
-5xx + 429 + timeout must add up to at most 1. Platforms: webhook, portal, weibo, wechat, websub,
-smtp.
-Control: GET /_sim/health, GET /_sim/published?platform=NAME, GET|POST /_sim/faults (spec as text
-or {"spec": "..."}), POST /_sim/reset (forgets recordings and faults), GET|POST /_sim/config
-({"webhook_secret": "..."}).
+5xx + 429 + quota + drop + late must add up to at most 1. Platforms: webhook, portal, weibo,
+wechat, websub, smtp.
+Control: GET /_sim/health, GET /_sim/published?platform=NAME (the platform's truth: every post,
+article, mass send, submission or delivery it holds, deleted/withdrawn ones marked, not omitted),
+GET|POST /_sim/faults (spec as text or {"spec": "..."}), POST /_sim/reset (forgets recordings and
+faults), GET|POST /_sim/config ({"webhook_secret": "..."}).
 SMTP sink (--smtp-listen; no STARTTLS, no AUTH) faults, e.g. smtp:rcpt_550=*@bad.example:
   rcpt_550=GLOB / rcpt_450=GLOB   refuse matching RCPT TO addresses with 550 / 450
   data_451=P / data_554=P         answer the end of DATA with 451 / 554, record nothing
 WebSub hub: POST /websub/hub (hub.mode=publish, hub.url=...) answers 204; platform "websub".
-Portal (/api/v1/submissions, channel-apis.md §3) settings: portal_key, portal_app_id,
+Portal (/api/v1/submissions, channel-apis.md §3, §5A) settings: portal_key, portal_app_id,
 portal_publish_after_polls (default 1), portal_publish_after_ms, portal_reject_next ("reason").
+Weibo (/2/..., channel-apis.md §1; token weibo-sim-token) settings: weibo_token, weibo_max_chars,
+weibo_hourly_limit (default 30, → 10024), weibo_minute_limit (default 0 = off, → 20016),
+weibo_safe_domain, weibo_next_errors.
 WeChat (/cgi-bin/..., channel-apis.md §2; AppID wx5e1a1d0000000001, AppSecret wechat-sim-secret)
 settings: wechat_appid, wechat_secret, wechat_token_ttl_ms, wechat_grace_ms, wechat_expire_tokens,
 wechat_revoke_token, wechat_next_errors, wechat_token_next_errors, wechat_daily_quota,
-wechat_minute_limit, wechat_mass_quota, wechat_mass_max_chars, wechat_publish_polls,
+wechat_minute_limit, wechat_mass_quota, wechat_mass_max_chars, wechat_publish_delay_ms (default
+1000: the platform publishes a submitted draft this long after submit, polled or not),
 wechat_publish_fail_next.)";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "herald-sim: simulated publishing platforms (webhooks under /hooks/{name}) on one "
-      "HTTP port, with fault injection and a control API under /_sim/"};
+      "herald-sim: simulated publishing platforms (Weibo /2/, WeChat /cgi-bin/, the portal "
+      "/api/v1/, webhooks /hooks/{name}, WebSub /websub/hub) on one HTTP port, with fault "
+      "injection and a control API under /_sim/"};
   std::string listen;
   std::string smtp_listen;
   std::string faults;

@@ -2,8 +2,10 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/digest.h"
 
 namespace herald::sim {
@@ -16,6 +18,8 @@ constexpr std::string_view kWithdrawSuffix = "/withdraw";
 constexpr std::int64_t kMaxSkewSeconds = 300;
 constexpr std::size_t kMaxBodyBytes = 2 * 1024 * 1024;
 constexpr std::size_t kMaxTitleBytes = 600;  // 200 CJK characters in UTF-8
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 100;
 
 std::int64_t unix_seconds_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -25,6 +29,20 @@ std::int64_t unix_seconds_now() {
 
 bool is_string_in(const json& body, const char* key) {
   return body.contains(key) && body[key].is_string();
+}
+
+// A whole number in [min, max] from the query; absent → fallback; false if malformed.
+bool query_int(const ServerRequest& request, const char* key, int fallback, int min, int max,
+               int& out) {
+  const auto found = request.query.find(key);
+  if (found == request.query.end() || found->second.empty()) {
+    out = fallback;
+    return true;
+  }
+  const std::string& text = found->second;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), out);
+  return parsed.ec == std::errc() && parsed.ptr == text.data() + text.size() && out >= min &&
+         out <= max;
 }
 
 }  // namespace
@@ -136,12 +154,14 @@ SimReply PortalSim::handle(const ServerRequest& request) {
   std::lock_guard lock(mutex_);
   std::string rest = request.path.substr(kRoot.size());
   if (rest.empty() || rest == "/") {
-    if (request.method != "POST") {
-      SimReply reply{fail(405, "METHOD_NOT_ALLOWED", "submissions take POST")};
-      reply.response.headers.emplace_back("Allow", "POST");
+    if (request.method != "POST" && request.method != "GET") {
+      SimReply reply{
+          fail(405, "METHOD_NOT_ALLOWED", "submissions take POST (submit) or GET (list)")};
+      reply.response.headers.emplace_back("Allow", "GET, POST");
       return reply;
     }
     if (auto refused = check_auth(request)) return {std::move(*refused)};
+    if (request.method == "GET") return {list(request)};
     return submit(request);
   }
   rest.erase(0, 1);  // the '/'
@@ -232,6 +252,7 @@ SimReply PortalSim::submit(const ServerRequest& request) {
   submission.body = std::move(body);
   submission.received_at = utc_now_iso8601();
   submission.created = std::chrono::steady_clock::now();
+  submission.received = std::chrono::system_clock::now();
   submission.publish_after_polls = publish_after_polls_;
   submission.publish_after_ms = publish_after_ms_;
   submission.reject_reason = std::exchange(reject_next_, std::string());
@@ -280,6 +301,71 @@ ServerResponse PortalSim::status(const std::string& id) {
   return ServerResponse::json(200, status_json(*submission).dump());
 }
 
+json PortalSim::list_item(const Submission& s) const {
+  json item = status_json(s);
+  item["id"] = s.id;
+  item["idempotency_key"] = s.idempotency_key;
+  item["received_at"] = s.received_at;
+  for (const char* field : {"doc_id", "version", "title", "doc_type", "channel"}) {
+    if (s.body.contains(field)) item[field] = s.body[field];
+  }
+  return item;
+}
+
+// §5A read-back. ?idempotency_key=K: the submission made under K (an empty list when none);
+// otherwise ?from=&to= (RFC 3339, from inclusive, to exclusive, both optional) in arrival order,
+// page by page. Listing is not a status poll: it does not move a review along.
+ServerResponse PortalSim::list(const ServerRequest& request) {
+  if (const auto key = request.query.find("idempotency_key"); key != request.query.end()) {
+    json items = json::array();
+    if (const auto found = index_by_key_.find(key->second); found != index_by_key_.end()) {
+      items.push_back(list_item(submissions_[found->second]));
+    }
+    return ServerResponse::json(200, json{{"items", std::move(items)}}.dump());
+  }
+  std::optional<std::chrono::system_clock::time_point> bounds[2];
+  const char* names[2] = {"from", "to"};
+  for (int i = 0; i < 2; ++i) {
+    const auto given = request.query.find(names[i]);
+    if (given == request.query.end() || given->second.empty()) continue;
+    std::chrono::system_clock::time_point at;
+    if (!parse_rfc3339(given->second, at)) {
+      return fail(422, "VALIDATION_FAILED",
+                  std::string(names[i]) + " is not an RFC 3339 time (a '+' offset must be sent " +
+                      "as %2B in a query)",
+                  json::array({{{"field", names[i]}, {"reason", "not_rfc3339"}}}));
+    }
+    bounds[i] = at;
+  }
+  int page = 1;
+  int page_size = kDefaultPageSize;
+  if (!query_int(request, "page", 1, 1, 1'000'000, page)) {
+    return fail(422, "VALIDATION_FAILED", "page must be a whole number >= 1",
+                json::array({{{"field", "page"}, {"reason", "invalid"}}}));
+  }
+  if (!query_int(request, "page_size", kDefaultPageSize, 1, kMaxPageSize, page_size)) {
+    return fail(422, "VALIDATION_FAILED", "page_size must be 1..100",
+                json::array({{{"field", "page_size"}, {"reason", "invalid"}}}));
+  }
+  std::vector<const Submission*> matching;
+  for (const auto& s : submissions_) {
+    if (bounds[0] && s.received < *bounds[0]) continue;
+    if (bounds[1] && s.received >= *bounds[1]) continue;
+    matching.push_back(&s);
+  }
+  json items = json::array();
+  const std::size_t first = static_cast<std::size_t>(page - 1) * page_size;
+  for (std::size_t i = first; i < matching.size() && i < first + page_size; ++i) {
+    items.push_back(list_item(*matching[i]));
+  }
+  return ServerResponse::json(200, json{{"items", std::move(items)},
+                                        {"page", page},
+                                        {"page_size", page_size},
+                                        {"total", matching.size()},
+                                        {"has_more", first + page_size < matching.size()}}
+                                       .dump());
+}
+
 ServerResponse PortalSim::withdraw(const std::string& id, const ServerRequest& request) {
   Submission* submission = find(id);
   if (submission == nullptr) return fail(404, "SUBMISSION_NOT_FOUND", "no submission " + id);
@@ -302,10 +388,16 @@ ServerResponse PortalSim::withdraw(const std::string& id, const ServerRequest& r
 json PortalSim::published(const ServerRequest& /*request*/) const {
   std::lock_guard lock(mutex_);
   json items = json::array();
+  std::size_t withdrawn = 0;
   for (const auto& s : submissions_) {
+    withdrawn += s.withdrawn ? 1 : 0;
     json headers = json::object();
     for (const auto& [header, value] : s.headers) headers[header] = value;
     items.push_back({{"id", s.id},
+                     {"doc_id", s.body.value("doc_id", "")},
+                     {"version", s.body.value("version", json(nullptr))},
+                     {"title", s.body.value("title", "")},
+                     {"status", s.withdrawn ? "withdrawn" : review_state(s)},
                      {"idempotency_key", s.idempotency_key},
                      {"signature", s.signature},
                      {"headers", std::move(headers)},
@@ -319,6 +411,8 @@ json PortalSim::published(const ServerRequest& /*request*/) const {
   }
   return {{"platform", name()},
           {"count", submissions_.size()},
+          {"live", submissions_.size() - withdrawn},
+          {"withdrawn", withdrawn},
           {"unique_keys", index_by_key_.size()},
           {"duplicates", replays_},
           {"conflicts", conflicts_},

@@ -1,6 +1,7 @@
 // PortalSim: a provincial government portal's information-submission API as channel-apis.md §3
 // proposes it: X-Gov-* headers with an HMAC-SHA256 signature, Idempotency-Key replay semantics,
-// asynchronous review (pending_review → published | rejected) and withdrawal.
+// asynchronous review (pending_review → published | rejected) and withdrawal, and §5A's read-back
+// listing: GET /api/v1/submissions?idempotency_key=K or ?from=&to=&page=.
 #pragma once
 
 #include <chrono>
@@ -24,6 +25,10 @@ class PortalSim : public PlatformSim {
   std::string name() const override { return "portal"; }
   bool owns(const std::string& path) const override;
   SimReply handle(const ServerRequest& request) override;
+  // {"platform", "count", "live", "withdrawn", "unique_keys", "duplicates", "conflicts", "items":
+  // [{"id", "doc_id", "version", "title", "idempotency_key", "status", "state", "withdrawn",
+  // ...}]}: every submission the portal holds, in arrival order; withdrawn ones stay listed,
+  // marked.
   nlohmann::json published(const ServerRequest& request) const override;
   void reset() override;
   // portal_key: the HMAC key; portal_app_id: the only X-Gov-AppId accepted ("" any);
@@ -46,6 +51,7 @@ class PortalSim : public PlatformSim {
     std::string received_at;
     std::string first_answer;  // the 201 body, answered again on a replay
     std::chrono::steady_clock::time_point created;
+    std::chrono::system_clock::time_point received;  // for the from/to listing
     int publish_after_polls = 0;
     std::int64_t publish_after_ms = 0;
     std::string reject_reason;  // non-empty: the review ends in "rejected"
@@ -60,6 +66,8 @@ class PortalSim : public PlatformSim {
   std::optional<ServerResponse> check_auth(const ServerRequest& request);
   SimReply submit(const ServerRequest& request);
   ServerResponse status(const std::string& id);
+  ServerResponse list(const ServerRequest& request);
+  nlohmann::json list_item(const Submission& submission) const;
   ServerResponse withdraw(const std::string& id, const ServerRequest& request);
   std::string review_state(const Submission& submission) const;
   nlohmann::json status_json(const Submission& submission) const;

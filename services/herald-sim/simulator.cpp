@@ -24,6 +24,12 @@ ServerResponse PlatformSim::injected_error(int status, const std::string& messag
                                message);
 }
 
+ServerResponse PlatformSim::quota_error(int /*variant*/, int retry_after_s) const {
+  ServerResponse response = injected_error(429, "injected quota");
+  response.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+  return response;
+}
+
 std::string utc_now_iso8601() {
   auto now = std::chrono::system_clock::now();
   std::time_t seconds = std::chrono::system_clock::to_time_t(now);
@@ -128,7 +134,7 @@ ServerResponse Simulator::handle(const ServerRequest& request) {
 }
 
 // Faults are decided before the platform sees the request, so a failed request records nothing;
-// only accept_then_5xx lets the platform record and then fails the answer.
+// only accept_then_5xx and late let the platform act and then fail the answer.
 ServerResponse Simulator::handle_platform(PlatformSim& platform, const ServerRequest& request) {
   FaultDecision decision = faults_.decide(platform.name());
   ServerResponse response;
@@ -140,10 +146,18 @@ ServerResponse Simulator::handle_platform(PlatformSim& platform, const ServerReq
       response = platform.injected_error(429, "injected rate limit");
       response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_s));
       break;
-    case FaultDecision::Action::stall:
+    case FaultDecision::Action::quota:
+      response = platform.quota_error(decision.quota_variant, decision.retry_after_s);
+      break;
+    case FaultDecision::Action::drop:
       // Held on a timer, not a handler thread, then dropped: the client times out or sees the
       // connection close without an answer.
       response.close_without_response = true;
+      response.delay = decision.stall;
+      break;
+    case FaultDecision::Action::late:
+      // The platform acts now; its real answer waits on a timer until the client has given up.
+      response = platform.handle(request).response;
       response.delay = decision.stall;
       break;
     case FaultDecision::Action::pass: {
@@ -178,6 +192,7 @@ ServerResponse Simulator::handle_control(const ServerRequest& request) {
       return ServerResponse::error(404, "unknown_platform",
                                    "no simulated platform '" + wanted->second + "'", "platform");
     }
+    platform->advance();
     return ServerResponse::json(200, platform->published(request).dump());
   }
   if (path == "/_sim/faults") {

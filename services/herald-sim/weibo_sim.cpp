@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <ctime>
+#include <limits>
+#include <optional>
 #include <utility>
 
 namespace herald::sim {
@@ -171,8 +174,8 @@ bool looks_like_ip(const std::string& text) {
   });
 }
 
-std::int64_t current_unix_hour() {
-  return std::chrono::duration_cast<std::chrono::hours>(
+std::int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
@@ -188,6 +191,32 @@ std::string weibo_created_at() {
   return text;
 }
 
+// "2011-06-03 18:00:00", Beijing time, as rate_limit_status writes reset_time.
+std::string beijing_datetime(std::int64_t unix_s) {
+  std::time_t seconds = static_cast<std::time_t>(unix_s + 8 * 3600);
+  std::tm beijing{};
+  gmtime_r(&seconds, &beijing);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &beijing);
+  return text;
+}
+
+// A whole number within [min, max] from a query parameter; absent → fallback; nullopt if bad.
+std::optional<std::int64_t> int_param(const std::map<std::string, std::string>& params,
+                                      const std::string& key, std::int64_t fallback,
+                                      std::int64_t min, std::int64_t max) {
+  const auto found = params.find(key);
+  if (found == params.end() || found->second.empty()) return fallback;
+  std::int64_t value = 0;
+  const std::string& text = found->second;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size() || value < min ||
+      value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 }  // namespace
 
 bool WeiboSim::owns(const std::string& path) const {
@@ -195,7 +224,7 @@ bool WeiboSim::owns(const std::string& path) const {
 }
 
 SimReply WeiboSim::handle(const ServerRequest& request) {
-  std::map<std::string, std::string> params(request.query.begin(), request.query.end());
+  Params params(request.query.begin(), request.query.end());
   const std::string content_type = to_lower(request.header("content-type"));
   if (content_type.find("multipart/") == std::string::npos) {
     for (auto& [key, value] : parse_form(request.body)) params[key] = std::move(value);
@@ -208,33 +237,73 @@ SimReply WeiboSim::handle(const ServerRequest& request) {
   std::lock_guard lock(mutex_);
   ++requests_;
   const std::string& path = request.path;
-  const bool is_share = path == "/2/statuses/share.json";
-  const bool is_destroy = path == "/2/statuses/destroy.json";
   if (path == "/2/statuses/update.json" || path == "/2/statuses/upload.json") {
     return weibo_error(10014, path);  // closed to ordinary apps since ~2017
   }
-  if (!is_share && !is_destroy) return weibo_error(10020, path);
-  if (request.method != "POST") return weibo_error(10021, path);
+  enum class Api { share, destroy, user_timeline, rate_limit_status };
+  static const std::map<std::string, std::pair<Api, const char*>> kApis = {
+      {"/2/statuses/share.json", {Api::share, "POST"}},
+      {"/2/statuses/destroy.json", {Api::destroy, "POST"}},
+      {"/2/statuses/user_timeline.json", {Api::user_timeline, "GET"}},
+      {"/2/account/rate_limit_status.json", {Api::rate_limit_status, "GET"}}};
+  const auto api = kApis.find(path);
+  if (api == kApis.end()) return weibo_error(10020, path);
+  if (request.method != api->second.second) return weibo_error(10021, path);
   if (token.empty()) return weibo_error(10006, path);
   if (token != token_) return weibo_error(21332, path);
-  if (is_destroy) {
-    if (!next_errors_.empty()) {
-      const int code = next_errors_.front();
-      next_errors_.pop_front();
-      return weibo_error(code, path);
-    }
-    return destroy(params, path);
+  switch (api->second.first) {
+    case Api::user_timeline:
+      return user_timeline(token, params, path);
+    case Api::rate_limit_status:
+      return rate_limit_status(token);
+    case Api::destroy:
+      if (!next_errors_.empty()) {
+        const int code = next_errors_.front();
+        next_errors_.pop_front();
+        return weibo_error(code, path);
+      }
+      return destroy(params, path);
+    case Api::share:
+      break;
   }
   return share(token, params, path);
 }
 
-SimReply WeiboSim::share(const std::string& account,
-                         const std::map<std::string, std::string>& params,
+int WeiboSim::spend_posting_limit(const std::string& account) {
+  const std::int64_t now = unix_seconds();
+  int& this_hour = per_hour_[{account, now / 3600}];
+  if (this_hour >= hourly_limit_) return 10024;
+  int& this_minute = per_minute_[{account, now / 60}];
+  if (minute_limit_ > 0 && this_minute >= minute_limit_) return 20016;
+  ++this_hour;
+  ++this_minute;
+  return 0;
+}
+
+const WeiboSim::Post* WeiboSim::latest_live_post(const std::string& account) const {
+  for (auto post = posts_.rbegin(); post != posts_.rend(); ++post) {
+    if (post->account == account && !post->deleted) return &*post;
+  }
+  return nullptr;
+}
+
+SimReply WeiboSim::share(const std::string& account, const Params& params,
                          const std::string& request_path) {
+  // The limits count requests at the door, before Weibo looks at the content (§1.6).
+  if (const int limited = spend_posting_limit(account); limited != 0) {
+    return weibo_error(limited, request_path);
+  }
   const auto status = params.find("status");
   if (status == params.end()) {
     return weibo_error(10016, request_path,
                        "Miss required parameter (status), see doc for more info.");
+  }
+  const auto rip = params.find("rip");
+  if (rip == params.end() || rip->second.empty()) {
+    return weibo_error(10016, request_path, "Miss required parameter (rip)");
+  }
+  if (!looks_like_ip(rip->second)) {
+    return weibo_error(10017, request_path, "Parameter (rip)'s value invalid, expect (rip = ip).");
   }
   const std::string& text = status->second;
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
@@ -247,18 +316,11 @@ SimReply WeiboSim::share(const std::string& account,
   }
   if (!has_link_under(text, safe_domain_))
     return weibo_error(10017, request_path, "text not find domain!");
-  if (const auto rip = params.find("rip"); rip != params.end() && !looks_like_ip(rip->second)) {
-    return weibo_error(10017, request_path, "Parameter (rip)'s value invalid, expect (rip = ip).");
+  // "连续两次发布的微博不可以重复" (§1.3): only the account's latest post counts; the same text
+  // posted earlier, with another post since, is a new post.
+  if (const Post* latest = latest_live_post(account); latest != nullptr && latest->text == text) {
+    return weibo_error(20019, request_path);
   }
-  const std::int64_t hour = current_unix_hour();
-  const auto posted_this_hour = std::count_if(posts_.begin(), posts_.end(), [&](const Post& p) {
-    return p.account == account && p.hour == hour;
-  });
-  if (posted_this_hour >= hourly_limit_) return weibo_error(10024, request_path);
-  const bool repeated = std::any_of(posts_.begin(), posts_.end(), [&](const Post& p) {
-    return p.account == account && !p.deleted && p.text == text;
-  });
-  if (repeated) return weibo_error(20019, request_path);
 
   int injected = 0;
   if (!next_errors_.empty()) {
@@ -273,8 +335,8 @@ SimReply WeiboSim::share(const std::string& account,
   for (const auto& [key, value] : params) {
     if (key != "access_token") post.fields[key] = value;
   }
+  post.created_at = weibo_created_at();
   post.received_at = utc_now_iso8601();
-  post.hour = hour;
   SimReply reply = injected == 20032
                        ? weibo_error(20032, request_path)
                        : SimReply{ServerResponse::json(200, status_json(post).dump())};
@@ -283,8 +345,7 @@ SimReply WeiboSim::share(const std::string& account,
   return reply;
 }
 
-SimReply WeiboSim::destroy(const std::map<std::string, std::string>& params,
-                           const std::string& request_path) {
+SimReply WeiboSim::destroy(const Params& params, const std::string& request_path) {
   const auto id = params.find("id");
   if (id == params.end() || id->second.empty()) {
     return weibo_error(10016, request_path, "Miss required parameter (id), see doc for more info.");
@@ -299,9 +360,66 @@ SimReply WeiboSim::destroy(const std::map<std::string, std::string>& params,
   return weibo_error(20101, request_path);
 }
 
+// §5A: the token owner's own live posts, newest first, `count` (1..100, default 20) a page.
+SimReply WeiboSim::user_timeline(const std::string& account, const Params& params,
+                                 const std::string& request_path) const {
+  constexpr std::int64_t kMaxId = std::numeric_limits<std::int64_t>::max();
+  const auto count = int_param(params, "count", 20, 1, 100);
+  if (!count) {
+    return weibo_error(10017, request_path,
+                       "Parameter (count)'s value invalid, expect (count = 1~100).");
+  }
+  const auto page = int_param(params, "page", 1, 1, 1000000);
+  if (!page) return weibo_error(10017, request_path, "Parameter (page)'s value invalid.");
+  const auto since_id = int_param(params, "since_id", 0, 0, kMaxId);
+  if (!since_id) return weibo_error(10017, request_path, "Parameter (since_id)'s value invalid.");
+  const auto max_id = int_param(params, "max_id", 0, 0, kMaxId);
+  if (!max_id) return weibo_error(10017, request_path, "Parameter (max_id)'s value invalid.");
+
+  std::vector<const Post*> matching;
+  std::size_t live = 0;
+  for (auto post = posts_.rbegin(); post != posts_.rend(); ++post) {
+    if (post->account != account || post->deleted) continue;
+    ++live;
+    const auto id = static_cast<std::int64_t>(post->id);
+    if (id > *since_id && (*max_id == 0 || id <= *max_id)) matching.push_back(&*post);
+  }
+  json statuses = json::array();
+  const std::size_t first = static_cast<std::size_t>((*page - 1) * *count);
+  for (std::size_t i = first; i < matching.size() && i < first + *count; ++i) {
+    statuses.push_back(status_json(*matching[i]));
+  }
+  return {ServerResponse::json(200, json{{"statuses", std::move(statuses)},
+                                         {"previous_cursor", 0},
+                                         {"next_cursor", 0},
+                                         {"total_number", live}}
+                                        .dump())};
+}
+
+// §1.6's shape; the posting limit appears as the update_status API limit.
+SimReply WeiboSim::rate_limit_status(const std::string& account) const {
+  const std::int64_t now = unix_seconds();
+  const auto used = per_hour_.find({account, now / 3600});
+  const int spent = used == per_hour_.end() ? 0 : used->second;
+  const std::int64_t reset_at = (now / 3600 + 1) * 3600;
+  const int remaining = std::max(0, hourly_limit_ - spent);
+  const json body = {{"api_rate_limits", json::array({{{"api", "update_status"},
+                                                       {"limit", hourly_limit_},
+                                                       {"limit_time_unit", "HOURS"},
+                                                       {"remaining_hits", remaining}}})},
+                     {"ip_limit", 10000},
+                     {"limit_time_unit", "HOURS"},
+                     {"remaining_ip_hits", 10000},
+                     {"remaining_user_hits", 150},
+                     {"reset_time", beijing_datetime(reset_at)},
+                     {"reset_time_in_seconds", reset_at - now},
+                     {"user_limit", 150}};
+  return {ServerResponse::json(200, body.dump())};
+}
+
 json WeiboSim::status_json(const Post& post) const {
   const std::string idstr = std::to_string(post.id);
-  return {{"created_at", weibo_created_at()},
+  return {{"created_at", post.created_at},
           {"id", post.id},
           {"mid", idstr},
           {"idstr", idstr},
@@ -326,29 +444,30 @@ json WeiboSim::published(const ServerRequest& /*request*/) const {
   for (const Post& post : posts_) {
     deleted += post.deleted ? 1 : 0;
     items.push_back({{"id", std::to_string(post.id)},
-                     {"fields", post.fields},
+                     {"idstr", std::to_string(post.id)},
                      {"text", post.text},
+                     {"fields", post.fields},
+                     {"created_at", post.created_at},
                      {"received_at", post.received_at},
                      {"deleted", post.deleted},
                      {"deleted_at", post.deleted ? json(post.deleted_at) : json(nullptr)}});
   }
-  return {{"platform", name()},
-          {"count", posts_.size()},
-          {"deleted", deleted},
-          {"requests", requests_},
-          {"items", std::move(items)}};
+  return {{"platform", name()}, {"count", posts_.size()}, {"live", posts_.size() - deleted},
+          {"deleted", deleted}, {"requests", requests_},  {"items", std::move(items)}};
 }
 
 void WeiboSim::reset() {
   std::lock_guard lock(mutex_);
   posts_.clear();
   next_errors_.clear();
+  per_hour_.clear();
+  per_minute_.clear();
   requests_ = 0;
 }
 
 std::vector<std::string> WeiboSim::config_keys() const {
-  return {"weibo_token", "weibo_max_chars", "weibo_hourly_limit", "weibo_safe_domain",
-          "weibo_next_errors"};
+  return {"weibo_token",        "weibo_max_chars",   "weibo_hourly_limit",
+          "weibo_minute_limit", "weibo_safe_domain", "weibo_next_errors"};
 }
 
 Result<void> WeiboSim::configure(const std::string& key, const json& value) {
@@ -370,6 +489,14 @@ Result<void> WeiboSim::configure(const std::string& key, const json& value) {
     } else {
       hourly_limit_ = value.get<int>();
     }
+    return ok();
+  }
+  if (key == "weibo_minute_limit") {
+    if (!value.is_number_integer() || value.get<long long>() < 0 ||
+        value.get<long long>() > 100000) {
+      return Error::invalid(key, key + " must be an integer between 0 (off) and 100000");
+    }
+    minute_limit_ = value.get<int>();
     return ok();
   }
   if (key == "weibo_safe_domain") {
@@ -396,11 +523,9 @@ Result<void> WeiboSim::configure(const std::string& key, const json& value) {
 
 json WeiboSim::config() const {
   std::lock_guard lock(mutex_);
-  return {{"weibo_token_set", !token_.empty()},
-          {"weibo_max_chars", max_chars_},
-          {"weibo_hourly_limit", hourly_limit_},
-          {"weibo_safe_domain", safe_domain_},
-          {"weibo_next_errors", next_errors_}};
+  return {{"weibo_token_set", !token_.empty()},  {"weibo_max_chars", max_chars_},
+          {"weibo_hourly_limit", hourly_limit_}, {"weibo_minute_limit", minute_limit_},
+          {"weibo_safe_domain", safe_domain_},   {"weibo_next_errors", next_errors_}};
 }
 
 ServerResponse WeiboSim::injected_error(int status, const std::string& message) const {
@@ -409,6 +534,15 @@ ServerResponse WeiboSim::injected_error(int status, const std::string& message) 
                      {"error_code", code},
                      {"request", "/2/statuses/share.json"}};
   return ServerResponse::json(status == 429 ? 403 : status, body.dump());
+}
+
+ServerResponse WeiboSim::quota_error(int variant, int /*retry_after_s*/) const {
+  // Weibo sends no Retry-After: the client learns the window from rate_limit_status.
+  const int code = variant == 0 ? 10023 : 20016;
+  const json body = {{"error", std::string(error_text(code)) + " (injected quota)"},
+                     {"error_code", code},
+                     {"request", "/2/statuses/share.json"}};
+  return ServerResponse::json(http_status_for(code), body.dump());
 }
 
 }  // namespace herald::sim

@@ -74,7 +74,8 @@ Error server_error(const std::string& what, const ApiReply& reply) {
 int exit_code_for(const Error& error) {
   switch (error.kind) {
     case ErrorKind::retryable:
-    case ErrorKind::rate_limited:
+    case ErrorKind::ambiguous:
+    case ErrorKind::deferred:
       return kExitRuntime;
     case ErrorKind::credentials:
     case ErrorKind::permanent:

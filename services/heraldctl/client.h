@@ -26,7 +26,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitUsage = 2;
 
-// The exit code for an error: retryable and rate_limited errors are runtime failures (1), the
+// The exit code for an error: retryable, ambiguous and deferred errors are runtime failures (1), the
 // other kinds mean the command itself must change (2).
 int exit_code_for(const Error& error);
 

@@ -251,6 +251,7 @@ Cli::Cli(CLI::App& app) : app_(app) {
   add_dead();
   add_replay();
   add_stats();
+  add_reconcile();
   add_report();
   add_import();
   add_audit();
@@ -621,6 +622,116 @@ void Cli::add_stats() {
     } else {
       std::cout << reply->body;
     }
+    return kExitOk;
+  };
+}
+
+void Cli::add_reconcile() {
+  struct Options {
+    std::string from, to, channel;
+    bool platforms = false;
+    bool repair = false;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = subcommand(
+      "reconcile",
+      "check the counters against the delivery ledger, or (--platforms) the ledger against what "
+      "each platform holds; --repair settles dead letters a platform shows published");
+  sub->add_option("--from", o->from, "period start (YYYY-MM-DD, office time zone)")->required();
+  sub->add_option("--to", o->to, "period end (YYYY-MM-DD)")->required();
+  sub->add_flag("--platforms", o->platforms,
+                "read each enabled channel's platform back and compare (slow: one listing per "
+                "platform; raise --timeout for a long period)");
+  sub->add_option("--channel", o->channel, "with --platforms: only these (comma-separated)");
+  sub->add_flag("--repair", o->repair,
+                "with --platforms: dead letters found live become published with the platform's "
+                "id, and their counts move");
+  add_json_flag(sub, o->json);
+  runners_[sub] = [o](ApiClient& client) {
+    if (!o->platforms && (o->repair || !o->channel.empty())) {
+      return report_failure(usage_error("--repair and --channel go with --platforms"));
+    }
+    const Query query = {{"from", o->from},
+                         {"to", o->to},
+                         {"against", o->platforms ? "platforms" : ""},
+                         {"channel", o->channel},
+                         {"repair", o->repair ? "true" : ""}};
+    auto reply = client.call_json("GET", "/v1/stats/reconcile" + query_string(query));
+    if (!reply) return report_failure(reply.error());
+    const json& r = *reply;
+    if (o->json) {
+      print_json(r);
+      return kExitOk;
+    }
+    const bool ok = r.value("ok", false);
+    if (!o->platforms) {
+      std::cout << (ok ? "counters agree with the ledger" : "counters differ from the ledger")
+                << " (" << text_of(r, "from") << " to " << text_of(r, "to") << ", "
+                << text_of(r, "ledger_entries") << " ledger entries)\n";
+      Table table({"COUNTER", "CHANNEL", "FIELD", "COUNTED", "LEDGER"});
+      for (const auto& d : r.value("differences", json::array())) {
+        table.add_row({text_of(d, "counter"), text_of(d, "channel"), text_of(d, "field"),
+                       text_of(d, "counted"), text_of(d, "ledger")});
+      }
+      if (!table.empty()) table.print(std::cout, 2);
+      return kExitOk;
+    }
+    Table summary({"CHANNEL", "OK", "PLATFORM", "HERALD", "UNKNOWN", "MISSING", "DEAD BUT LIVE",
+                   "LIVE BUT RETRACTED", "ERROR"});
+    summary.limit_width(8, 70);
+    Table found({"LIST", "CHANNEL", "DELIVERY", "REMOTE ID", "PLATFORM AT", "HERALD AT", "NOTE"});
+    found.limit_width(6, 60);
+    static const std::pair<const char*, const char*> kLists[] = {
+        {"unknown_to_herald", "unknown"},
+        {"missing_on_platform", "missing"},
+        {"dead_but_live", "dead but live"},
+        {"live_but_retracted", "live but retracted"}};
+    for (const auto& c : r.value("channels", json::array())) {
+      const std::string channel = text_of(c, "channel");
+      std::vector<std::string> row = {channel, c.value("ok", false) ? "yes" : "no",
+                                      text_of(c, "platform_records"),
+                                      text_of(c, "herald_deliveries")};
+      for (const auto& [key, label] : kLists) {
+        row.push_back(c.contains(key) ? std::to_string(c[key].size()) : "");
+        for (const auto& d : c.value(key, json::array())) {
+          std::string note = text_of(d, "note");
+          if (d.value("repaired", false)) note = "[repaired] " + note;
+          found.add_row({label, channel, text_of(d, "delivery_id"),
+                         text_of(d, "remote_id").empty() ? text_of(d, "herald_remote_id")
+                                                         : text_of(d, "remote_id"),
+                         short_time(text_of(d, "platform_at")), short_time(text_of(d, "herald_at")),
+                         note});
+        }
+      }
+      const json error = c.value("error", json());
+      row.push_back(error.is_object()
+                        ? text_of(error, "code") +
+                              (c.value("supported", true) ? ": " + text_of(error, "message") : "")
+                        : "");
+      summary.add_row(std::move(row));
+    }
+    std::cout << (ok ? "every platform agrees with Herald" : "the platforms and Herald differ")
+              << " (" << text_of(r, "from") << " to " << text_of(r, "to") << ")";
+    if (r.value("repair", false)) std::cout << "; repaired " << text_of(r, "repaired");
+    std::cout << "\n";
+    summary.print(std::cout, 2);
+    if (!found.empty()) {
+      std::cout << "\n";
+      found.print(std::cout, 2);
+    }
+    for (const auto& c : r.value("channels", json::array())) {
+      for (const auto& n : c.value("notes", json::array())) {
+        if (n.is_string())
+          std::cout << "note (" << text_of(c, "channel") << "): " << n.get<std::string>() << "\n";
+      }
+    }
+    const json last = r.value("last_clean", json());
+    std::cout << "last clean reconciliation: "
+              << (last.is_object() ? text_of(last, "on") + " (" + text_of(last, "from") + " to " +
+                                         text_of(last, "to") + ")"
+                                   : std::string("never"))
+              << "\n";
     return kExitOk;
   };
 }

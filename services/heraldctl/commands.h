@@ -1,6 +1,6 @@
 // heraldctl's subcommands: each one's options on a CLI11 subcommand and the function that runs it
 // against heraldd (submit, approve, reject, show, list, retract, correct, dead, replay, stats,
-// report, import, audit, wait).
+// reconcile, report, import, audit, wait).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -61,6 +61,7 @@ class Cli {
   void add_dead();
   void add_replay();
   void add_stats();
+  void add_reconcile();
   void add_report();
   void add_import();
   void add_audit();

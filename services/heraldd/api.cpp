@@ -53,6 +53,15 @@ std::string overall_state(const std::string& stored_state, const std::vector<Del
   return stored_state;
 }
 
+// Durable before answered (DESIGN.md §3), with replicas: the write is in Redis (fsynced there) but
+// fewer replicas than redis.wait_replicas confirmed it. Not a success, since a failover now could
+// lose it, and not "nothing was accepted" either: the message says it is stored and how to retry.
+ServerResponse unreplicated(const std::string& what, const std::string& retry, const Error& error) {
+  return ServerResponse::error(503, "unavailable",
+                               what + " is stored in Redis, but " + error.message +
+                                   ", so it is not yet safe from a failover; " + retry);
+}
+
 }  // namespace
 
 std::string item_overall_state(const std::string& stored_state,
@@ -209,6 +218,15 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
     if (!stored) return error_response(stored.error());
     if (*stored) state = (*stored)->state;
   }
+  // A replay waits too: it is how a client retrying after this 503 learns the item is now safe.
+  if (auto replicated = (*conn)->wait_for_replicas(); !replicated) {
+    auto r = unreplicated("item " + created->id,
+                          "retry with the same Idempotency-Key to get its 201 without submitting "
+                          "it twice",
+                          replicated.error());
+    r.headers.emplace_back("Location", std::string(kItemsPath) + "/" + created->id);
+    return r;
+  }
   auto response = ServerResponse::json(201, json{{"id", created->id}, {"state", state}}.dump());
   response.headers.emplace_back("Location", std::string(kItemsPath) + "/" + created->id);
   if (created->replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
@@ -298,6 +316,11 @@ ServerResponse Api::review_item(const ServerRequest& request, const std::string&
         state = item.publish_at && *item.publish_at > deps_.clock.now() ? "scheduled" : "queued";
       }
     }
+  }
+  if (auto replicated = (*conn)->wait_for_replicas(); !replicated) {
+    return unreplicated("the " + review.decision + " of item " + id + " by " + review.user,
+                        "GET /v1/items/" + id + " shows it (a repeated review is refused)",
+                        replicated.error());
   }
   return ServerResponse::json(201, json{{"id", id},
                                         {"state", state},

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -69,6 +70,13 @@ Result<void> Daemon::start() {
   redis_options_.url = redis_url;
   redis_options_.connect_timeout = std::chrono::milliseconds(config_.redis.connect_timeout_ms);
   redis_options_.command_timeout = std::chrono::milliseconds(config_.redis.command_timeout_ms);
+  redis_options_.wait_replicas = config_.redis.wait_replicas;
+  redis_options_.wait_timeout = std::chrono::milliseconds(config_.redis.wait_timeout_ms);
+  if (auto endpoint = parse_redis_url(redis_url); endpoint) {
+    redis_where_ = endpoint->describe();
+  } else {
+    return endpoint.error();
+  }
   pool_ = std::make_unique<RedisPool>(redis_options_, config_.redis.pool_size);
 
   QueueOptions qo;
@@ -121,6 +129,8 @@ Result<void> Daemon::start() {
     dopts.owner = owner_base + ":" + name;
     dopts.concurrency = section.concurrency;
     dopts.reserved_for_alerts = section.reserved_for_alerts;
+    dopts.defer_limits.rate_limit = std::chrono::milliseconds(section.defer_rate_limit_max_ms);
+    dopts.defer_limits.processing = std::chrono::milliseconds(section.defer_processing_max_ms);
     dopts.redis = redis_options_;
     dopts.pre_publish_check = [this](const Delivery& d) { return gate_delivery(gate_, d); };
     dopts.stats = stats_.get();
@@ -147,7 +157,14 @@ Result<void> Daemon::start() {
                                                     config_.office.utc_offset_minutes));
   api_->add_routes(std::make_unique<DeliveryRoutes>(*pool_, *queue_, enabled,
                                                     config_.office.utc_offset_minutes));
-  api_->add_routes(std::make_unique<StatsRoutes>(*pool_, *stats_, clock_));
+  std::vector<Channel*> listable;
+  for (const auto& channel : channels_) listable.push_back(channel.get());
+  reconciler_ = std::make_unique<PlatformReconciler>(
+      std::move(listable),
+      PlatformLedger(config_.redis.key_prefix, config_.office.utc_offset_minutes,
+                     std::chrono::duration_cast<std::chrono::seconds>(qo.audit_retention)),
+      *stats_, clock_, config_.office.utc_offset_minutes);
+  api_->add_routes(std::make_unique<StatsRoutes>(*pool_, *stats_, clock_, reconciler_.get()));
   api_->add_routes(std::make_unique<ReportRoutes>(*pool_, config_.redis.key_prefix,
                                                   config_.office.utc_offset_minutes,
                                                   config_.office.name, clock_));
@@ -174,30 +191,116 @@ Result<void> Daemon::start() {
   so.handler_threads = config_.http.handler_threads;
   server_ = std::make_unique<HttpServer>(so, [this](const ServerRequest& r) {
     const auto started = std::chrono::steady_clock::now();
-    ServerResponse response = api_->handle(r);
+    // Until Redis has been reached nothing but liveness can be answered truthfully.
+    ServerResponse response =
+        ready_.load() || r.path == "/healthz" ? api_->handle(r) : not_ready_response();
     http_metrics_->observe(
         r.path, response.status,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return response;
   });
 
+  // Redis first, so that when it is there the API never answers "not ready" once it listens.
+  auto finished = finish_startup();
+  // Redis not reachable (yet): heraldd comes up anyway and keeps trying, so that a Redis restarted
+  // after heraldd, or started later by its unit, needs no restart of heraldd. Any other refusal
+  // (a wrong password, a key of the wrong type) is a mistake to fix: exit as before.
+  if (!finished && finished.error().kind != ErrorKind::retryable) return finished;
+  if (auto listening = server_->start(); !listening) return listening;
+  if (finished) {
+    spdlog::info("heraldd ready: API on {} port {}, {} channel(s), redis {}", config_.http.listen,
+                 server_->port(), dispatchers_.size(), redis_where_);
+    return ok();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    startup_error_ = finished.error().message;
+  }
+  spdlog::warn(
+      "redis {} not reachable ({}); API on {} port {} answers 503 until it is, retrying in the "
+      "background",
+      redis_where_, finished.error().message, config_.http.listen, server_->port());
+  startup_ = std::thread([this] { startup_loop(); });
+  return ok();
+}
+
+Result<void> Daemon::finish_startup() {
+  RedisConnection conn(redis_options_);  // fresh: no reconnect backoff left from a failed attempt
+  auto pong = conn.command({"PING"});
+  if (!pong) return pong.error();
+  if (pong->is_error()) return error_from_reply(*pong, "PING on redis " + redis_where_);
+  std::vector<std::string> enabled;
+  for (const auto& channel : channels_) enabled.push_back(channel->name());
   // Stats queries find a channel's counters through this set (kept after a channel is disabled).
-  if (auto conn = pool_->acquire(); !conn) {
-    return conn.error();
-  } else if (auto registered = stats_->register_channels(**conn, {enabled.begin(), enabled.end()});
-             !registered) {
+  if (auto registered = stats_->register_channels(conn, enabled); !registered) {
     return registered.error();
-  } else if (auto rollups = stats_->build_month_rollups(**conn); !rollups) {
-    return rollups.error();
-  } else if (*rollups > 0) {
+  }
+  auto rollups = stats_->build_month_rollups(conn);
+  if (!rollups) return rollups.error();
+  if (*rollups > 0) {
     spdlog::info("built {} month rollup(s) of the counters from their days", *rollups);
   }
-  for (auto& d : dispatchers_) d->start();
-  recovery_ = std::thread([this] { recovery_loop(); });
-  if (auto listening = server_->start(); !listening) return listening;
-  spdlog::info("heraldd ready: API on {} port {}, {} channel(s), redis {}", config_.http.listen,
-               server_->port(), dispatchers_.size(), redis_url);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return Error::permanent("heraldd is stopping");
+    for (auto& d : dispatchers_) d->start();
+    recovery_ = std::thread([this] { recovery_loop(); });
+  }
+  ready_ = true;
   return ok();
+}
+
+void Daemon::startup_loop() {
+  using std::chrono::milliseconds;
+  // Short at first (Redis is often just starting too), then capped so a long outage costs one
+  // connect attempt, each bounded by redis.connect_timeout_ms, every couple of seconds.
+  constexpr milliseconds kMaxBackoff{2000};
+  // One warning per distinct error, and a reminder this often while it lasts: not one per try.
+  constexpr std::chrono::seconds kRemindEvery{30};
+  milliseconds backoff{100};
+  const auto began = std::chrono::steady_clock::now();
+  auto last_logged = began;
+  int attempts = 1;
+  std::unique_lock lock(mutex_);
+  std::string logged = startup_error_;
+  while (!stopping_) {
+    if (stop_cv_.wait_for(lock, backoff, [this] { return stopping_; })) return;
+    lock.unlock();
+    ++attempts;
+    auto finished = finish_startup();
+    lock.lock();
+    const auto now = std::chrono::steady_clock::now();
+    const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - began).count();
+    if (finished) {
+      spdlog::info(
+          "redis {} reached after {} attempt(s) in {} s; start-up finished, heraldd ready: API on "
+          "{} port {}, {} channel(s)",
+          redis_where_, attempts, waited, config_.http.listen, server_->port(),
+          dispatchers_.size());
+      return;
+    }
+    startup_error_ = finished.error().message;
+    if (startup_error_ != logged || now - last_logged >= kRemindEvery) {
+      spdlog::warn("redis {} still not reachable after {} attempt(s) in {} s: {}", redis_where_,
+                   attempts, waited, startup_error_);
+      logged = startup_error_;
+      last_logged = now;
+    }
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+ServerResponse Daemon::not_ready_response() {
+  std::string why;
+  {
+    std::lock_guard lock(mutex_);
+    why = startup_error_;
+  }
+  return ServerResponse::error(
+      503, "unavailable",
+      "Redis at " + redis_where_ +
+          " is not reachable, so heraldd has not finished starting; it keeps trying" +
+          (why.empty() ? std::string() : " (last error: " + why + ")"));
 }
 
 Result<void> Daemon::reload_gate() {
@@ -253,6 +356,7 @@ void Daemon::stop() {
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  if (startup_.joinable()) startup_.join();  // at most one attempt's timeouts away
   if (server_) server_->stop();
   // In parallel, so a shutdown waits for one drain, not one per channel.
   std::vector<std::thread> stopping;

@@ -1,5 +1,8 @@
 // Daemon: heraldd's parts wired together explicitly, in start-up order: (embedded) Redis, the queue
-// and item store, the channels, one dispatcher per channel, the recovery loop, the API server.
+// and item store, the channels, one dispatcher per channel, the API server, then what needs Redis
+// (the channel registry, the month rollups, the dispatchers' and the recovery loop's start).
+// An external Redis that is not reachable at start-up does not stop heraldd: it serves /healthz,
+// answers everything else 503 "unavailable", and finishes starting once Redis answers.
 #pragma once
 
 #include <atomic>
@@ -28,6 +31,7 @@
 #include "services/heraldd/auth.h"
 #include "services/heraldd/embedded_redis.h"
 #include "services/heraldd/metrics_routes.h"
+#include "services/heraldd/platform_reconciler.h"
 
 namespace herald {
 
@@ -37,8 +41,11 @@ class Daemon {
   ~Daemon();
 
   // A channel section that does not validate is an invalid_input error (exit code 2); anything
-  // else that fails to start is an error of another kind (exit code 1).
+  // else that fails to start is an error of another kind (exit code 1). A Redis that cannot be
+  // reached (a retryable error) is not a failure: start() returns ok and keeps trying in the
+  // background; ready() says when start-up has finished.
   Result<void> start();
+  bool ready() const { return ready_.load(); }
   // Stops accepting requests, drains the dispatchers, stops the embedded Redis.
   void stop();
   // Re-reads gate.blocked_words_file (SIGHUP). A file that cannot be read or parsed keeps the
@@ -48,6 +55,13 @@ class Daemon {
 
  private:
   void recovery_loop();
+  // The part of start-up that needs Redis: one attempt (a fresh connection, with the configured
+  // connect and command timeouts). On success the dispatchers and the recovery loop are running.
+  Result<void> finish_startup();
+  // Retries finish_startup() with backoff until it succeeds or stop() is called.
+  void startup_loop();
+  // The answer to every request but /healthz until start-up has finished.
+  ServerResponse not_ready_response();
 
   Config config_;
   SystemClock clock_;
@@ -65,6 +79,7 @@ class Daemon {
   std::unique_ptr<StatsStore> stats_;
   std::vector<ChannelPtr> channels_;
   std::vector<std::unique_ptr<Dispatcher>> dispatchers_;
+  std::unique_ptr<PlatformReconciler> reconciler_;  // reads channels_ back
   MetricsRegistry metrics_;
   std::unique_ptr<HttpMetrics> http_metrics_;
   std::unique_ptr<Api> api_;
@@ -74,6 +89,10 @@ class Daemon {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread recovery_;
+  std::thread startup_;  // running while Redis has not been reached
+  std::atomic<bool> ready_{false};
+  std::string redis_where_;    // the Redis endpoint, for messages (no password)
+  std::string startup_error_;  // the last reason start-up could not finish (guarded by mutex_)
 };
 
 }  // namespace herald

@@ -17,6 +17,8 @@ extern char** environ;
 namespace herald {
 namespace {
 
+constexpr const char* kAppendFsync = "always";
+
 bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
@@ -49,13 +51,20 @@ bool EmbeddedRedis::answers_ping() const {
 }
 
 Result<void> EmbeddedRedis::spawn() {
+  // appendfsync always, not everysec: a 201 must mean the item survives a power cut (DESIGN.md §3
+  // "Durable before answered"), and everysec loses the last second of accepted writes. With
+  // always, Redis writes and fsyncs the AOF for each batch of commands "before sending the
+  // replies" (Redis docs, Persistence, "How durable is the append only file?",
+  // https://redis.io/docs/latest/operate/oss_and_stack/management/persistence/), so any reply
+  // heraldd has received to a write implies the write is on disk; no extra command is needed.
+  // The same setting is in deploy/redis-production.conf; bench/README.md has its cost.
   std::vector<std::string> args = {options_.binary,
                                    "--dir",
                                    dir_,
                                    "--appendonly",
                                    options_.appendonly ? "yes" : "no",
                                    "--appendfsync",
-                                   "everysec",
+                                   kAppendFsync,
                                    "--save",
                                    "",
                                    "--maxmemory-policy",

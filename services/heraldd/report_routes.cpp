@@ -131,11 +131,14 @@ ServerResponse ReportRoutes::annual(const ServerRequest& request) {
   if (!current) return error_response(current.error());
   auto previous = read_year_figures(**conn, stats_, *year - 1);
   if (!previous) return error_response(previous.error());
+  auto reconciled = ledger_.last_clean(**conn);
+  if (!reconciled) return error_response(reconciled.error());
 
   const auto report = report::build_annual_report(
       *year, std::move(*current), std::move(*previous), std::move(supplied), office_name_,
       utc_offset_minutes_,
-      format_rfc3339(std::chrono::floor<std::chrono::seconds>(clock_.now()), utc_offset_minutes_));
+      format_rfc3339(std::chrono::floor<std::chrono::seconds>(clock_.now()), utc_offset_minutes_),
+      *reconciled ? (*reconciled)->on : "");
   ServerResponse response;
   response.status = 200;
   response.content_type = report::content_type(*format);

@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/report/annual_report.h"
+#include "queue/platform_ledger.h"
 #include "queue/redis.h"
 #include "queue/stats_store.h"
 #include "services/heraldd/routes.h"
@@ -18,7 +19,8 @@ class ReportRoutes : public RouteGroup {
   ReportRoutes(RedisPool& redis, std::string key_prefix, int utc_offset_minutes,
                std::string office_name, const Clock& clock)
       : redis_(redis),
-        stats_(std::move(key_prefix), utc_offset_minutes),
+        stats_(key_prefix, utc_offset_minutes),
+        ledger_(std::move(key_prefix), utc_offset_minutes),
         utc_offset_minutes_(utc_offset_minutes),
         office_name_(std::move(office_name)),
         clock_(clock) {}
@@ -30,6 +32,7 @@ class ReportRoutes : public RouteGroup {
 
   RedisPool& redis_;
   StatsStore stats_;
+  PlatformLedger ledger_;  // the last clean reconciliation against the platforms
   int utc_offset_minutes_;
   std::string office_name_;
   const Clock& clock_;

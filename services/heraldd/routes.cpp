@@ -49,7 +49,7 @@ ServerResponse error_response(const Error& error) {
                                    error.message, error.field);
     }
     case ErrorKind::retryable:
-    case ErrorKind::rate_limited:
+    case ErrorKind::deferred:
       return ServerResponse::error(
           503, "unavailable", "storage is unavailable, nothing was accepted: " + error.message);
     default:

@@ -248,7 +248,7 @@ std::optional<ServerResponse> StatsRoutes::handle(const ServerRequest& request,
       return refused;
     }
     if (request.method != "GET") return method_not_allowed("GET", path);
-    return path == kStatsPath ? stats(request) : reconcile(request);
+    return path == kStatsPath ? stats(request) : reconcile(request, *user);
   }
   if (path == kImportsPath) {
     if (auto refused = require_roles(user, {"compiler", "admin"}, "importing records")) {
@@ -313,9 +313,14 @@ ServerResponse StatsRoutes::stats(const ServerRequest& request) {
   return ServerResponse::json(200, out.dump());
 }
 
-ServerResponse StatsRoutes::reconcile(const ServerRequest& request) {
-  if (auto unknown = unknown_parameter(request, {"from", "to"})) {
-    return bad_parameter(*unknown, "unknown; the parameters are from, to");
+ServerResponse StatsRoutes::reconcile(const ServerRequest& request, const AuthUser& user) {
+  const std::string against = param(request, "against");
+  if (against == "platforms") return reconcile_platforms(request, user);
+  if (!against.empty() && against != "ledger") {
+    return bad_parameter("against", "expected ledger (the default) or platforms");
+  }
+  if (auto unknown = unknown_parameter(request, {"from", "to", "against"})) {
+    return bad_parameter(*unknown, "unknown; the parameters are from, to, against");
   }
   const std::string from = param(request, "from"), to = param(request, "to");
   if (from.empty()) return bad_parameter("from", "is required (yyyy-mm-dd)");
@@ -341,6 +346,103 @@ ServerResponse StatsRoutes::reconcile(const ServerRequest& request) {
                                         {"differences", std::move(differences)},
                                         {"ledger_entries", report->ledger_entries},
                                         {"settled", report->settled}}
+                                       .dump());
+}
+
+ServerResponse StatsRoutes::reconcile_platforms(const ServerRequest& request,
+                                                const AuthUser& user) {
+  if (auto unknown = unknown_parameter(request, {"from", "to", "against", "repair", "channel"})) {
+    return bad_parameter(*unknown,
+                         "unknown; the parameters are from, to, against, repair, channel");
+  }
+  const std::string from = param(request, "from"), to = param(request, "to");
+  if (from.empty()) return bad_parameter("from", "is required (yyyy-mm-dd)");
+  if (to.empty()) return bad_parameter("to", "is required (yyyy-mm-dd)");
+  if (auto valid = StatsStore::validate({from, to, {}}); !valid) {
+    return bad_parameter(valid.error().field, valid.error().message);
+  }
+  const std::string repair_text = param(request, "repair");
+  if (repair_text != "" && repair_text != "true" && repair_text != "false" && repair_text != "1" &&
+      repair_text != "0") {
+    return bad_parameter("repair", "expected true or false");
+  }
+  const bool repair = repair_text == "true" || repair_text == "1";
+  std::vector<std::string> only;
+  if (const std::string channels = param(request, "channel"); !channels.empty()) {
+    for (const auto& c : split(channels, ',')) only.push_back(trim(c));
+  }
+  if (platforms_ == nullptr) {
+    return ServerResponse::error(503, "unavailable",
+                                 "reconciliation against the platforms is not "
+                                 "available in this heraldd");
+  }
+  auto conn = redis_.acquire();
+  if (!conn) return error_response(conn.error());
+  auto report = platforms_->run(**conn, from, to, repair, user.name, only);
+  if (!report) {
+    if (report.error().kind == ErrorKind::invalid_input) {
+      return bad_parameter(report.error().field, report.error().message);
+    }
+    return error_response(report.error());
+  }
+  const int offset = stats_.utc_offset_minutes();
+  auto time_json = [&](const std::optional<TimePoint>& t) {
+    return t ? json(format_rfc3339(std::chrono::floor<std::chrono::seconds>(*t), offset))
+             : json(nullptr);
+  };
+  auto list_json = [&](const std::vector<PlatformDifference>& list) {
+    json out = json::array();
+    for (const auto& d : list) {
+      json j = {{"delivery_id", d.delivery_id.empty() ? json(nullptr) : json(d.delivery_id)},
+                {"item_id", d.item_id.empty() ? json(nullptr) : json(d.item_id)},
+                {"remote_id", d.remote_id.empty() ? json(nullptr) : json(d.remote_id)},
+                {"herald_remote_id",
+                 d.herald_remote_id.empty() ? json(nullptr) : json(d.herald_remote_id)},
+                {"marker", d.marker.empty() ? json(nullptr) : json(d.marker)},
+                {"platform_at", time_json(d.platform_at)},
+                {"herald_at", time_json(d.herald_at)},
+                {"note", d.note}};
+      if (report->repair) j["repaired"] = d.repaired;
+      out.push_back(std::move(j));
+    }
+    return out;
+  };
+  json channels = json::array();
+  for (const auto& c : report->channels) {
+    json j = {{"channel", c.channel}, {"ok", c.clean()}, {"supported", c.supported}};
+    if (c.error) {
+      j["error"] = {{"code", c.error->code.empty() ? to_string(c.error->kind) : c.error->code},
+                    {"kind", to_string(c.error->kind)},
+                    {"message", c.error->message}};
+      channels.push_back(std::move(j));
+      continue;
+    }
+    j["platform_records"] = c.platform_records;
+    j["herald_deliveries"] = c.herald_deliveries;
+    j["unknown_to_herald"] = list_json(c.unknown_to_herald);
+    j["missing_on_platform"] = list_json(c.missing_on_platform);
+    j["dead_but_live"] = list_json(c.dead_but_live);
+    j["live_but_retracted"] = list_json(c.live_but_retracted);
+    j["unverifiable"] = c.unverifiable;
+    j["complete_from"] = time_json(c.complete_from);
+    j["notes"] = c.notes;
+    channels.push_back(std::move(j));
+  }
+  json last = nullptr;
+  if (report->last_clean) {
+    last = {{"on", report->last_clean->on},
+            {"at", time_json(report->last_clean->at)},
+            {"from", report->last_clean->from},
+            {"to", report->last_clean->to}};
+  }
+  return ServerResponse::json(200, json{{"ok", report->ok},
+                                        {"against", "platforms"},
+                                        {"from", from},
+                                        {"to", to},
+                                        {"repair", report->repair},
+                                        {"repaired", report->repaired},
+                                        {"channels", std::move(channels)},
+                                        {"last_clean", std::move(last)}}
                                        .dump());
 }
 

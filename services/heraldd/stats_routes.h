@@ -1,6 +1,7 @@
 // Statistics: GET /v1/stats (the pre-aggregated counters, JSON or CSV), GET /v1/stats/reconcile
-// (counters against the delivery ledger) and POST /v1/imports (historic records from CSV, with a
-// dry run). Roles compiler and admin.
+// (counters against the delivery ledger, or with against=platforms the ledger against what each
+// platform holds, see platform_reconciler.h) and POST /v1/imports (historic records from CSV,
+// with a dry run). Roles compiler and admin.
 #pragma once
 
 #include <string>
@@ -8,25 +9,30 @@
 #include "core/clock.h"
 #include "queue/redis.h"
 #include "queue/stats_store.h"
+#include "services/heraldd/platform_reconciler.h"
 #include "services/heraldd/routes.h"
 
 namespace herald {
 
 class StatsRoutes : public RouteGroup {
  public:
-  StatsRoutes(RedisPool& redis, const StatsStore& stats, const Clock& clock)
-      : redis_(redis), stats_(stats), clock_(clock) {}
+  // `platforms` answers against=platforms; null → that is refused as not available.
+  StatsRoutes(RedisPool& redis, const StatsStore& stats, const Clock& clock,
+              PlatformReconciler* platforms = nullptr)
+      : redis_(redis), stats_(stats), clock_(clock), platforms_(platforms) {}
 
   std::optional<ServerResponse> handle(const ServerRequest& request, const AuthUser* user) override;
 
  private:
   ServerResponse stats(const ServerRequest& request);
-  ServerResponse reconcile(const ServerRequest& request);
+  ServerResponse reconcile(const ServerRequest& request, const AuthUser& user);
+  ServerResponse reconcile_platforms(const ServerRequest& request, const AuthUser& user);
   ServerResponse import(const ServerRequest& request, const AuthUser& user);
 
   RedisPool& redis_;
   const StatsStore& stats_;
   const Clock& clock_;
+  PlatformReconciler* platforms_;
 };
 
 // One invalid cell of an import file.

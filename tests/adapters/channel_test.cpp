@@ -61,11 +61,11 @@ TEST_CASE("Channel::publish returns what the transport returns", "[adapters][cha
   }
   SECTION("a classified error, unchanged") {
     FakeChannel channel([](const Delivery&) -> Result<PublishReceipt> {
-      return Error::rate_limited("slow down", std::chrono::milliseconds(1500));
+      return Error::deferred("slow down", std::chrono::milliseconds(1500));
     });
     auto result = channel.publish(sample_delivery());
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().message == "slow down");
     CHECK(result.error().retry_after == std::chrono::milliseconds(1500));
   }
@@ -105,7 +105,7 @@ TEST_CASE("Channel::publish keeps error kinds within what the dispatcher handles
   }
   SECTION("a negative retry_after becomes zero") {
     FakeChannel channel([](const Delivery&) -> Result<PublishReceipt> {
-      return Error::rate_limited("wait", std::chrono::milliseconds(-5));
+      return Error::deferred("wait", std::chrono::milliseconds(-5));
     });
     auto result = channel.publish(sample_delivery());
     REQUIRE_FALSE(result.ok());

@@ -135,15 +135,26 @@ TEST_CASE("HttpClient reports transport failures as retryable curl errors",
     CHECK_THAT(response.error().message, Catch::StartsWith("curl: "));
   }
 
-  SECTION("a server that accepts the connection and never answers") {
+  SECTION("a server that accepts a POST and never answers: ambiguous, it may have acted") {
     herald::test::SilentListener silent;
     auto request = request_to(silent.url(), "POST", "{}");
     request.total_timeout = 300ms;
     auto response = client.send(request);
     REQUIRE_FALSE(response.ok());
-    CHECK(response.error().kind == ErrorKind::retryable);
+    CHECK(response.error().kind == ErrorKind::ambiguous);
     CHECK(response.error().code == "curl_28");
     CHECK_THAT(response.error().message, Catch::StartsWith("curl: "));
+    CHECK_THAT(response.error().message, Catch::Contains("may have acted"));
+  }
+
+  SECTION("a GET that is never answered changes nothing: retryable") {
+    herald::test::SilentListener silent;
+    auto request = request_to(silent.url());
+    request.total_timeout = 300ms;
+    auto response = client.send(request);
+    REQUIRE_FALSE(response.ok());
+    CHECK(response.error().kind == ErrorKind::retryable);
+    CHECK(response.error().code == "curl_28");
   }
 
   SECTION("a host name that does not resolve") {

@@ -184,7 +184,7 @@ TEST_CASE("a WebSub hub's answer is classified as the reference says", "[media]"
   CHECK(herald::classify_websub_response(204, ""));
   CHECK(herald::classify_websub_response(503, "").error().kind == ErrorKind::retryable);
   CHECK(herald::classify_websub_response(408, "").error().kind == ErrorKind::retryable);
-  CHECK(herald::classify_websub_response(429, "").error().kind == ErrorKind::rate_limited);
+  CHECK(herald::classify_websub_response(429, "").error().kind == ErrorKind::deferred);
   const auto refused = herald::classify_websub_response(400, "bad hub.url");
   CHECK(refused.error().kind == ErrorKind::permanent);
   CHECK(refused.error().code == "websub_400");

@@ -126,11 +126,11 @@ TEST_CASE("classify_portal_response maps every §3 answer onto a kind and code",
       {422, "", "",
        R"({"code":"VALIDATION_FAILED","errors":[{"field":"title","reason":"too_long"}]})",
        ErrorKind::permanent, "validation_failed", "title: too_long"},
-      {429, "", "30", R"({"code":"RATE_LIMITED"})", ErrorKind::rate_limited, "rate_limited",
+      {429, "", "30", R"({"code":"RATE_LIMITED"})", ErrorKind::deferred, "rate_limited",
        "HTTP 429"},
-      {500, "", "", "oops", ErrorKind::retryable, "http_500", "oops"},
-      {502, "", "", "", ErrorKind::retryable, "http_502", "HTTP 502"},
-      {503, "", "5", R"({"code":"SERVICE_UNAVAILABLE"})", ErrorKind::retryable,
+      {500, "", "", "oops", ErrorKind::ambiguous, "http_500", "oops"},
+      {502, "", "", "", ErrorKind::ambiguous, "http_502", "HTTP 502"},
+      {503, "", "5", R"({"code":"SERVICE_UNAVAILABLE"})", ErrorKind::ambiguous,
        "service_unavailable", "HTTP 503"},
       {408, "", "", "", ErrorKind::retryable, "http_408", "HTTP 408"},
       {404, "", "", R"({"code":"SUBMISSION_NOT_FOUND"})", ErrorKind::permanent,
@@ -437,12 +437,12 @@ TEST_CASE("PortalChannel classifies herald-sim's refusals and faults", "[adapter
     CHECK(portal_records(sim.url).at("items").at(0).at("state") == "rejected");
   }
 
-  SECTION("5xx is retryable; the retry then succeeds with one record") {
+  SECTION("5xx is ambiguous; the retry then succeeds with one record") {
     set_faults(sim.url, "portal:fail_next=1");
     PortalChannel channel(settings_for(sim.url), clock);
     auto failed = channel.publish(delivery_for("it-202"));
     REQUIRE_FALSE(failed.ok());
-    CHECK(failed.error().kind == ErrorKind::retryable);
+    CHECK(failed.error().kind == ErrorKind::ambiguous);
     CHECK(failed.error().code == "service_unavailable");
     CHECK(portal_records(sim.url).at("count") == 0);
     auto retried = channel.publish(delivery_for("it-202", 2));
@@ -450,23 +450,24 @@ TEST_CASE("PortalChannel classifies herald-sim's refusals and faults", "[adapter
     CHECK(portal_records(sim.url).at("count") == 1);
   }
 
-  SECTION("429 is rate_limited with the portal's Retry-After") {
+  SECTION("429 is deferred with the portal's Retry-After") {
     set_faults(sim.url, "portal:429=1.0,retry_after_s=7");
     PortalChannel channel(settings_for(sim.url), clock);
     auto limited = channel.publish(delivery_for("it-203"));
     REQUIRE_FALSE(limited.ok());
-    CHECK(limited.error().kind == ErrorKind::rate_limited);
+    CHECK(limited.error().kind == ErrorKind::deferred);
     CHECK(limited.error().retry_after == 7s);
   }
 
-  SECTION("still pending after the polls is retryable; the retry follows up to published") {
+  SECTION("still pending after the polls is deferred; the retry follows up to published") {
     configure_sim(sim.url, {{"portal_publish_after_polls", 4}});
     PortalSettings settings = settings_for(sim.url);
     settings.status_poll_attempts = 2;
     PortalChannel channel(settings, clock);
     auto pending = channel.publish(delivery_for("it-204"));
     REQUIRE_FALSE(pending.ok());
-    CHECK(pending.error().kind == ErrorKind::retryable);
+    CHECK(pending.error().kind == ErrorKind::deferred);
+    CHECK(pending.error().defer_reason == herald::DeferReason::processing);
     CHECK(pending.error().code == "portal_pending");
     json records = portal_records(sim.url);
     REQUIRE(records.at("count") == 1);

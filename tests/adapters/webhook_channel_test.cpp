@@ -123,26 +123,26 @@ TEST_CASE("classify_webhook_response maps statuses onto error kinds", "[adapters
     }
   }
 
-  SECTION("429 is rate_limited, with Retry-After in seconds or as an HTTP-date") {
+  SECTION("429 is deferred, with Retry-After in seconds or as an HTTP-date") {
     auto seconds = classify_webhook_response(429, "120", "slow down", now);
     REQUIRE_FALSE(seconds.ok());
-    CHECK(seconds.error().kind == ErrorKind::rate_limited);
+    CHECK(seconds.error().kind == ErrorKind::deferred);
     CHECK(seconds.error().retry_after == 120s);
     CHECK(seconds.error().code == "http_429");
 
     auto date = classify_webhook_response(429, "Sun, 29 Nov 2026 08:01:30 GMT", "", now);
     REQUIRE_FALSE(date.ok());
-    CHECK(date.error().kind == ErrorKind::rate_limited);
+    CHECK(date.error().kind == ErrorKind::deferred);
     CHECK(date.error().retry_after == 90s);
 
     auto none = classify_webhook_response(429, "", "", now);
     REQUIRE_FALSE(none.ok());
-    CHECK(none.error().kind == ErrorKind::rate_limited);
+    CHECK(none.error().kind == ErrorKind::deferred);
     CHECK_FALSE(none.error().retry_after.has_value());
 
     auto garbage = classify_webhook_response(429, "whenever", "", now);
     REQUIRE_FALSE(garbage.ok());
-    CHECK(garbage.error().kind == ErrorKind::rate_limited);
+    CHECK(garbage.error().kind == ErrorKind::deferred);
     CHECK_FALSE(garbage.error().retry_after.has_value());
   }
 
@@ -355,12 +355,12 @@ TEST_CASE("WebhookChannel classifies herald-sim's faults", "[adapters][webhook][
     CHECK(items[0].at("body").at("attempt") == 3);
   }
 
-  SECTION("429 is rate_limited with the sim's Retry-After") {
+  SECTION("429 is deferred with the sim's Retry-After") {
     auto sim = start_sim({"--faults", "webhook:429=1.0,retry_after_s=7"});
     WebhookChannel channel(settings_for(sim->url + "/hooks/d"), clock);
     auto result = channel.publish(delivery_for("it-202"));
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().retry_after == 7s);
   }
 
@@ -418,7 +418,7 @@ TEST_CASE("WebhookChannel classifies exact answers and transport failures", "[ad
     WebhookChannel channel(settings_for(server.url() + "/in"), clock);
     auto result = channel.publish(delivery_for("it-401"));
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().retry_after == 30s);
   }
 
@@ -443,14 +443,14 @@ TEST_CASE("WebhookChannel classifies exact answers and transport failures", "[ad
     CHECK_THAT(result.error().message, Catch::StartsWith("curl: "));
   }
 
-  SECTION("a receiver that never answers times out: retryable") {
+  SECTION("a receiver that never answers times out: ambiguous (the resend carries the same key)") {
     herald::test::SilentListener silent;
     WebhookSettings settings = settings_for(silent.url());
     settings.timeout = 300ms;
     WebhookChannel channel(settings, clock);
     auto result = channel.publish(delivery_for("it-404"));
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::retryable);
+    CHECK(result.error().kind == ErrorKind::ambiguous);
     CHECK(result.error().code == "curl_28");
   }
 }

@@ -61,7 +61,7 @@ json item_json(const std::string& id, const std::string& title, const std::strin
   return item;
 }
 
-Delivery delivery_for(const json& item, int attempt = 1) {
+Delivery delivery_for(const json& item, int attempt = 1, bool maybe_sent = false) {
   Delivery d;
   d.item_id = item.at("id").get<std::string>();
   d.channel = "wechat";
@@ -69,6 +69,7 @@ Delivery delivery_for(const json& item, int attempt = 1) {
   d.kind = item.at("kind").get<std::string>();
   d.category = "work_news";
   d.attempt = attempt;
+  d.maybe_sent = maybe_sent;
   d.payload = item.dump();
   return d;
 }
@@ -167,19 +168,19 @@ TEST_CASE("classify_wechat_error gives every code of the reference table its cla
         CHECK(error.kind == ErrorKind::credentials);
         break;
       case Want::defer_day:
-        CHECK(error.kind == ErrorKind::rate_limited);
+        CHECK(error.kind == ErrorKind::deferred);
         CHECK(error.retry_after == 4h);
         break;
       case Want::defer_minute:
-        CHECK(error.kind == ErrorKind::rate_limited);
+        CHECK(error.kind == ErrorKind::deferred);
         CHECK(error.retry_after == 60s);
         break;
       case Want::defer_publish:
-        CHECK(error.kind == ErrorKind::rate_limited);
+        CHECK(error.kind == ErrorKind::deferred);
         CHECK(error.retry_after == 10min);
         break;
       case Want::defer_other:
-        CHECK(error.kind == ErrorKind::rate_limited);
+        CHECK(error.kind == ErrorKind::deferred);
         CHECK(error.retry_after == 1h);
         break;
       case Want::perm:
@@ -389,22 +390,22 @@ TEST_CASE("WechatChannel publishes to herald-sim in both modes and recalls",
   SECTION("publish: cover once, draft, submit, then get until published; recall deletes it") {
     WechatChannel channel(settings_for(sim.url, WechatMode::publish), tokens.clock, &tokens.cache);
     const json item = item_json("p1", "工作动态", "今天召开会议。");
-    // The sim answers "publishing" to the first freepublish/get (wechat_publish_polls 1).
+    // WeChat publishes a submitted draft by itself after a while, polled or not.
+    sim_config(sim.url, {{"wechat_publish_delay_ms", 300}});
     auto first = channel.publish(delivery_for(item, 1));
     REQUIRE_FALSE(first.ok());
-    CHECK(first.error().kind == ErrorKind::rate_limited);
+    CHECK(first.error().kind == ErrorKind::deferred);
+    CHECK(first.error().defer_reason == herald::DeferReason::processing);
     CHECK(first.error().code == "wechat_publishing");
     CHECK(first.error().retry_after == 50ms);
     json published = wechat_published(sim.url);
-    CHECK(published.at("count") == 0);
     CHECK(calls(published, "freepublish/submit") == 1);
     CHECK(calls(published, "freepublish/get") == 0);
+    // Published on the platform without anyone asking.
+    REQUIRE(herald::test::wait_until([&] { return wechat_published(sim.url).at("count") == 1; },
+                                     10s, 20ms));
 
-    auto second = channel.publish(delivery_for(item, 2));
-    REQUIRE_FALSE(second.ok());
-    CHECK(second.error().code == "wechat_publishing");
-    CHECK(second.error().retry_after == 100ms);
-    auto third = channel.publish(delivery_for(item, 3));
+    auto third = channel.publish(delivery_for(item, 2));
     REQUIRE(third.ok());
     published = wechat_published(sim.url);
     REQUIRE(published.at("count") == 1);
@@ -413,17 +414,19 @@ TEST_CASE("WechatChannel publishes to herald-sim in both modes and recalls",
     CHECK(third->remote_id == "article:" + article.at("id").get<std::string>());
     CHECK(article.at("title") == "工作动态");
     CHECK(article.at("author") == "外事办");
-    CHECK(article.at("content_source_url") == "https://www.example.gov.cn/items/p1");
+    // The delivery's marker rides in the article, for a read-back of the published list.
+    CHECK(article.at("content_source_url") ==
+          "https://www.example.gov.cn/items/p1?" + delivery_for(item).marker());
     // Every step once: no second draft or submit on the retries.
     CHECK(calls(published, "material/add_material") == 1);
     CHECK(calls(published, "draft/add") == 1);
     CHECK(calls(published, "freepublish/submit") == 1);
-    CHECK(calls(published, "freepublish/get") == 2);
+    CHECK(calls(published, "freepublish/get") == 1);
     REQUIRE(published.at("materials").size() == 1);
     CHECK(published.at("materials")[0].at("content_type") == "image/png");
 
     SECTION("a second publication reuses the cover's media_id") {
-      sim_config(sim.url, {{"wechat_publish_polls", 0}});
+      sim_config(sim.url, {{"wechat_publish_delay_ms", 0}});
       auto next = publish_through(channel, item_json("p2", "人事信息", "任免。"));
       REQUIRE(next.ok());
       published = wechat_published(sim.url);
@@ -444,7 +447,7 @@ TEST_CASE("WechatChannel publishes to herald-sim in both modes and recalls",
   }
 
   SECTION("auto: an alert is broadcast, a publication published") {
-    sim_config(sim.url, {{"wechat_publish_polls", 0}});
+    sim_config(sim.url, {{"wechat_publish_delay_ms", 0}});
     WechatChannel channel(settings_for(sim.url), tokens.clock, &tokens.cache);
     auto alert = channel.publish(delivery_for(item_json("a1", "提醒", "注意。", "alert")));
     REQUIRE(alert.ok());
@@ -566,7 +569,7 @@ TEST_CASE("WechatChannel turns each error class into its retry, deferral, refres
     auto result = channel.publish(delivery_for(item));
     const auto after = tokens.clock.now();
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().code == "wechat_45028");
     REQUIRE(result.error().retry_after.has_value());
     CHECK(*result.error().retry_after <= herald::until_next_day(before, 480));
@@ -580,17 +583,95 @@ TEST_CASE("WechatChannel turns each error class into its retry, deferral, refres
     sim_config(sim.url, {{"wechat_next_errors", {45011}}});
     auto result = channel.publish(delivery_for(item));
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().code == "wechat_45011");
     CHECK(result.error().retry_after == 60s);
     CHECK(calls(wechat_published(sim.url), "message/mass/sendall") == 2);
   }
 }
 
+TEST_CASE("WechatChannel resolves an ambiguous submit by reading back, never submitting twice",
+          "[adapters][wechat][sim][redis]") {
+  auto sim = herald::test::start_sim();
+  sim_config(sim.url, {{"wechat_publish_delay_ms", 0}});
+  SharedTokens tokens;
+  WechatSettings settings = settings_for(sim.url, WechatMode::publish);
+  settings.timeout = 300ms;
+  WechatChannel channel(settings, tokens.clock, &tokens.cache);
+  const json item = item_json("r1", "工作动态", "今天召开会议。");
+  const std::string job_key = channel.token_key() + ":job:" + delivery_for(item).id;
+
+  // Token, cover and draft first (the submit refused by its quota), so that the next publish
+  // makes exactly one call: freepublish/submit.
+  sim_config(sim.url, {{"wechat_daily_quota", {{"freepublish/submit", 0}}}});
+  REQUIRE_FALSE(channel.publish(delivery_for(item, 1)).ok());
+  sim_config(sim.url, {{"wechat_daily_quota", {{"freepublish/submit", 100}}}});
+  auto set_faults = [&](const std::string& spec) {
+    REQUIRE(herald::test::http("POST", sim.url + "/_sim/faults", "", spec).status == 200);
+  };
+
+  SECTION("late: WeChat took the draft and published it → found by the marker, one article") {
+    set_faults("wechat:late=1.0,stall_ms=1500");
+    auto timed_out = channel.publish(delivery_for(item, 2));
+    REQUIRE_FALSE(timed_out.ok());
+    CHECK(timed_out.error().kind == ErrorKind::ambiguous);
+    set_faults("");
+    REQUIRE(herald::test::wait_until([&] { return wechat_published(sim.url).at("count") == 1; },
+                                     10s, 20ms));
+
+    SECTION("the job's submitting mark sends the next attempt to the published list") {
+      auto found = channel.publish(delivery_for(item, 3, /*maybe_sent=*/true));
+      REQUIRE(found.ok());
+      const json published = wechat_published(sim.url);
+      CHECK(published.at("count") == 1);
+      CHECK(found->remote_id == "article:" + published.at("items")[0].at("id").get<std::string>());
+      CHECK(calls(published, "freepublish/submit") == 2);  // the refused one and the late one
+    }
+    SECTION("without the mark (a job from before it), 40007 for our own draft reads back too") {
+      REQUIRE(tokens.cache.set_value(
+          job_key,
+          json{{"draft", json::parse(*(*tokens.cache.get_value(job_key))).at("draft")}}.dump(),
+          24h));
+      auto found = channel.publish(delivery_for(item, 3, /*maybe_sent=*/true));
+      REQUIRE(found.ok());
+      const json published = wechat_published(sim.url);
+      CHECK(published.at("count") == 1);
+      CHECK_THAT(found->remote_id, Catch::StartsWith("article:"));
+      CHECK(calls(published, "freepublish/submit") == 3);  // the third answered 40007
+    }
+  }
+
+  SECTION("drop: WeChat never took the draft → still in the draft box, submitted once more") {
+    set_faults("wechat:drop=1.0,stall_ms=1500");
+    auto timed_out = channel.publish(delivery_for(item, 2));
+    REQUIRE_FALSE(timed_out.ok());
+    CHECK(timed_out.error().kind == ErrorKind::ambiguous);
+    set_faults("");
+    auto result = publish_through(channel, item);
+    REQUIRE(result.ok());
+    const json published = wechat_published(sim.url);
+    CHECK(published.at("count") == 1);
+    CHECK(calls(published, "draft/add") == 1);
+  }
+
+  SECTION("submitted but not yet published: deferred as still publishing, never a failure") {
+    sim_config(sim.url, {{"wechat_publish_delay_ms", 600000}});
+    set_faults("wechat:late=1.0,stall_ms=1500");
+    REQUIRE_FALSE(channel.publish(delivery_for(item, 2)).ok());
+    set_faults("");
+    auto waiting = channel.publish(delivery_for(item, 3, /*maybe_sent=*/true));
+    REQUIRE_FALSE(waiting.ok());
+    CHECK(waiting.error().kind == ErrorKind::deferred);
+    CHECK(waiting.error().defer_reason == herald::DeferReason::processing);
+    CHECK(waiting.error().code == "wechat_publishing");
+    CHECK(calls(wechat_published(sim.url), "freepublish/submit") == 2);
+  }
+}
+
 TEST_CASE("WechatChannel in publish mode defers on quotas and dead-letters failed publications",
           "[adapters][wechat][sim][redis]") {
   auto sim = herald::test::start_sim();
-  sim_config(sim.url, {{"wechat_publish_polls", 0}});
+  sim_config(sim.url, {{"wechat_publish_delay_ms", 0}});
   SharedTokens tokens;
   WechatChannel channel(settings_for(sim.url, WechatMode::publish), tokens.clock, &tokens.cache);
   const json item = item_json("q1", "财政信息", "预算公开。");
@@ -599,7 +680,7 @@ TEST_CASE("WechatChannel in publish mode defers on quotas and dead-letters faile
     sim_config(sim.url, {{"wechat_daily_quota", {{"freepublish/submit", 0}}}});
     auto result = channel.publish(delivery_for(item));
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().code == "wechat_45009");
     REQUIRE(result.error().retry_after.has_value());
     CHECK(*result.error().retry_after <= 24h);
@@ -623,7 +704,7 @@ TEST_CASE("WechatChannel in publish mode defers on quotas and dead-letters faile
     WechatChannel tuned(s, tokens.clock, &tokens.cache);
     auto result = tuned.publish(delivery_for(item));
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().code == "wechat_53501");
     CHECK(result.error().retry_after == 90s);
   }

@@ -49,7 +49,7 @@ json item_json(const std::string& id, const std::string& title, const std::strin
               {"link", std::string("https://") + kDomain + "/items/" + id}};
 }
 
-Delivery delivery_for(const json& item, int attempt = 1) {
+Delivery delivery_for(const json& item, int attempt = 1, bool maybe_sent = false) {
   Delivery d;
   d.item_id = item.at("id").get<std::string>();
   d.channel = "weibo";
@@ -57,6 +57,7 @@ Delivery delivery_for(const json& item, int attempt = 1) {
   d.kind = item.at("kind").get<std::string>();
   d.category = "work_news";
   d.attempt = attempt;
+  d.maybe_sent = maybe_sent;
   d.payload = item.dump();
   return d;
 }
@@ -112,7 +113,7 @@ TEST_CASE("classify_weibo_error gives every code of the reference table its clas
   for (const Row& row : table) {
     for (long status : {400L, 403L}) {
       CAPTURE(row.code, status);
-      auto result = herald::classify_weibo_error(status, row.code, "some text", 1, now);
+      auto result = herald::classify_weibo_error(status, row.code, "some text", now);
       if (row.want == Want::ok) {
         CHECK(result.ok());
         continue;
@@ -127,11 +128,11 @@ TEST_CASE("classify_weibo_error gives every code of the reference table its clas
           CHECK(error.kind == ErrorKind::retryable);
           break;
         case Want::defer_hour:
-          CHECK(error.kind == ErrorKind::rate_limited);
+          CHECK(error.kind == ErrorKind::deferred);
           CHECK(error.retry_after == 40min);
           break;
         case Want::defer_short:
-          CHECK(error.kind == ErrorKind::rate_limited);
+          CHECK(error.kind == ErrorKind::deferred);
           CHECK(error.retry_after == 10min);
           break;
         case Want::perm:
@@ -143,39 +144,41 @@ TEST_CASE("classify_weibo_error gives every code of the reference table its clas
     }
   }
 
-  SECTION("20019 (identical text) is ours only on a retry") {
-    auto first = herald::classify_weibo_error(400, 20019, "Repeat conetnt!", 1, now);
-    REQUIRE_FALSE(first.ok());
-    CHECK(first.error().kind == ErrorKind::permanent);
-    CHECK(first.error().code == "weibo_20019");
-    CHECK(herald::classify_weibo_error(400, 20019, "Repeat conetnt!", 2, now).ok());
-    CHECK(herald::classify_weibo_error(400, 20019, "Repeat conetnt!", 5, now).ok());
+  SECTION("20019 (identical text) proves nothing by itself: permanent until the timeline says") {
+    auto repeat = herald::classify_weibo_error(400, 20019, "Repeat conetnt!", now);
+    REQUIRE_FALSE(repeat.ok());
+    CHECK(repeat.error().kind == ErrorKind::permanent);
+    CHECK(repeat.error().code == "weibo_20019");
   }
 
   SECTION("token codes say to re-authorise") {
-    auto expired = herald::classify_weibo_error(400, 21327, "expired_token", 1, now);
+    auto expired = herald::classify_weibo_error(400, 21327, "expired_token", now);
     REQUIRE_FALSE(expired.ok());
     CHECK_THAT(expired.error().message, Catch::Contains("re-authorise"));
   }
 
   SECTION("unknown codes and answers without one go by the HTTP status") {
-    for (long status : {500L, 502L, 503L, 408L}) {
+    // A 5xx without a Weibo code came from something in between, maybe after Weibo posted.
+    for (long status : {500L, 502L, 503L}) {
       CAPTURE(status);
-      auto result = herald::classify_weibo_error(status, 0, "", 1, now);
+      auto result = herald::classify_weibo_error(status, 0, "", now);
       REQUIRE_FALSE(result.ok());
-      CHECK(result.error().kind == ErrorKind::retryable);
+      CHECK(result.error().kind == ErrorKind::ambiguous);
       CHECK(result.error().code == "http_" + std::to_string(status));
     }
-    auto unknown_5xx = herald::classify_weibo_error(500, 29999, "new", 1, now);
+    auto timeout = herald::classify_weibo_error(408, 0, "", now);
+    REQUIRE_FALSE(timeout.ok());
+    CHECK(timeout.error().kind == ErrorKind::retryable);
+    auto unknown_5xx = herald::classify_weibo_error(500, 29999, "new", now);
     REQUIRE_FALSE(unknown_5xx.ok());
-    CHECK(unknown_5xx.error().kind == ErrorKind::retryable);
+    CHECK(unknown_5xx.error().kind == ErrorKind::ambiguous);
     CHECK(unknown_5xx.error().code == "weibo_29999");
-    auto unknown_4xx = herald::classify_weibo_error(400, 29999, "new", 1, now);
+    auto unknown_4xx = herald::classify_weibo_error(400, 29999, "new", now);
     REQUIRE_FALSE(unknown_4xx.ok());
     CHECK(unknown_4xx.error().kind == ErrorKind::permanent);
-    auto too_many = herald::classify_weibo_error(429, 0, "", 1, now);
+    auto too_many = herald::classify_weibo_error(429, 0, "", now);
     REQUIRE_FALSE(too_many.ok());
-    CHECK(too_many.error().kind == ErrorKind::rate_limited);
+    CHECK(too_many.error().kind == ErrorKind::deferred);
     CHECK(too_many.error().retry_after == 40min);
   }
 }
@@ -308,7 +311,8 @@ TEST_CASE("parse_weibo_settings reads the section and names the key of any probl
   const std::string path = "channels.weibo";
   const json base = {{"api_base", "https://api.weibo.com/"},
                      {"access_token", "t"},
-                     {"safe_domain", "WWW.Example.gov.cn"}};
+                     {"safe_domain", "WWW.Example.gov.cn"},
+                     {"rip", "203.0.113.10"}};
 
   SECTION("a minimal section gets the defaults") {
     auto s = herald::parse_weibo_settings(base, path);
@@ -318,7 +322,8 @@ TEST_CASE("parse_weibo_settings reads the section and names the key of any probl
     CHECK(s->rate_limit_posts == 30);
     CHECK(s->rate_limit_window == 1h);
     CHECK(s->max_chars == 140);
-    CHECK(s->rip.empty());
+    CHECK(s->rip == "203.0.113.10");
+    CHECK(s->lookup_pages == 3);
   }
 
   SECTION("every key set") {
@@ -352,6 +357,8 @@ TEST_CASE("parse_weibo_settings reads the section and names the key of any probl
         {v.with("rate_limit", {{"posts", 0}}), "channels.weibo.rate_limit.posts", "between"},
         {v.with("rate_limit", {{"per", 1}}), "channels.weibo.rate_limit.per", "unknown key"},
         {v.with("rip", "not an ip"), "channels.weibo.rip", "address"},
+        {v.without("rip"), "channels.weibo.rip", "required"},
+        {v.with("lookup_pages", 0), "channels.weibo.lookup_pages", "between"},
         {v.with("portal_link_template", "https://other.gov.cn/{id}"),
          "channels.weibo.portal_link_template", "safe_domain"},
         {v.with("max_chars", 5), "channels.weibo.max_chars", "between"},
@@ -377,7 +384,11 @@ TEST_CASE("WeiboChannel posts to herald-sim and classifies its answers", "[adapt
     const json& post = published.at("items")[0];
     CHECK(receipt->remote_id == post.at("id"));
     CHECK(post.at("fields").at("status") ==
-          *herald::render_weibo_status(item, "it-1", settings_for(sim.url)));
+          *herald::render_weibo_status(item, "it-1", settings_for(sim.url),
+                                       delivery_for(item).marker()));
+    // The delivery's marker rides in the link, so a read-back finds exactly this post.
+    CHECK_THAT(post.at("text").get<std::string>(),
+               Catch::Contains("/items/it-1?" + delivery_for(item).marker()));
     CHECK(post.at("fields").at("rip") == "10.1.2.3");
 
     SECTION("recall deletes it, and recalling again is still success") {
@@ -388,19 +399,23 @@ TEST_CASE("WeiboChannel posts to herald-sim and classifies its answers", "[adapt
       CHECK(channel.recall(delivery_for(item), receipt->remote_id).ok());
     }
 
-    SECTION("the same text again: permanent on a first attempt, success on a retry") {
-      auto first = channel.publish(delivery_for(item, 1));
-      REQUIRE_FALSE(first.ok());
-      CHECK(first.error().kind == ErrorKind::permanent);
-      CHECK(first.error().code == "weibo_20019");
-      auto retry = channel.publish(delivery_for(item, 2));
-      REQUIRE(retry.ok());
-      CHECK(retry->remote_id == "unconfirmed:20019");
+    SECTION("the same delivery again: 20019, and the timeline shows our post, so it is ours") {
+      auto again = channel.publish(delivery_for(item, 2));
+      REQUIRE(again.ok());
+      CHECK(again->remote_id == receipt->remote_id);
       CHECK(weibo_published(sim.url).at("count") == 1);
-      auto recall = channel.recall(delivery_for(item), retry->remote_id);
-      REQUIRE_FALSE(recall.ok());
-      CHECK(recall.error().code == "remote_id_unknown");
     }
+  }
+
+  SECTION("20019 for a text that is not ours (no post carries our marker) is permanent") {
+    // Another delivery of the same item text would carry another marker; here the sim answers
+    // 20019 although the account's timeline holds nothing of ours.
+    sim_config(sim.url, {{"weibo_next_errors", {20019}}});
+    auto result = channel.publish(delivery_for(item_json("it-12", "标题", "摘要")));
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().kind == ErrorKind::permanent);
+    CHECK(result.error().code == "weibo_20019");
+    CHECK(weibo_published(sim.url).at("count") == 0);
   }
 
   SECTION("a wrong token is the token error, permanent (no refresh exists)") {
@@ -423,14 +438,14 @@ TEST_CASE("WeiboChannel posts to herald-sim and classifies its answers", "[adapt
     CHECK_THAT(result.error().message, Catch::Contains("re-authorise"));
   }
 
-  SECTION("the sim's hourly limit is rate_limited until the next full hour") {
+  SECTION("the sim's hourly limit is deferred until the next full hour") {
     sim_config(sim.url, {{"weibo_hourly_limit", 1}});
     REQUIRE(channel.publish(delivery_for(item_json("it-4", "一", "摘要"))).ok());
     const auto before = clock.now();
     auto result = channel.publish(delivery_for(item_json("it-5", "二", "摘要")));
     const auto after = clock.now();
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().code == "weibo_10024");
     REQUIRE(result.error().retry_after.has_value());
     const auto wait = *result.error().retry_after;
@@ -442,20 +457,24 @@ TEST_CASE("WeiboChannel posts to herald-sim and classifies its answers", "[adapt
     }
   }
 
-  SECTION("a user rate-limit code (10023) is rate_limited too") {
+  SECTION("a user rate-limit code (10023) is deferred too") {
     sim_config(sim.url, {{"weibo_next_errors", {10023}}});
     auto result = channel.publish(delivery_for(item_json("it-6", "标题", "摘要")));
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error().kind == ErrorKind::rate_limited);
+    CHECK(result.error().kind == ErrorKind::deferred);
     CHECK(result.error().code == "weibo_10023");
   }
 
-  SECTION("20032 (accepted, server slow) is success and the sim has the post") {
+  SECTION("20032 (accepted, server slow) is success, with the post's id when the timeline has it") {
     sim_config(sim.url, {{"weibo_next_errors", {20032}}});
     auto result = channel.publish(delivery_for(item_json("it-7", "标题", "摘要")));
     REQUIRE(result.ok());
-    CHECK(result->remote_id == "unconfirmed:20032");
-    CHECK(weibo_published(sim.url).at("count") == 1);
+    const json published = weibo_published(sim.url);
+    if (published.at("count") == 1) {
+      CHECK(result->remote_id == published.at("items")[0].at("idstr"));
+    } else {
+      CHECK(result->remote_id == "unconfirmed:20032");
+    }
   }
 
   SECTION("text over the sim's limit is 20012, permanent") {
@@ -474,6 +493,62 @@ TEST_CASE("WeiboChannel posts to herald-sim and classifies its answers", "[adapt
     REQUIRE_FALSE(result.ok());
     CHECK(result.error().kind == ErrorKind::permanent);
     CHECK(result.error().code == "weibo_10017");
+  }
+}
+
+TEST_CASE("WeiboChannel resolves an ambiguous post by reading the timeline before posting again",
+          "[adapters][weibo][sim]") {
+  herald::SystemClock clock;
+  WeiboSettings settings;
+  const json item = item_json("it-30", "泰国南部安全提醒", "谨慎前往。", "alert");
+
+  SECTION("late: Weibo posted, the answer came after our timeout → found, not posted again") {
+    auto sim = herald::test::start_sim({"--faults", "weibo:late=1.0,stall_ms=1500"});
+    sim_config(sim.url, {{"weibo_token", kToken}});
+    settings = settings_for(sim.url);
+    settings.timeout = 300ms;
+    WeiboChannel channel(settings, clock, nullptr);
+    auto first = channel.publish(delivery_for(item, 1));
+    REQUIRE_FALSE(first.ok());
+    CHECK(first.error().kind == ErrorKind::ambiguous);
+    REQUIRE(herald::test::wait_until([&] { return weibo_published(sim.url).at("count") == 1; }, 10s,
+                                     20ms));
+    REQUIRE(herald::test::http("POST", sim.url + "/_sim/faults", "", "").status == 200);
+    auto second = channel.publish(delivery_for(item, 2, /*maybe_sent=*/true));
+    REQUIRE(second.ok());
+    const json published = weibo_published(sim.url);
+    CHECK(published.at("count") == 1);
+    CHECK(second->remote_id == published.at("items")[0].at("idstr"));
+  }
+
+  SECTION("drop: Weibo never acted → absent on the timeline, posted once") {
+    auto sim = herald::test::start_sim({"--faults", "weibo:drop=1.0,stall_ms=1500"});
+    sim_config(sim.url, {{"weibo_token", kToken}});
+    settings = settings_for(sim.url);
+    settings.timeout = 300ms;
+    WeiboChannel channel(settings, clock, nullptr);
+    auto first = channel.publish(delivery_for(item, 1));
+    REQUIRE_FALSE(first.ok());
+    CHECK(first.error().kind == ErrorKind::ambiguous);
+    REQUIRE(herald::test::http("POST", sim.url + "/_sim/faults", "", "").status == 200);
+    auto second = channel.publish(delivery_for(item, 2, /*maybe_sent=*/true));
+    REQUIRE(second.ok());
+    const json published = weibo_published(sim.url);
+    CHECK(published.at("count") == 1);
+    CHECK(second->remote_id == published.at("items")[0].at("idstr"));
+  }
+
+  SECTION("a look-only attempt that finds nothing is a dead letter, not a post") {
+    auto sim = herald::test::start_sim();
+    sim_config(sim.url, {{"weibo_token", kToken}});
+    WeiboChannel channel(settings_for(sim.url), clock, nullptr);
+    Delivery last = delivery_for(item, 9, /*maybe_sent=*/true);
+    last.lookup_only = true;
+    auto result = channel.publish(last);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().kind == ErrorKind::permanent);
+    CHECK(result.error().code == "not_published");
+    CHECK(weibo_published(sim.url).at("count") == 0);
   }
 }
 
@@ -526,12 +601,12 @@ TEST_CASE("WeiboChannels sharing one Redis rate limiter stop at the budget witho
   REQUIRE(second.publish(delivery_for(item_json("it-21", "二", "摘要"))).ok());
   auto third = first.publish(delivery_for(item_json("it-22", "三", "摘要")));
   REQUIRE_FALSE(third.ok());
-  CHECK(third.error().kind == ErrorKind::rate_limited);
+  CHECK(third.error().kind == ErrorKind::deferred);
   CHECK(third.error().code == "weibo_budget_spent");
   CHECK(third.error().retry_after == 40min);
   auto fourth = second.publish(delivery_for(item_json("it-23", "四", "摘要")));
   REQUIRE_FALSE(fourth.ok());
-  CHECK(fourth.error().kind == ErrorKind::rate_limited);
+  CHECK(fourth.error().kind == ErrorKind::deferred);
 
   const json published = weibo_published(sim.url);
   CHECK(published.at("requests") == 2);

@@ -389,6 +389,8 @@ TEST_CASE("The example config loads and documents the defaults", "[config]") {
   CHECK(c.redis.embedded.binary == defaults.redis.embedded.binary);
   CHECK(c.redis.embedded.port == defaults.redis.embedded.port);
   CHECK(c.redis.embedded.appendonly == defaults.redis.embedded.appendonly);
+  CHECK(c.redis.wait_replicas == defaults.redis.wait_replicas);
+  CHECK(c.redis.wait_timeout_ms == defaults.redis.wait_timeout_ms);
   CHECK(c.data_dir == std::string(HERALD_SOURCE_DIR) + "/config/var");
   CHECK(c.review.approvals_required.publication == defaults.review.approvals_required.publication);
   CHECK(c.review.approvals_required.alert == defaults.review.approvals_required.alert);
@@ -448,4 +450,39 @@ TEST_CASE("The demo config loads with the simulator URL from the environment", "
   REQUIRE_FALSE(without);
   CHECK(without.error().field == "channels.media.webhooks[0].url");  // the first use of it
   CHECK_THAT(without.error().message, Catch::Contains("HERALD_SIM_URL"));
+}
+
+TEST_CASE("redis.wait_replicas and redis.wait_timeout_ms: defaults, values, refusals",
+          "[config][durability]") {
+  const Config defaults = must_parse("{}");
+  CHECK(defaults.redis.wait_replicas == 0);
+  CHECK(defaults.redis.wait_timeout_ms == 1000);
+
+  const Config c = must_parse(
+      R"({"redis": {"url": "redis://10.0.0.5:6379/0", "wait_replicas": 2, "wait_timeout_ms": 250}})");
+  CHECK(c.redis.wait_replicas == 2);
+  CHECK(c.redis.wait_timeout_ms == 250);
+
+  struct Case {
+    const char* text;
+    const char* field;
+    const char* says;
+  };
+  const Case cases[] = {
+      {R"({"redis": {"url": "redis://h:1/0", "wait_replicas": -1}})", "redis.wait_replicas", "0"},
+      {R"({"redis": {"url": "redis://h:1/0", "wait_replicas": 65}})", "redis.wait_replicas", "64"},
+      {R"({"redis": {"url": "redis://h:1/0", "wait_replicas": "1"}})", "redis.wait_replicas", ""},
+      {R"({"redis": {"wait_timeout_ms": 0}})", "redis.wait_timeout_ms", "1"},
+      {R"({"redis": {"wait_timeout_ms": 60001}})", "redis.wait_timeout_ms", "60000"},
+      // The embedded server has no replicas: every write would answer 503.
+      {R"({"redis": {"wait_replicas": 1}})", "redis.wait_replicas", "embedded"},
+      // Unknown keys are still refused, with the new keys among the known ones.
+      {R"({"redis": {"wait_replica": 1}})", "redis.wait_replica", "wait_replicas"},
+  };
+  for (const auto& k : cases) {
+    INFO(k.text);
+    const auto e = must_fail(k.text);
+    CHECK(e.field == k.field);
+    CHECK_THAT(e.message, Catch::Contains(k.says));
+  }
 }

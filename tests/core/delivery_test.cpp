@@ -29,7 +29,7 @@ TEST_CASE("Delivery enums have stable names that read back", "[core][delivery]")
 }
 
 TEST_CASE("Error kinds have stable names and the factories set kind and code", "[core][result]") {
-  for (auto kind : {ErrorKind::retryable, ErrorKind::rate_limited, ErrorKind::credentials,
+  for (auto kind : {ErrorKind::retryable, ErrorKind::deferred, ErrorKind::credentials,
                     ErrorKind::permanent, ErrorKind::invalid_input}) {
     CHECK(error_kind_from_string(to_string(kind)) == kind);
   }
@@ -40,8 +40,8 @@ TEST_CASE("Error kinds have stable names and the factories set kind and code", "
   CHECK(invalid.kind == ErrorKind::invalid_input);
   CHECK(invalid.code == "validation_failed");
   CHECK(invalid.field == "title");
-  const Error limited = Error::rate_limited("slow down", std::chrono::milliseconds(1500));
-  CHECK(limited.kind == ErrorKind::rate_limited);
+  const Error limited = Error::deferred("slow down", std::chrono::milliseconds(1500));
+  CHECK(limited.kind == ErrorKind::deferred);
   CHECK(limited.retry_after == std::chrono::milliseconds(1500));
   CHECK(Error::credentials("expired").kind == ErrorKind::credentials);
 

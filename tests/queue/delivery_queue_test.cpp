@@ -289,7 +289,7 @@ TEST_CASE("a failing delivery is retried when due and buried after max_attempts"
     CHECK_FALSE(f.record(d.id).next_attempt_at);  // no longer waiting for a retry
     const TimePoint retry_at = f.clock.now() + 5s;
     REQUIRE(f.complete(retry(d, retry_at, "HTTP 503 attempt " + std::to_string(attempt))) ==
-            CompletionResult::applied);
+            (attempt < 3 ? CompletionResult::applied : CompletionResult::buried));
     DeliveryRecord r = f.record(d.id);
     CHECK(r.attempts == attempt);
     CHECK(r.last_error == "HTTP 503 attempt " + std::to_string(attempt));
@@ -452,12 +452,14 @@ TEST_CASE("a reclaimed delivery goes back to the head of its lane, or dies after
     CHECK(again.attempt == 2);
     CHECK(f.record(again.id).last_error_code == "lease_expired");
   }
-  SECTION("a delivery that keeps losing its lease is buried") {
-    for (int attempt = 2; attempt <= 3; ++attempt) {
+  SECTION("a delivery that keeps losing its lease is buried after one look-only attempt") {
+    for (int attempt = 2; attempt <= 4; ++attempt) {
       f.clock.advance(11s);
       Delivery again = f.claim(0, 1).deliveries.at(0);
       REQUIRE(again.id == f.id("h1"));
       REQUIRE(again.attempt == attempt);
+      CHECK(again.maybe_sent);
+      CHECK(again.lookup_only == (attempt == 4));
     }
     f.clock.advance(11s);
     Delivery next = f.claim(0, 1).deliveries.at(0);
@@ -769,6 +771,110 @@ TEST_CASE("the queue survives a script cache flush", "[queue]") {
   Delivery d = f.claim_one();
   REQUIRE(f.conn.command({"SCRIPT", "FLUSH"}));
   CHECK(f.complete(published(d)) == CompletionResult::applied);
+}
+
+TEST_CASE("a deferral gives its attempt back and is buried only past its limit", "[queue]") {
+  Fixture f;  // max_attempts 3
+  f.enqueue({routine("df")});
+  auto defer = [&](const Delivery& d, std::chrono::milliseconds limit) {
+    Completion c = retry(d, f.clock.now() + 1s, "publishing");
+    c.outcome = OutcomeKind::deferred;
+    c.error_code = "wechat_publishing";
+    c.defer_limit = limit;
+    return f.complete(c);
+  };
+  // Ten deferrals in a row: never a dead letter, and the attempt count stays at what it was.
+  for (int i = 0; i < 10; ++i) {
+    Delivery d = f.claim_one();
+    CHECK(d.attempt == 1);
+    CHECK(defer(d, 1h) == CompletionResult::applied);
+    DeliveryRecord r = f.record(f.id("df"));
+    CHECK(r.state == "retry_wait");
+    CHECK(r.attempts == 0);
+    CHECK(r.last_error_code == "wechat_publishing");
+    f.clock.advance(1s);
+  }
+  CHECK(f.depths().dead == 0);
+  // A real failure in between spends an attempt and ends the run of deferrals.
+  Delivery d = f.claim_one();
+  CHECK(f.complete(retry(d, f.clock.now() + 1s)) == CompletionResult::applied);
+  CHECK(f.record(f.id("df")).attempts == 1);
+  const std::string ledger = f.queue.key(kChannel, "d:" + f.id("df"));
+  CHECK(f.raw({"HEXISTS", ledger, "deferred_since"}).integer == 0);
+  // A run longer than the limit is buried as deferred_too_long.
+  f.clock.advance(1s);
+  d = f.claim_one();
+  CHECK(defer(d, 1h) == CompletionResult::applied);
+  f.clock.advance(1h);
+  d = f.claim_one();
+  CHECK(defer(d, 1h) == CompletionResult::buried);
+  DeliveryRecord r = f.record(f.id("df"));
+  CHECK(r.state == "dead");
+  CHECK(r.last_error_code == "deferred_too_long");
+  CHECK_THAT(r.last_error, Catch::Contains("wechat_publishing"));
+  CHECK(f.depths().dead == 1);
+}
+
+TEST_CASE("an ambiguous attempt is remembered, and past max_attempts gets one look-only attempt",
+          "[queue]") {
+  Fixture f;  // max_attempts 3
+  f.enqueue({routine("am")});
+  Delivery d = f.claim_one();
+  CHECK_FALSE(d.maybe_sent);
+  CHECK_FALSE(d.lookup_only);
+  Completion ambiguous = retry(d, f.clock.now() + 1s, "timed out after sending");
+  ambiguous.maybe_sent = true;
+  REQUIRE(f.complete(ambiguous) == CompletionResult::applied);
+  f.clock.advance(1s);
+  d = f.claim_one();
+  CHECK(d.maybe_sent);  // the next attempt looks before it sends
+  CHECK_FALSE(d.lookup_only);
+  REQUIRE(f.complete(retry(d, f.clock.now() + 1s)) == CompletionResult::applied);
+  f.clock.advance(1s);
+  d = f.claim_one();
+  CHECK(d.attempt == 3);
+  ambiguous = retry(d, f.clock.now() + 1s, "timed out again");
+  ambiguous.maybe_sent = true;
+  // Out of attempts, but the platform may have it: one more attempt, to look only.
+  REQUIRE(f.complete(ambiguous) == CompletionResult::applied);
+  CHECK(f.record(f.id("am")).state == "retry_wait");
+  f.clock.advance(1s);
+  d = f.claim_one();
+  CHECK(d.maybe_sent);
+  CHECK(d.lookup_only);
+  // Its look failing (a retry) buries it; the maybe_sent mark survives into a replay.
+  CHECK(f.complete(retry(d, f.clock.now() + 1s)) == CompletionResult::buried);
+  CHECK(f.record(f.id("am")).state == "dead");
+  REQUIRE(f.queue.replay(f.conn, f.id("am")));
+  d = f.claim_one();
+  CHECK(d.maybe_sent);
+  CHECK_FALSE(d.lookup_only);
+  CHECK(d.attempt == 1);
+  // Published clears the marks.
+  REQUIRE(f.complete(published(d)) == CompletionResult::applied);
+  const std::string ledger = f.queue.key(kChannel, "d:" + f.id("am"));
+  CHECK(f.raw({"HEXISTS", ledger, "maybe_sent"}).integer == 0);
+}
+
+TEST_CASE("a lease that expires mid-call marks the delivery maybe_sent", "[queue]") {
+  Fixture f;  // lease 10 s, max_attempts 3
+  f.enqueue({routine("ls")});
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    Delivery d = f.claim_one("worker-" + std::to_string(attempt));
+    CHECK(d.attempt == attempt);
+    CHECK(d.maybe_sent == (attempt > 1));
+    f.clock.advance(11s);  // the worker died: nobody acks
+  }
+  // The third expiry used the last attempt: instead of a burial, one attempt that only looks.
+  Delivery last = f.claim_one("worker-4");
+  CHECK(last.maybe_sent);
+  CHECK(last.lookup_only);
+  f.clock.advance(11s);
+  Claimed none = f.claim(1, 1, "worker-5");
+  CHECK(none.deliveries.empty());
+  DeliveryRecord r = f.record(f.id("ls"));
+  CHECK(r.state == "dead");
+  CHECK(r.last_error_code == "lease_expired");
 }
 
 }  // namespace herald

@@ -75,6 +75,15 @@ class FakeChannel final : public Channel {
     std::lock_guard lock(mutex_);
     return started_;
   }
+  // What a read-back on the "platform" finds (default: resend is safe, as for a webhook).
+  void set_lookup(std::function<Result<Lookup>(const Delivery&)> lookup) {
+    std::lock_guard lock(mutex_);
+    lookup_ = std::move(lookup);
+  }
+  int lookups() const {
+    std::lock_guard lock(mutex_);
+    return lookups_;
+  }
 
  protected:
   Result<PublishReceipt> do_publish(const Delivery& d) override {
@@ -98,10 +107,21 @@ class FakeChannel final : public Channel {
     }
     return result;
   }
+  Result<Lookup> do_lookup(const Delivery& d) override {
+    std::function<Result<Lookup>(const Delivery&)> lookup;
+    {
+      std::lock_guard lock(mutex_);
+      ++lookups_;
+      lookup = lookup_;
+    }
+    return lookup ? lookup(d) : Channel::do_lookup(d);
+  }
 
  private:
   mutable std::mutex mutex_;
   Behaviour behaviour_;
+  std::function<Result<Lookup>(const Delivery&)> lookup_;
+  int lookups_ = 0;
   std::map<std::string, int> calls_;
   std::vector<std::string> started_;
   int running_ = 0, running_alert_ = 0, running_routine_ = 0;
@@ -287,9 +307,6 @@ TEST_CASE("a retryable failure is retried later and then published", "[dispatch]
   SECTION("a transient error") {
     failure = Error::retryable("502 from platform");
   }
-  SECTION("a rate limit with a retry-after") {
-    failure = platform_error(ErrorKind::rate_limited, "slow down", "10023", 30ms);
-  }
   SECTION("an expired token (no refresh yet: retried like a transient error)") {
     failure = platform_error(ErrorKind::credentials, "access_token expired", "40001");
   }
@@ -308,6 +325,89 @@ TEST_CASE("a retryable failure is retried later and then published", "[dispatch]
   CHECK(rec.attempts == 3);
   CHECK(d.stats().retried == 2);
   CHECK(d.stats().dead == 0);
+  CHECK(h.tally_total() == 1);
+}
+
+TEST_CASE("a deferral never spends an attempt and never becomes a dead letter early",
+          "[dispatch]") {
+  QueueOptions q = fast_queue_options();
+  q.max_attempts = 2;
+  Harness h(q);
+  // Six deferrals (a rate limit, then "still publishing") with max_attempts 2, then success.
+  h.channel.set_behaviour([&](const Delivery& d, int call) -> Result<PublishReceipt> {
+    if (call <= 3) return platform_error(ErrorKind::deferred, "slow down", "10023", 20ms);
+    if (call <= 6) {
+      Error e = Error::deferred("still publishing", 20ms, DeferReason::processing);
+      e.code = "wechat_publishing";
+      return e;
+    }
+    return succeed(d);
+  });
+  auto ids = h.enqueue("defer", 1, Lane::routine);
+  Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+  d.start();
+  REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
+  d.stop();
+  CHECK(h.channel.calls(ids[0]) == 7);
+  auto rec = h.record(ids[0]);
+  CHECK(rec.state == "published");
+  CHECK(rec.attempts == 1);
+  CHECK(d.stats().dead == 0);
+  CHECK(h.tally_total() == 1);
+}
+
+TEST_CASE("deferring longer than the channel's limit is a dead letter, deferred_too_long",
+          "[dispatch]") {
+  Harness h;
+  h.channel.set_behaviour([&](const Delivery&, int) -> Result<PublishReceipt> {
+    Error e = Error::deferred("still publishing", 20ms, DeferReason::processing);
+    e.code = "wechat_publishing";
+    return e;
+  });
+  auto ids = h.enqueue("toolong", 1, Lane::routine);
+  DispatcherOptions o = h.options();
+  o.defer_limits.processing = 200ms;
+  o.defer_limits.rate_limit = 1h;  // not this reason's limit
+  Dispatcher d(o, h.queue, h.channel, h.clock);
+  d.start();
+  REQUIRE(wait_until([&] { return d.stats().dead == 1; }, kDeadline));
+  d.stop();
+  auto rec = h.record(ids[0]);
+  CHECK(rec.state == "dead");
+  CHECK(rec.last_error_code == "deferred_too_long");
+  CHECK(h.channel.calls(ids[0]) >= 2);
+}
+
+TEST_CASE("an ambiguous attempt is looked up on the platform before anything is sent again",
+          "[dispatch]") {
+  Harness h;
+  // The first call times out after the platform acted on it.
+  h.channel.set_behaviour([&](const Delivery& d, int call) -> Result<PublishReceipt> {
+    if (call == 1)
+      return platform_error(ErrorKind::ambiguous, "timed out after sending", "curl_28");
+    return succeed(d);
+  });
+  bool on_platform = false;
+  SECTION("found: published with the platform's id, sent once") {
+    on_platform = true;
+  }
+  SECTION("absent: sent once more") {
+    on_platform = false;
+  }
+  h.channel.set_lookup([&](const Delivery& d) -> Result<Lookup> {
+    if (on_platform) return Lookup{LookupState::found, PublishReceipt{"found-" + d.id}};
+    return Lookup{LookupState::absent, {}};
+  });
+  auto ids = h.enqueue("amb", 1, Lane::routine);
+  Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+  d.start();
+  REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
+  d.stop();
+  auto rec = h.record(ids[0]);
+  CHECK(rec.state == "published");
+  CHECK(h.channel.lookups() == 1);
+  CHECK(h.channel.calls(ids[0]) == (on_platform ? 1 : 2));
+  CHECK(rec.remote_id == (on_platform ? "found-" : "remote-") + ids[0]);
   CHECK(h.tally_total() == 1);
 }
 

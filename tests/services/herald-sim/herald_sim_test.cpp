@@ -223,6 +223,67 @@ TEST_CASE("herald-sim injects 429, stalls and accept-then-5xx as the spec says",
   }
 }
 
+TEST_CASE("herald-sim's timeouts come in two modes: late acts, drop does not", "[herald_sim]") {
+  herald::HttpClient client;
+  auto send_with_short_timeout = [&](const std::string& sim_url, const std::string& key) {
+    return client.send(
+        {"POST", sim_url + "/hooks/desk", {{"Idempotency-Key", key}}, kBody, 500ms, 500ms});
+  };
+
+  SECTION("late records the delivery, then answers after the client's timeout") {
+    auto sim = start_sim({"--faults", "webhook:late=1,stall_ms=3000"});
+    CHECK_FALSE(send_with_short_timeout(sim.url, "k1").ok());
+    auto published = sim_published(sim.url, "webhook");
+    REQUIRE(published["count"] == 1);
+    CHECK(published["items"][0]["idempotency_key"] == "k1");
+  }
+
+  SECTION("late with a short stall still answers, with the real answer") {
+    auto sim = start_sim({"--faults", "webhook:late=1,stall_ms=50"});
+    auto response = post_hook(sim.url, "desk", kBody, "k1");
+    CHECK(response.status == 200);
+    CHECK(json_of(response)["duplicate"] == false);
+  }
+
+  SECTION("drop records nothing and never answers") {
+    auto sim = start_sim({"--faults", "webhook:drop=1,stall_ms=3000"});
+    CHECK_FALSE(send_with_short_timeout(sim.url, "k1").ok());
+    CHECK(sim_published(sim.url, "webhook")["count"] == 0);
+  }
+
+  SECTION("timeout is the old name of drop") {
+    auto sim = start_sim({"--faults", "webhook:timeout=0.25"});
+    CHECK(json_of(http("GET", sim.url + "/_sim/faults"))["faults"] == "webhook:drop=0.25");
+    auto both = http("POST", sim.url + "/_sim/faults", "", "webhook:drop=0.1,timeout=0.1");
+    CHECK(both.status == 400);
+    CHECK_THAT(both.body, Catch::Contains("timeout is another name for drop"));
+  }
+}
+
+TEST_CASE("herald-sim's quota fault defers with the platform's own answer", "[herald_sim]") {
+  SECTION("webhooks answer 429 with Retry-After and record nothing") {
+    auto sim = start_sim({"--faults", "webhook:quota=1,retry_after_s=9"});
+    auto response = post_hook(sim.url, "desk", kBody, "k1");
+    CHECK(response.status == 429);
+    CHECK(response.header("retry-after") == "9");
+    CHECK(sim_published(sim.url, "webhook")["count"] == 0);
+  }
+
+  SECTION("the spec parser names what is wrong") {
+    auto sim = start_sim();
+    auto over = http("POST", sim.url + "/_sim/faults", "", "webhook:late=0.5,quota=0.6");
+    CHECK(over.status == 400);
+    CHECK_THAT(over.body, Catch::Contains("add up to more than 1"));
+    auto smtp = http("POST", sim.url + "/_sim/faults", "", "smtp:late=0.5");
+    CHECK(smtp.status == 400);
+    CHECK_THAT(smtp.body, Catch::Contains("smtp:late"));
+    auto fine = http("POST", sim.url + "/_sim/faults", "",
+                     "weibo:quota=0.05,late=0.1;wechat:drop=0.1;portal:quota=0.2");
+    CHECK(fine.status == 200);
+    CHECK(json_of(fine)["faults"] == "portal:quota=0.2;wechat:drop=0.1;weibo:late=0.1,quota=0.05");
+  }
+}
+
 TEST_CASE("herald-sim draws the same faults from the same seed", "[herald_sim]") {
   auto statuses = [](const std::string& sim_url) {
     std::vector<long> out;

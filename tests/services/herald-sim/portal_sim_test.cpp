@@ -1,8 +1,12 @@
 // herald-sim's portal (channel-apis.md §3) spoken to directly over HTTP, with requests signed here
 // (not by the adapter), so the simulator's checks are tested on their own: headers, signature,
-// clock window, nonces, Idempotency-Key replay and conflict, asynchronous review, withdrawal.
+// clock window, nonces, Idempotency-Key replay and conflict, asynchronous review, withdrawal, the
+// §5A read-back listing, and faults (quota, late) in the portal's format.
+#include <time.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -77,6 +81,30 @@ herald::HttpResponse submit(const std::string& sim_url, const json& body, const 
   Signed s;
   s.key = key;
   return send(sim_url, "POST", kRoot, body.dump(), s);
+}
+
+// GET /api/v1/submissions?QUERY, signed over the bare path (the query is not part of §3's string).
+herald::HttpResponse list(const std::string& sim_url, const std::string& query) {
+  const std::string timestamp = now_s();
+  const std::string nonce =
+      "list-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  const std::string to_sign = std::string("GET\n") + kRoot + "\n" + timestamp + "\n" + nonce +
+                              "\n\n" + herald::sha256_hex("");
+  return http("GET", sim_url + kRoot + "?" + query, "", "",
+              {{"X-Gov-AppId", "herald-test"},
+               {"X-Gov-Timestamp", timestamp},
+               {"X-Gov-Nonce", nonce},
+               {"X-Gov-Signature", "v1=" + herald::hmac_sha256_hex(kKey, to_sign)}});
+}
+
+// RFC 3339 in UTC, percent-encoded for a query ("+" would read as a space).
+std::string query_time(std::chrono::system_clock::time_point at) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(at);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S%%2B00:00", &utc);
+  return text;
 }
 
 herald::HttpResponse poll(const std::string& sim_url, const std::string& id) {
@@ -285,4 +313,123 @@ TEST_CASE("herald-sim's portal takes faults, config and reset through the contro
   CHECK(sim_published(sim.url, "portal").at("count") == 0);
   // After a reset the same key is new again.
   CHECK(submit(sim.url, submission("d-1"), "k-1").status == 201);
+}
+
+TEST_CASE("herald-sim's portal lists submissions by Idempotency-Key and by time (§5A)",
+          "[sim][portal]") {
+  auto sim = start_sim({"--portal-key", kKey});
+  const auto before = std::chrono::system_clock::now() - 2s;
+  REQUIRE(submit(sim.url, submission("d-1", "第一"), "k-1").status == 201);
+  REQUIRE(submit(sim.url, submission("d-2", "第二"), "k-2").status == 201);
+  REQUIRE(submit(sim.url, submission("d-3", "第三"), "k-3").status == 201);
+
+  SECTION("by key: the one submission, or an empty list") {
+    auto found = list(sim.url, "idempotency_key=k-2");
+    INFO(found.body);
+    REQUIRE(found.status == 200);
+    const json items = json_of(found).at("items");
+    REQUIRE(items.size() == 1);
+    CHECK(items[0].at("id").get<std::string>().rfind("s-", 0) == 0);
+    CHECK(items[0].at("status") == "pending_review");
+    CHECK(items[0].at("doc_id") == "d-2");
+    CHECK(items[0].at("title") == "第二");
+    CHECK(items[0].at("idempotency_key") == "k-2");
+    // Listing is not a status poll: the review (1 poll by default) has not moved.
+    CHECK(json_of(list(sim.url, "idempotency_key=k-2")).at("items")[0].at("status") ==
+          "pending_review");
+    const auto unknown = list(sim.url, "idempotency_key=never");
+    REQUIRE(unknown.status == 200);
+    CHECK(json_of(unknown).at("items").empty());
+  }
+
+  SECTION("by time, in arrival order, page by page") {
+    const std::string window =
+        "from=" + query_time(before) + "&to=" + query_time(std::chrono::system_clock::now() + 60s);
+    const json first = json_of(list(sim.url, window + "&page=1&page_size=2"));
+    REQUIRE(first.at("items").size() == 2);
+    CHECK(first.at("total") == 3);
+    CHECK(first.at("has_more") == true);
+    CHECK(first.at("items")[0].at("doc_id") == "d-1");
+    const json second = json_of(list(sim.url, window + "&page=2&page_size=2"));
+    REQUIRE(second.at("items").size() == 1);
+    CHECK(second.at("items")[0].at("doc_id") == "d-3");
+    CHECK(second.at("has_more") == false);
+    const json none = json_of(list(sim.url, "to=" + query_time(before)));
+    CHECK(none.at("total") == 0);
+  }
+
+  SECTION("bad queries are 422; unsigned is 401") {
+    auto bad = list(sim.url, "from=yesterday");
+    CHECK(bad.status == 422);
+    CHECK(code_of(bad) == "VALIDATION_FAILED");
+    CHECK(list(sim.url, "page=0").status == 422);
+    CHECK(http("GET", sim.url + kRoot + "?idempotency_key=k-1").status == 401);
+  }
+}
+
+TEST_CASE("herald-sim's portal shows its truth, replays, and takes quota and late faults",
+          "[sim][portal]") {
+  auto sim = start_sim({"--portal-key", kKey});
+
+  SECTION("/_sim/published lists doc_id, key, title and status; withdrawn ones are marked") {
+    auto created = submit(sim.url, submission("d-9", "撤回的"), "k-9");
+    REQUIRE(created.status == 201);
+    const std::string id = json_of(created).at("submission_id");
+    auto replay = submit(sim.url, submission("d-9", "撤回的"), "k-9");
+    CHECK(replay.status == 200);
+    CHECK(replay.header("idempotent-replayed") == "true");
+    auto conflict = submit(sim.url, submission("d-9", "改了"), "k-9");
+    CHECK(conflict.status == 409);
+    CHECK(code_of(conflict) == "IDEMPOTENCY_CONFLICT");
+    REQUIRE(send(sim.url, "POST", std::string(kRoot) + "/" + id + "/withdraw", "{}").status == 200);
+    const json truth = sim_published(sim.url, "portal");
+    CHECK(truth.at("count") == 1);
+    CHECK(truth.at("live") == 0);
+    CHECK(truth.at("withdrawn") == 1);
+    const json& item = truth.at("items")[0];
+    CHECK(item.at("doc_id") == "d-9");
+    CHECK(item.at("idempotency_key") == "k-9");
+    CHECK(item.at("title") == "撤回的");
+    CHECK(item.at("status") == "withdrawn");
+    CHECK(item.at("withdrawn") == true);
+  }
+
+  SECTION("quota answers 429 with Retry-After and records nothing") {
+    REQUIRE(http("POST", sim.url + "/_sim/faults", "", "portal:quota=1,retry_after_s=4").status ==
+            200);
+    auto limited = submit(sim.url, submission("d-1"), "k-1");
+    CHECK(limited.status == 429);
+    CHECK(limited.header("retry-after") == "4");
+    CHECK(sim_published(sim.url, "portal").at("count") == 0);
+  }
+
+  SECTION("late: the submission is made; a retry with the same key is a replay") {
+    REQUIRE(http("POST", sim.url + "/_sim/faults", "", "portal:late=1,stall_ms=3000").status ==
+            200);
+    const std::string body = submission("d-5").dump();
+    const std::string timestamp = now_s();
+    const std::string nonce = "late-nonce-1";
+    const std::string to_sign = std::string("POST\n") + kRoot + "\n" + timestamp + "\n" + nonce +
+                                "\nk-5\n" + herald::sha256_hex(body);
+    herald::HttpClient client;
+    auto result =
+        client.send({"POST",
+                     sim.url + kRoot,
+                     {{"Content-Type", "application/json"},
+                      {"X-Gov-AppId", "herald-test"},
+                      {"X-Gov-Timestamp", timestamp},
+                      {"X-Gov-Nonce", nonce},
+                      {"Idempotency-Key", "k-5"},
+                      {"X-Gov-Signature", "v1=" + herald::hmac_sha256_hex(kKey, to_sign)}},
+                     body,
+                     500ms,
+                     500ms});
+    CHECK_FALSE(result.ok());
+    REQUIRE(http("POST", sim.url + "/_sim/faults", "", "").status == 200);
+    CHECK(json_of(list(sim.url, "idempotency_key=k-5")).at("items").size() == 1);
+    auto retry = submit(sim.url, submission("d-5"), "k-5");
+    CHECK(retry.status == 200);
+    CHECK(retry.header("idempotent-replayed") == "true");
+    CHECK(sim_published(sim.url, "portal").at("count") == 1);
+  }
 }

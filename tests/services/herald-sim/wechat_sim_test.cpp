@@ -1,9 +1,12 @@
 // herald-sim's WeChat as a process, spoken to with raw JSON and multipart posts (no Herald adapter
-// code), checked against channel-apis.md §2: HTTP 200 with errcode, the stable_token lifecycle,
-// material upload, drafts, asynchronous publishing, mass sends with clientmsgid dedup, quotas,
-// the delete endpoints, and faults in WeChat's own error format.
+// code), checked against channel-apis.md §2 and §5A: HTTP 200 with errcode, the token and
+// stable_token lifecycles, material and uploadimg uploads, drafts, publishing that the platform
+// finishes on its own, the read-back lists (draft/batchget, freepublish/batchget, getarticle),
+// mass sends with clientmsgid dedup and mass/get, quotas, the delete endpoints, and faults in
+// WeChat's own format.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -180,6 +183,7 @@ TEST_CASE("herald-sim's WeChat uploads, drafts and publishes asynchronously",
   }
 
   SECTION("submit, get (publishing, then published), delete") {
+    configure(sim.url, {{"wechat_publish_delay_ms", 400}});
     const json draft = api(sim.url, "draft/add", token, article(thumb));
     REQUIRE(draft.contains("media_id"));
     const json submitted =
@@ -194,13 +198,19 @@ TEST_CASE("herald-sim's WeChat uploads, drafts and publishes asynchronously",
     const json publishing = api(sim.url, "freepublish/get", token, {{"publish_id", publish_id}});
     CHECK(publishing.at("publish_status") == 1);
     CHECK(sim_published(sim.url, "wechat").at("count") == 0);
-    const json done = api(sim.url, "freepublish/get", token, {{"publish_id", publish_id}});
-    CHECK(done.at("publish_status") == 0);
+    json done;
+    CHECK(herald::test::wait_until(
+        [&] {
+          done = api(sim.url, "freepublish/get", token, {{"publish_id", publish_id}});
+          return done.at("publish_status") == 0;
+        },
+        10s, 50ms));
     const std::string article_id = done.at("article_id");
     CHECK(done.at("article_detail").at("count") == 1);
     json published = sim_published(sim.url, "wechat");
     REQUIRE(published.at("count") == 1);
     CHECK(published.at("items")[0].at("id") == article_id);
+    CHECK(published.at("items")[0].at("article_id") == article_id);
     CHECK(published.at("items")[0].at("title") == "标题");
 
     CHECK(errcode(api(sim.url, "freepublish/delete", token, {{"article_id", article_id}})) == 0);
@@ -211,7 +221,7 @@ TEST_CASE("herald-sim's WeChat uploads, drafts and publishes asynchronously",
   }
 
   SECTION("a failed publication ends in its status with fail_idx") {
-    configure(sim.url, {{"wechat_publish_polls", 0}, {"wechat_publish_fail_next", 2}});
+    configure(sim.url, {{"wechat_publish_delay_ms", 0}, {"wechat_publish_fail_next", 2}});
     const json draft = api(sim.url, "draft/add", token, article(thumb));
     const json submitted =
         api(sim.url, "freepublish/submit", token, {{"media_id", draft["media_id"]}});
@@ -222,11 +232,193 @@ TEST_CASE("herald-sim's WeChat uploads, drafts and publishes asynchronously",
     CHECK(sim_published(sim.url, "wechat").at("count") == 0);
   }
 
+  SECTION("media/uploadimg answers a URL for jpg/png under 1 MB, not a material") {
+    auto upload_img = [&](const std::string& data, const std::string& field = "media") {
+      const std::string boundary = "b0undary";
+      const std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" +
+                               field + "\"; filename=\"i.png\"\r\nContent-Type: image/png\r\n\r\n" +
+                               data + "\r\n--" + boundary + "--\r\n";
+      auto response = http("POST", sim.url + "/cgi-bin/media/uploadimg?access_token=" + token, "",
+                           body, {{"Content-Type", "multipart/form-data; boundary=" + boundary}});
+      REQUIRE(response.status == 200);
+      return json_of(response);
+    };
+    const json uploaded = upload_img(kPng);
+    CHECK_THAT(uploaded.at("url").get<std::string>(), Catch::StartsWith("http://mmbiz.qpic.cn/"));
+    CHECK(errcode(upload_img("GIF89a...")) == 40005);
+    CHECK(errcode(upload_img(kPng, "file")) == 41005);
+    CHECK(errcode(upload_img(kPng + std::string(1 << 20, 'x'))) == 40009);
+    CHECK(sim_published(sim.url, "wechat").at("materials").size() == 1);  // the thumb only
+  }
+
+  SECTION("article content keeps uploadimg images and loses foreign ones") {
+    json body = article(thumb);
+    body["articles"][0]["content"] =
+        R"(<p>a<img src="http://mmbiz.qpic.cn/mmbiz_png/x/0">b<img src="https://evil.example/x.png">c</p>)";
+    configure(sim.url, {{"wechat_publish_delay_ms", 0}});
+    const json draft = api(sim.url, "draft/add", token, body);
+    REQUIRE(errcode(api(sim.url, "freepublish/submit", token, {{"media_id", draft["media_id"]}})) ==
+            0);
+    const json published = sim_published(sim.url, "wechat");
+    REQUIRE(published.at("count") == 1);
+    CHECK(published.at("items")[0].at("content") ==
+          R"(<p>a<img src="http://mmbiz.qpic.cn/mmbiz_png/x/0">bc</p>)");
+  }
+
   SECTION("the daily quota of an API answers 45009 once spent") {
     configure(sim.url, {{"wechat_daily_quota", {{"freepublish/get", 1}}}});
     CHECK(errcode(api(sim.url, "freepublish/get", token, {{"publish_id", "1"}})) == 53502);
     CHECK(errcode(api(sim.url, "freepublish/get", token, {{"publish_id", "1"}})) == 45009);
   }
+}
+
+TEST_CASE("herald-sim's WeChat publishes a submitted draft on its own, polled or not",
+          "[herald_sim][wechat]") {
+  auto sim = start_sim();
+  const std::string token = token_of(sim.url);
+  const std::string thumb = upload(sim.url, token, "image", kPng).at("media_id");
+  auto draft_box = [&] {
+    return api(sim.url, "draft/batchget", token, {{"offset", 0}, {"count", 20}, {"no_content", 0}});
+  };
+  auto published_list = [&](int no_content = 0) {
+    return api(sim.url, "freepublish/batchget", token,
+               {{"offset", 0}, {"count", 20}, {"no_content", no_content}});
+  };
+  auto add_draft = [&](const std::string& title) {
+    json body = article(thumb, title);
+    body["articles"][0]["content_source_url"] = "https://www.example.gov.cn/a/" + title;
+    const json draft = api(sim.url, "draft/add", token, body);
+    REQUIRE(draft.contains("media_id"));
+    return draft.at("media_id").get<std::string>();
+  };
+
+  SECTION("the draft box and the published list, newest first") {
+    configure(sim.url, {{"wechat_publish_delay_ms", 300}});
+    const std::string first = add_draft("一");
+    const std::string second = add_draft("二");
+    json box = draft_box();
+    CHECK(box.at("total_count") == 2);
+    CHECK(box.at("item_count") == 2);
+    CHECK(box.at("item")[0].at("media_id") == second);
+    CHECK(box.at("item")[0].at("content").at("news_item")[0].at("title") == "二");
+    CHECK(box.at("item")[0].at("update_time").is_number_integer());
+
+    REQUIRE(errcode(api(sim.url, "freepublish/submit", token, {{"media_id", first}})) == 0);
+    REQUIRE(errcode(api(sim.url, "freepublish/submit", token, {{"media_id", second}})) == 0);
+    // Consumed drafts leave the box at once; nothing is published yet.
+    CHECK(draft_box().at("total_count") == 0);
+    CHECK(published_list().at("total_count") == 0);
+    // Nobody polls freepublish/get: the platform publishes anyway.
+    CHECK(herald::test::wait_until([&] { return published_list().at("total_count") == 2; }, 10s,
+                                   50ms));
+    const json list = published_list();
+    CHECK(list.at("item_count") == 2);
+    const json& newest = list.at("item")[0];
+    CHECK(newest.at("content").at("news_item")[0].at("title") == "二");
+    CHECK(newest.at("content").at("news_item")[0].at("content_source_url") ==
+          "https://www.example.gov.cn/a/二");
+    CHECK(newest.at("content").at("news_item")[0].contains("content"));
+    CHECK_FALSE(
+        published_list(1).at("item")[0].at("content").at("news_item")[0].contains("content"));
+    const std::string article_id = newest.at("article_id");
+    const json got = api(sim.url, "freepublish/getarticle", token, {{"article_id", article_id}});
+    CHECK(got.at("news_item")[0].at("title") == "二");
+    CHECK(got.at("news_item")[0].at("is_deleted") == false);
+    CHECK(errcode(api(sim.url, "freepublish/getarticle", token, {{"article_id", "nope"}})) ==
+          53600);
+    // The truth, for chaos tests.
+    const json truth = sim_published(sim.url, "wechat");
+    REQUIRE(truth.at("count") == 2);
+    CHECK(truth.at("items")[1].at("article_id") == article_id);
+    CHECK(truth.at("items")[1].at("content_source_url") == "https://www.example.gov.cn/a/二");
+    // Re-submitting a consumed draft is 40007.
+    CHECK(errcode(api(sim.url, "freepublish/submit", token, {{"media_id", first}})) == 40007);
+  }
+
+  SECTION("/_sim/published shows an unpolled article once its delay has passed") {
+    configure(sim.url, {{"wechat_publish_delay_ms", 200}});
+    REQUIRE(errcode(api(sim.url, "freepublish/submit", token, {{"media_id", add_draft("三")}})) ==
+            0);
+    CHECK(herald::test::wait_until(
+        [&] { return sim_published(sim.url, "wechat").at("count") == 1; }, 10s, 50ms));
+  }
+
+  SECTION("a delay longer than any retry budget keeps answering publishing") {
+    configure(sim.url, {{"wechat_publish_delay_ms", 600000}});
+    const json submitted =
+        api(sim.url, "freepublish/submit", token, {{"media_id", add_draft("四")}});
+    for (int i = 0; i < 3; ++i) {
+      CHECK(api(sim.url, "freepublish/get", token, {{"publish_id", submitted["publish_id"]}})
+                .at("publish_status") == 1);
+    }
+    CHECK(sim_published(sim.url, "wechat").at("jobs")[0].at("publish_status") == 1);
+  }
+
+  SECTION("batchget takes count 1..20") {
+    CHECK(errcode(api(sim.url, "freepublish/batchget", token, {{"offset", 0}, {"count", 21}})) ==
+          40097);
+    CHECK(errcode(api(sim.url, "draft/batchget", token, {{"offset", 0}, {"count", 0}})) == 40097);
+  }
+
+  SECTION("late: submit is carried out, the answer comes after the client gave up") {
+    configure(sim.url, {{"wechat_publish_delay_ms", 0}});
+    const std::string media_id = add_draft("五");
+    REQUIRE(http("POST", sim.url + "/_sim/faults", "", "wechat:late=1,stall_ms=3000").status ==
+            200);
+    herald::HttpClient client;
+    auto result = client.send({"POST",
+                               sim.url + "/cgi-bin/freepublish/submit?access_token=" + token,
+                               {{"Content-Type", "application/json"}},
+                               json{{"media_id", media_id}}.dump(),
+                               500ms,
+                               500ms});
+    CHECK_FALSE(result.ok());
+    REQUIRE(http("POST", sim.url + "/_sim/faults", "", "").status == 200);
+    CHECK(draft_box().at("total_count") == 0);
+    CHECK(published_list().at("total_count") == 1);
+    CHECK(sim_published(sim.url, "wechat").at("items")[0].at("title") == "五");
+  }
+}
+
+TEST_CASE("herald-sim's /cgi-bin/token mints a new token on every call", "[herald_sim][wechat]") {
+  auto sim = start_sim();
+  auto get_token = [&](const std::string& query) {
+    auto response = http("GET", sim.url + "/cgi-bin/token?" + query);
+    INFO(response.body);
+    REQUIRE(response.status == 200);
+    return json_of(response);
+  };
+  const std::string good =
+      std::string("grant_type=client_credential&appid=") + kAppId + "&secret=" + kSecret;
+  configure(sim.url, {{"wechat_grace_ms", 500}});
+  const json first = get_token(good);
+  REQUIRE(first.at("access_token").is_string());
+  CHECK(first.at("expires_in").get<long>() > 7000);
+  CHECK(first.at("expires_in").get<long>() <= 7200);
+  const std::string old_token = first.at("access_token");
+  const std::string new_token = get_token(good).at("access_token");
+  CHECK(new_token != old_token);
+  const json probe = {{"publish_id", "1"}};
+  // Both work during the overlap, then the old one is 40001.
+  CHECK(errcode(api(sim.url, "freepublish/get", old_token, probe)) == 53502);
+  CHECK(errcode(api(sim.url, "freepublish/get", new_token, probe)) == 53502);
+  CHECK(herald::test::wait_until(
+      [&] { return errcode(api(sim.url, "freepublish/get", old_token, probe)) == 40001; }, 10s));
+  CHECK(errcode(api(sim.url, "freepublish/get", new_token, probe)) == 53502);
+  // stable_token is a separate lineage (§2.2 "完全隔离"): /token does not kick it out.
+  const std::string stable = token_of(sim.url);
+  get_token(good);
+  CHECK(token_of(sim.url) == stable);
+  CHECK(sim_published(sim.url, "wechat").at("token_fetches") == 5);
+
+  CHECK(errcode(get_token(std::string("grant_type=client_credential&appid=wx0&secret=") +
+                          kSecret)) == 40013);
+  CHECK(errcode(get_token(std::string("grant_type=client_credential&appid=") + kAppId +
+                          "&secret=wrong")) == 40001);
+  CHECK(errcode(get_token(std::string("grant_type=password&appid=") + kAppId +
+                          "&secret=" + kSecret)) == 40002);
+  configure(sim.url, {{"wechat_daily_quota", {{"token", 0}}}});
+  CHECK(errcode(get_token(good)) == 45009);
 }
 
 TEST_CASE("herald-sim's WeChat mass sends dedup by clientmsgid and honour the quota",
@@ -259,14 +451,29 @@ TEST_CASE("herald-sim's WeChat mass sends dedup by clientmsgid and honour the qu
   configure(sim.url, {{"wechat_mass_max_chars", 600}, {"wechat_mass_quota", 1}});
   CHECK(errcode(send("herald-c.wechat")) == 45028);
 
+  const json status = api(sim.url, "message/mass/get", token, {{"msg_id", first["msg_id"]}});
+  CHECK(status.at("msg_id") == first.at("msg_id"));
+  CHECK(status.at("msg_status") == "SEND_SUCCESS");
+  CHECK(errcode(api(sim.url, "message/mass/get", token, {{"msg_id", 1}})) == 47001);
+
   CHECK(errcode(api(sim.url, "message/mass/delete", token, {{"msg_id", first["msg_id"]}})) == 0);
   CHECK(sim_published(sim.url, "wechat").at("items")[0].at("deleted") == true);
+  CHECK(api(sim.url, "message/mass/get", token, {{"msg_id", first["msg_id"]}}).at("msg_status") ==
+        "DELETE");
 
   SECTION("next_errors and faults answer in WeChat's format") {
     configure(sim.url, {{"wechat_next_errors", {45066}}});
     CHECK(errcode(send("herald-d.wechat")) == 45066);
     REQUIRE(http("POST", sim.url + "/_sim/faults", "", "wechat:fail_next=1").status == 200);
     CHECK(errcode(send("herald-d.wechat")) == -1);
+  }
+
+  SECTION("quota faults answer 45009 or 45011 with HTTP 200 and send nothing") {
+    REQUIRE(http("POST", sim.url + "/_sim/faults", "", "wechat:quota=1").status == 200);
+    std::set<long> codes;
+    for (int i = 0; i < 16; ++i) codes.insert(errcode(send("herald-q" + std::to_string(i))));
+    CHECK(codes == std::set<long>{45009, 45011});
+    CHECK(sim_published(sim.url, "wechat").at("count") == 1);
   }
 
   SECTION("reset forgets sends and tokens") {

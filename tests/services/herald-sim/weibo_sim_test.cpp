@@ -1,8 +1,11 @@
 // herald-sim's Weibo as a process, spoken to with raw form posts (no Herald adapter code), checked
-// against channel-apis.md §1: paths, form parameters, the status JSON, the error format and codes,
-// the hourly limit, repeated text, destroy, and faults in Weibo's own error format.
+// against channel-apis.md §1 and §5A: paths, form parameters (rip required), the status JSON, the
+// error format and codes, the posting limits, consecutive repeated text, destroy, the user
+// timeline, rate_limit_status, and faults (quota, late, drop) in Weibo's own format.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,7 @@ using herald::test::json_of;
 using herald::test::sim_published;
 using herald::test::start_sim;
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -101,15 +105,25 @@ TEST_CASE("herald-sim's Weibo accepts a share and answers Weibo's status JSON",
   CHECK(item.at("received_at").is_string());
 
   SECTION("the token may come in an Authorization: OAuth2 header") {
-    auto with_header = http(
-        "POST", sim.url + "/2/statuses/share.json", "", "status=" + enc("second https://x.gov.cn/"),
-        {{"Content-Type", kForm}, {"Authorization", std::string("OAuth2 ") + kToken}});
+    auto with_header =
+        http("POST", sim.url + "/2/statuses/share.json", "",
+             "status=" + enc("second https://x.gov.cn/") + "&rip=10.1.2.3",
+             {{"Content-Type", kForm}, {"Authorization", std::string("OAuth2 ") + kToken}});
     CHECK(with_header.status == 200);
   }
 
-  SECTION("the same text again is 20019") {
+  SECTION("the same text right after is 20019") {
     require_weibo_error(share(sim.url, status), 400, 20019, "/2/statuses/share.json");
     CHECK(sim_published(sim.url, "weibo").at("count") == 1);
+  }
+
+  SECTION("the same text with another post in between is a new post (only consecutive repeats)") {
+    REQUIRE(share(sim.url, "另一条 https://safe.example.gov.cn/b").status == 200);
+    auto again = share(sim.url, status);
+    INFO(again.body);
+    REQUIRE(again.status == 200);
+    CHECK(json_of(again).at("idstr") != body.at("idstr"));
+    CHECK(sim_published(sim.url, "weibo").at("count") == 3);
   }
 
   SECTION("destroy marks it deleted; destroying it again is 20101") {
@@ -162,6 +176,19 @@ TEST_CASE("herald-sim's Weibo refuses what Weibo refuses, with Weibo's codes",
                         share_path);
   }
 
+  SECTION("rip is required: missing 10016 naming it, not an IP 10017") {
+    auto missing = post(sim.url, share_path,
+                        "access_token=" + std::string(kToken) + "&status=" + enc("x" + link));
+    require_weibo_error(missing, 400, 10016, share_path);
+    CHECK_THAT(json_of(missing).at("error").get<std::string>(),
+               Catch::Contains("Miss required parameter (rip)"));
+    require_weibo_error(
+        post(sim.url, share_path,
+             "access_token=" + std::string(kToken) + "&status=" + enc("x" + link) + "&rip=nobody"),
+        400, 10017, share_path);
+    CHECK(sim_published(sim.url, "weibo").at("count") == 0);
+  }
+
   SECTION("content: missing status 10016, blank 20008, no link 10017") {
     require_weibo_error(post(sim.url, share_path, "access_token=" + std::string(kToken)), 400,
                         10016, share_path);
@@ -193,6 +220,25 @@ TEST_CASE("herald-sim's Weibo refuses what Weibo refuses, with Weibo's codes",
     CHECK(share(sim.url, "2" + link).status == 200);
     require_weibo_error(share(sim.url, "3" + link), 403, 10024, share_path);
     CHECK(sim_published(sim.url, "weibo").at("count") == 2);
+    const json limits =
+        json_of(http("GET", sim.url + "/2/account/rate_limit_status.json?access_token=" + kToken));
+    CHECK(limits.at("api_rate_limits")[0].at("remaining_hits") == 0);
+    CHECK(limits.at("reset_time_in_seconds").get<long>() > 0);
+    CHECK(limits.at("reset_time_in_seconds").get<long>() <= 3600);
+  }
+
+  SECTION("the limit counts requests, refused ones too (\"每小时只能请求 30 次\")") {
+    configure(sim.url, {{"weibo_hourly_limit", 2}});
+    require_weibo_error(share(sim.url, "没有链接"), 400, 10017, share_path);
+    CHECK(share(sim.url, "1" + link).status == 200);
+    require_weibo_error(share(sim.url, "2" + link), 403, 10024, share_path);
+  }
+
+  SECTION("posting too often within a minute answers 20016 when weibo_minute_limit is set") {
+    configure(sim.url, {{"weibo_minute_limit", 1}});
+    CHECK(share(sim.url, "1" + link).status == 200);
+    require_weibo_error(share(sim.url, "2" + link), 400, 20016, share_path);
+    CHECK(sim_published(sim.url, "weibo").at("count") == 1);
   }
 
   SECTION("weibo_next_errors answers the chosen codes in turn; 20032 still records") {
@@ -226,5 +272,114 @@ TEST_CASE("herald-sim's Weibo faults come in Weibo's error format", "[herald_sim
   SECTION("429 becomes Weibo's 403 with 10023") {
     auto sim = start_sim({"--faults", "weibo:429=1.0"});
     require_weibo_error(share(sim.url, "x https://a.cn/"), 403, 10023, "/2/statuses/share.json");
+  }
+
+  SECTION("quota draws 10023 (HTTP 403) or 20016 (HTTP 400) and records nothing") {
+    auto sim = start_sim({"--seed", "7", "--faults", "weibo:quota=1"});
+    std::set<int> codes;
+    for (int i = 0; i < 16; ++i) {
+      auto response = share(sim.url, std::to_string(i) + " https://a.cn/");
+      const int code = json_of(response).at("error_code");
+      CHECK(response.status == (code == 10023 ? 403 : 400));
+      codes.insert(code);
+    }
+    CHECK(codes == std::set<int>{10023, 20016});
+    CHECK(sim_published(sim.url, "weibo").at("count") == 0);
+  }
+
+  SECTION("late: the post is made, the answer comes after the client gave up") {
+    auto sim = start_sim({"--faults", "weibo:late=1,stall_ms=3000"});
+    herald::HttpClient client;
+    auto result = client.send({"POST",
+                               sim.url + "/2/statuses/share.json",
+                               {{"Content-Type", kForm}},
+                               "access_token=" + std::string(kToken) +
+                                   "&status=" + enc("迟到 https://a.cn/") + "&rip=10.1.2.3",
+                               500ms,
+                               500ms});
+    CHECK_FALSE(result.ok());
+    const json published = sim_published(sim.url, "weibo");
+    REQUIRE(published.at("count") == 1);
+    CHECK(published.at("items")[0].at("text") == "迟到 https://a.cn/");
+  }
+
+  SECTION("drop: nothing is posted and no answer comes") {
+    auto sim = start_sim({"--faults", "weibo:drop=1,stall_ms=100"});
+    herald::HttpClient client;
+    auto result = client.send({"POST",
+                               sim.url + "/2/statuses/share.json",
+                               {{"Content-Type", kForm}},
+                               "access_token=" + std::string(kToken) +
+                                   "&status=" + enc("丢失 https://a.cn/") + "&rip=10.1.2.3",
+                               2000ms,
+                               5000ms});
+    CHECK_FALSE(result.ok());
+    CHECK(sim_published(sim.url, "weibo").at("count") == 0);
+  }
+}
+
+TEST_CASE("herald-sim's Weibo user_timeline reads back the token owner's live posts",
+          "[herald_sim][weibo]") {
+  auto sim = start_sim();
+  const std::string timeline = "/2/statuses/user_timeline.json";
+  auto read = [&](const std::string& query, const std::string& token = kToken) {
+    return http("GET", sim.url + timeline + "?access_token=" + enc(token) + query);
+  };
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 5; ++i) {
+    auto posted =
+        share(sim.url, "第" + std::to_string(i) + "条 https://a.cn/?d=" + std::to_string(i));
+    REQUIRE(posted.status == 200);
+    ids.push_back(json_of(posted).at("idstr"));
+  }
+  // Another account's post and a deleted one do not show.
+  configure(sim.url, {{"weibo_token", "other-token"}});
+  REQUIRE(share(sim.url, "别人的 https://a.cn/", "other-token").status == 200);
+  configure(sim.url, {{"weibo_token", kToken}});
+  REQUIRE(post(sim.url, "/2/statuses/destroy.json",
+               "access_token=" + std::string(kToken) + "&id=" + ids[1])
+              .status == 200);
+
+  SECTION("newest first, with Weibo's status fields; default page") {
+    auto response = read("");
+    INFO(response.body);
+    REQUIRE(response.status == 200);
+    const json body = json_of(response);
+    CHECK(body.at("total_number") == 4);
+    const json& statuses = body.at("statuses");
+    REQUIRE(statuses.size() == 4);
+    CHECK(statuses[0].at("idstr") == ids[4]);
+    CHECK(statuses[1].at("idstr") == ids[3]);
+    CHECK(statuses[2].at("idstr") == ids[2]);
+    CHECK(statuses[3].at("idstr") == ids[0]);
+    CHECK(statuses[0].at("id").is_number_integer());
+    CHECK(std::to_string(statuses[0].at("id").get<std::int64_t>()) == ids[4]);
+    CHECK(statuses[0].at("text") == "第5条 https://a.cn/?d=5");
+    // "Tue May 31 17:46:55 +0800 2011"
+    const std::string created = statuses[0].at("created_at");
+    CHECK(created.size() == 30);
+    CHECK(created.substr(19, 6) == " +0800");
+  }
+
+  SECTION("count and page; since_id") {
+    const json first = json_of(read("&count=2&page=1"));
+    REQUIRE(first.at("statuses").size() == 2);
+    CHECK(first.at("statuses")[0].at("idstr") == ids[4]);
+    const json second = json_of(read("&count=2&page=2"));
+    REQUIRE(second.at("statuses").size() == 2);
+    CHECK(second.at("statuses")[1].at("idstr") == ids[0]);
+    CHECK(json_of(read("&count=2&page=3")).at("statuses").empty());
+    const json newer = json_of(read("&since_id=" + ids[2]));
+    REQUIRE(newer.at("statuses").size() == 2);
+    CHECK(newer.at("statuses")[1].at("idstr") == ids[3]);
+  }
+
+  SECTION("errors in Weibo's format") {
+    require_weibo_error(read("&count=101"), 400, 10017, timeline);
+    require_weibo_error(read("&page=0"), 400, 10017, timeline);
+    require_weibo_error(read("", "nope"), 400, 21332, timeline);
+    require_weibo_error(http("GET", sim.url + timeline), 400, 10006, timeline);
+    require_weibo_error(post(sim.url, timeline, "access_token=" + std::string(kToken)), 400, 10021,
+                        timeline);
   }
 }

@@ -238,7 +238,8 @@ TEST_CASE("a duty officer drives an alert from submission to retraction with her
   config["queue"]["max_attempts"] = 2;
   config["channels"]["weibo"] = {{"api_base", sim.url},
                                  {"access_token", "weibo-sim-token"},
-                                 {"safe_domain", "www.scfao.gov.cn"}};
+                                 {"safe_domain", "www.scfao.gov.cn"},
+                                 {"rip", "127.0.0.1"}};
   config["channels"]["portal"] = {{"url", sim.url},
                                   {"hmac_key", "ctl-portal-key"},
                                   {"app_id", "herald-test"},

@@ -19,7 +19,8 @@ json four_channel_config(const std::string& sim_url, int smtp_port) {
   json config = test_config(unique_key_prefix("e2e"), sim_url);
   config["channels"]["weibo"] = {{"api_base", sim_url},
                                  {"access_token", "weibo-sim-token"},
-                                 {"safe_domain", "www.scfao.gov.cn"}};
+                                 {"safe_domain", "www.scfao.gov.cn"},
+                                 {"rip", "127.0.0.1"}};
   config["channels"]["wechat"] = {{"api_base", sim_url},
                                   {"appid", "wx5e1a1d0000000001"},
                                   {"secret", "wechat-sim-secret"},

@@ -35,7 +35,8 @@ struct Fixture {
     json config = test_config(unique_key_prefix("retract"), sim.url);
     config["channels"]["weibo"] = {{"api_base", sim.url},
                                    {"access_token", "weibo-sim-token"},
-                                   {"safe_domain", "www.scfao.gov.cn"}};
+                                   {"safe_domain", "www.scfao.gov.cn"},
+                                 {"rip", "127.0.0.1"}};
     config["channels"]["portal"] = {{"url", sim.url},
                                     {"hmac_key", kPortalKey},
                                     {"app_id", "herald-test"},
