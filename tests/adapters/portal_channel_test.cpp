@@ -490,3 +490,44 @@ TEST_CASE("PortalChannel classifies herald-sim's refusals and faults", "[adapter
     CHECK(down.error().kind == ErrorKind::retryable);
   }
 }
+
+TEST_CASE("PortalChannel looks a submission up by its Idempotency-Key after an ambiguous attempt",
+          "[adapters][portal][sim]") {
+  auto sim = start_sim({"--portal-key", kKey});
+  configure_sim(sim.url, {{"portal_app_id", "herald-test"}});
+  herald::SystemClock clock;
+  PortalSettings settings = settings_for(sim.url);
+  settings.timeout = 300ms;
+  PortalChannel channel(settings, clock);
+
+  SECTION("late: stored, answered after our timeout → found by the key, not sent again") {
+    set_faults(sim.url, "portal:late=1.0,stall_ms=1500");
+    auto first = channel.publish(delivery_for("it-300"));
+    REQUIRE_FALSE(first.ok());
+    CHECK(first.error().kind == ErrorKind::ambiguous);
+    set_faults(sim.url, "");
+    Delivery again = delivery_for("it-300", 2);
+    again.maybe_sent = true;
+    auto found = channel.publish(again);
+    REQUIRE(found.ok());
+    const json records = portal_records(sim.url);
+    CHECK(records.at("count") == 1);
+    CHECK(records.at("duplicates") == 0);  // looked up, not re-sent
+    CHECK(found->remote_id == records.at("items").at(0).at("id"));
+  }
+
+  SECTION("drop: never stored → absent, submitted once") {
+    set_faults(sim.url, "portal:drop=1.0,stall_ms=1500");
+    auto first = channel.publish(delivery_for("it-301"));
+    REQUIRE_FALSE(first.ok());
+    CHECK(first.error().kind == ErrorKind::ambiguous);
+    set_faults(sim.url, "");
+    Delivery again = delivery_for("it-301", 2);
+    again.maybe_sent = true;
+    auto sent = channel.publish(again);
+    REQUIRE(sent.ok());
+    const json records = portal_records(sim.url);
+    CHECK(records.at("count") == 1);
+    CHECK(sent->remote_id == records.at("items").at(0).at("id"));
+  }
+}
