@@ -107,7 +107,7 @@ TEST_CASE("Comments are accepted and values are read into the typed structs", "[
         "token_sha256": "9DE6A7644E99D4D3C20ED264225C8F6C2C057343FEA0D3193BF5DF9C8F2E26D1"}]},
       "channels": {"weibo": {"enabled": false, "concurrency": 2, "api_base": "http://x",
                              "rate_limit": {"per_hour": 150}},
-                   "webhook": {"url": "http://h"}},
+                   "webhook": {"url": "http://h", "defer": {"processing_max_ms": 60000}}},
       "log": {"level": "debug", "format": "json"}
     })");
   CHECK(c.http.listen == "[::1]:0");
@@ -128,6 +128,11 @@ TEST_CASE("Comments are accepted and values are read into the typed structs", "[
   CHECK(weibo.reserved_for_alerts == 1);
   CHECK(weibo.settings ==
         nlohmann::json({{"api_base", "http://x"}, {"rate_limit", {{"per_hour", 150}}}}));
+  // The deferral limits are the channel's own keys, never handed on to its factory.
+  CHECK(weibo.defer_rate_limit_max_ms == 24LL * 3600 * 1000);
+  CHECK(weibo.defer_processing_max_ms == 72LL * 3600 * 1000);
+  CHECK(c.channels.at("webhook").defer_processing_max_ms == 60000);
+  CHECK_FALSE(c.channels.at("webhook").settings.contains("defer"));
   CHECK(c.channels.at("webhook").enabled);
   CHECK(c.enabled_channels() == std::set<std::string>{"webhook"});
   CHECK(c.log.format == "json");
