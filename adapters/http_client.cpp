@@ -8,6 +8,7 @@
 
 #include "adapters/curl_handles.h"
 #include "adapters/url.h"
+#include "core/utf8.h"
 
 namespace herald {
 namespace {
@@ -326,11 +327,13 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
 }
 
 std::string body_excerpt(std::string_view body, std::size_t max_bytes) {
-  if (body.size() <= max_bytes) return std::string(body);
+  // A platform may answer in GBK or garbage: the excerpt ends up in last_error and the audit
+  // trail, which the API serves as JSON, so it must be UTF-8.
+  if (body.size() <= max_bytes) return to_valid_utf8(body);
   std::size_t cut = max_bytes;
   // Step back over continuation bytes (10xxxxxx) so a multi-byte character is not split.
   while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(body.substr(0, cut)) + "...";
+  return to_valid_utf8(body.substr(0, cut)) + "...";
 }
 
 }  // namespace herald

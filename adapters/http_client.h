@@ -96,7 +96,7 @@ inline constexpr std::chrono::hours kMaxRetryAfter{24};
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, TimePoint now);
 
 // The first `max_bytes` of a response body for an error message, cut at a UTF-8 character
-// boundary, with "..." when something was cut.
+// boundary, with "..." when something was cut; bytes that are not UTF-8 become U+FFFD.
 std::string body_excerpt(std::string_view body, std::size_t max_bytes = 200);
 
 }  // namespace herald

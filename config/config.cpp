@@ -285,6 +285,7 @@ void read_channels(FieldReader r, std::map<std::string, ChannelConfig>& channels
         defer.integer("rate_limit_max_ms", 1000, kYearMs, channel.defer_rate_limit_max_ms);
     channel.defer_processing_max_ms =
         defer.integer("processing_max_ms", 1000, kYearMs, channel.defer_processing_max_ms);
+    channel.drills = section.one_of("drills", {"withheld", "marked"}, channel.drills);
     channel.settings = section.rest();
     channels.emplace(name, std::move(channel));
   }

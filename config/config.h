@@ -89,6 +89,10 @@ struct ChannelConfig {
   // becomes a dead letter (deferred_too_long). A deferral never spends an attempt.
   long long defer_rate_limit_max_ms = 24LL * 3600 * 1000;
   long long defer_processing_max_ms = 72LL * 3600 * 1000;
+  // What a drill (an item with status "exercise") does on this channel: "withheld" (nothing is
+  // sent; the fan-out creates no delivery and says so in the item's audit trail) or "marked" (it
+  // is sent, every text starting with 【演练】, and CAP says <status>Exercise</status>).
+  std::string drills = "withheld";
   // Every other key of the section, for the channel's factory to validate (with FieldReader).
   // ${ENV} is already substituted and relative *_file / *_dir paths already resolved.
   nlohmann::json settings = nlohmann::json::object();

@@ -246,6 +246,19 @@ bool is_valid_utf8(std::string_view text) {
   return utf8_error_offset(text) == std::string_view::npos;
 }
 
+std::string to_valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (auto bad = utf8_error_offset(text); bad != std::string_view::npos;
+       bad = utf8_error_offset(text)) {
+    out.append(text.substr(0, bad));
+    out.append("\xEF\xBF\xBD");  // U+FFFD for the one byte; what follows is looked at again
+    text.remove_prefix(bad + 1);
+  }
+  out.append(text);
+  return out;
+}
+
 Result<json> parse_json_body(std::string_view body) {
   if (const auto bad = utf8_error_offset(body); bad != std::string_view::npos) {
     Error e{ErrorKind::invalid_input,

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "core/utf8.h"
 
 namespace herald {
 
@@ -19,6 +20,10 @@ enum class Category { regulation, work_news, personnel, finance, overseas_safety
 
 const char* to_string(ItemKind kind);
 const char* to_string(Category category);
+// What every text of a drill (status "exercise") starts with on a channel whose drills are
+// "marked", so that no reader takes it for a real alert.
+inline constexpr std::string_view kDrillPrefix = "【演练】";
+
 std::optional<ItemKind> item_kind_from_string(std::string_view text);
 std::optional<Category> category_from_string(std::string_view text);
 

@@ -1,5 +1,6 @@
 #include "queue/item_store.h"
 
+#include <algorithm>
 #include <array>
 #include <random>
 #include <set>
@@ -9,8 +10,9 @@ namespace {
 
 constexpr int kIdempotencyTtlSeconds = 24 * 3600;
 
-// KEYS: item, by_time, idem, audit. ARGV: id, json, author, created_ms, use_idem, idem_value,
-// ttl, kind, audit retention s.
+// KEYS: item, by_time, idem, audit, corrections of the corrected item (a correction only).
+// ARGV: id, json, author, created_ms, use_idem, idem_value, ttl, kind, audit retention s,
+// corrected item id ('' for an original).
 const RedisScript kCreateScript("item_create", R"lua(
 if ARGV[5] == '1' then
   local prev = redis.call('GET', KEYS[3])
@@ -21,14 +23,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'state', 'pending_review', 'author', ARGV[3],
            'created_at', ARGV[4], 'kind', ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+if ARGV[10] ~= '' then redis.call('SADD', KEYS[5], ARGV[1]) end
 redis.call('XADD', KEYS[4], '*', 'event', 'submitted', 'who', ARGV[3], 'at', ARGV[4])
 redis.call('EXPIRE', KEYS[4], ARGV[9])
 return {'created', ''}
 )lua");
 
-// KEYS: item, approvals, fanout, audit. ARGV: id, user, decision, comment, now ms,
-// required for a publication, required for an alert, audit retention s.
+// KEYS: item, approvals, fanout, audit, the corrected item (the item itself for an original).
+// ARGV: id, user, decision, comment, now ms, required for a publication, required for an alert,
+// audit retention s, '1' for a correction.
 // Returns {status, approvals so far, required}: status is the new state, or the refusal.
+// A correction of an item retracted meanwhile is not approved: it would publish it again (a CAP
+// Update after the Cancel, a new post on Weibo or WeChat).
 const RedisScript kReviewScript("item_review", R"lua(
 local f = redis.call('HMGET', KEYS[1], 'state', 'author', 'kind')
 if not f[1] then return {'not_found', 0, 0} end
@@ -43,6 +49,12 @@ for _, raw in ipairs(entries) do
 end
 if f[1] ~= 'pending_review' then return {'not_pending', approvals, required, f[1]} end
 if f[2] == ARGV[2] then return {'self_approval', approvals, required} end
+if ARGV[9] == '1' and ARGV[3] == 'approve' then
+  local original = redis.call('HGET', KEYS[5], 'state')
+  if original == 'retracted' or original == 'withdrawn' then
+    return {'original_retracted', approvals, required, original}
+  end
+end
 local now = ARGV[5]
 redis.call('RPUSH', KEYS[2], cjson.encode({user = ARGV[2], decision = ARGV[3],
   comment = ARGV[4], at = tonumber(now)}))
@@ -69,14 +81,22 @@ redis.call('EXPIRE', KEYS[4], ARGV[8])
 return {state, approvals, required}
 )lua");
 
-// KEYS: item, fanout, audit. ARGV: id, new state (queued|scheduled), now ms, audit retention s.
-// Only the first run after approval changes the state and writes the audit entry, so a fan-out
+// KEYS: item, fanout, audit. ARGV: id, new state (queued|scheduled|withheld), now ms, audit
+// retention s, channels a drill was withheld from (comma-separated, '' for none).
+// Only the first run after approval changes the state and writes the audit entries, so a fan-out
 // repeated by recovery is audited once.
 const RedisScript kFanoutDoneScript("item_fanout_done", R"lua(
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'approved' or state == 'accepted' then
   redis.call('HSET', KEYS[1], 'state', ARGV[2])
-  redis.call('XADD', KEYS[3], '*', 'event', ARGV[2], 'who', 'heraldd', 'at', ARGV[3])
+  if ARGV[5] ~= '' then
+    redis.call('XADD', KEYS[3], '*', 'event', 'drill_withheld', 'who', 'heraldd', 'at', ARGV[3],
+      'channels', ARGV[5], 'reason',
+      'a drill (status exercise) is not sent where channels.<name>.drills is "withheld"')
+  end
+  if ARGV[2] ~= 'withheld' then
+    redis.call('XADD', KEYS[3], '*', 'event', ARGV[2], 'who', 'heraldd', 'at', ARGV[3])
+  end
   redis.call('EXPIRE', KEYS[3], ARGV[4])
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -129,6 +149,20 @@ redis.call('XADD', KEYS[3], '*', 'event', new_state, 'who', ARGV[2], 'at', ARGV[
   ARGV[3], 'state_before', state)
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 return {new_state, '0', ARGV[2], ARGV[3]}
+)lua");
+
+// KEYS: item (a correction), audit. ARGV: id, who, reason, now ms, audit retention s.
+// A correction still under review when the item it corrects is retracted leaves review for good,
+// as any item under review does when retracted; one already approved is left alone.
+const RedisScript kWithdrawCorrectionScript("item_withdraw_correction", R"lua(
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'pending_review' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'retracted_by', ARGV[2], 'retract_reason',
+  ARGV[3], 'retracted_at', ARGV[4], 'state_before_retraction', state)
+redis.call('XADD', KEYS[2], '*', 'event', 'withdrawn', 'who', ARGV[2], 'at', ARGV[4], 'reason',
+  ARGV[3], 'state_before', state)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
 )lua");
 
 Error refusal(const std::string& code, const std::string& message) {
@@ -233,10 +267,12 @@ Result<CreateResult> ItemStore::create(RedisConnection& conn, const Item& item,
   const bool use_idem = !idempotency_key.empty();
   const std::string idem_key = key("idem:" + idempotency_scope + ":" + idempotency_key);
   auto reply = kCreateScript.run(
-      conn, {key("item:" + item.id), key("by_time"), idem_key, audit_.item_stream(item.id)},
+      conn,
+      {key("item:" + item.id), key("by_time"), idem_key, audit_.item_stream(item.id),
+       key("corrections:" + (item.corrects.empty() ? item.id : item.corrects))},
       {item.id, item_to_json(item).dump(), item.author, std::to_string(to_unix_ms(item.created_at)),
        use_idem ? "1" : "0", item.id + " " + body_sha256, std::to_string(kIdempotencyTtlSeconds),
-       to_string(item.kind), retention_seconds_});
+       to_string(item.kind), retention_seconds_, item.corrects});
   return create_result(reply, item.id, body_sha256);
 }
 
@@ -244,13 +280,19 @@ Result<ReviewResult> ItemStore::review(RedisConnection& conn, const ReviewReques
   if (request.decision != "approve" && request.decision != "reject") {
     return Error::invalid("decision", "must be \"approve\" or \"reject\"");
   }
+  // Which item a correction corrects is in its JSON, written once at creation.
+  std::string corrects;
+  auto stored = get(conn, request.item_id);
+  if (!stored) return stored.error();
+  if (*stored) corrects = (*stored)->item.corrects;
   auto reply = kReviewScript.run(
       conn,
       {key("item:" + request.item_id), key("approvals:" + request.item_id), key("fanout"),
-       audit_.item_stream(request.item_id)},
+       audit_.item_stream(request.item_id),
+       key("item:" + (corrects.empty() ? request.item_id : corrects))},
       {request.item_id, request.user, request.decision, request.comment,
        std::to_string(clock_.now_ms()), std::to_string(request.required_publication),
-       std::to_string(request.required_alert), retention_seconds_});
+       std::to_string(request.required_alert), retention_seconds_, corrects.empty() ? "0" : "1"});
   if (auto checked = check_reply(reply, "recording a review"); !checked) return checked.error();
   const std::string status = reply_string(*reply, 0);
   auto number = [&](std::size_t i) {
@@ -272,6 +314,12 @@ Result<ReviewResult> ItemStore::review(RedisConnection& conn, const ReviewReques
     return refusal("not_pending",
                    "the item is no longer under review (state " + reply_string(*reply, 3) + ")");
   }
+  if (status == "original_retracted") {
+    return refusal("original_retracted",
+                   "item " + request.item_id + " corrects " + corrects + ", which was " +
+                       reply_string(*reply, 3) +
+                       ": approving the correction would publish the alert again");
+  }
   return ReviewResult{status, number(1), number(2)};
 }
 
@@ -282,7 +330,12 @@ Result<void> ItemStore::fan_out(RedisConnection& conn, const Item& item) {
   // Taken before enqueueing: the audit entry "queued" must not come after the first attempt's.
   const TimePoint now = clock_.now();
   const bool scheduled = item.publish_at && *item.publish_at > now;
+  std::string withheld;
   for (const auto& channel : item.channels) {
+    if (item.status == "exercise" && drills_withheld_on_.count(channel) != 0) {
+      withheld += (withheld.empty() ? "" : ",") + channel;
+      continue;
+    }
     NewDelivery nd;
     nd.delivery.id = delivery_id_for(item.id, channel);
     nd.delivery.item_id = item.id;
@@ -296,11 +349,14 @@ Result<void> ItemStore::fan_out(RedisConnection& conn, const Item& item) {
     nd.publish_at = item.publish_at;
     deliveries.push_back(std::move(nd));
   }
-  if (auto added = queue_.enqueue(conn, deliveries); !added) return added.error();
+  if (!deliveries.empty()) {
+    if (auto added = queue_.enqueue(conn, deliveries); !added) return added.error();
+  }
+  // With nothing to send the item is final at once: "queued" would wait for deliveries forever.
+  const char* state = deliveries.empty() ? "withheld" : scheduled ? "scheduled" : "queued";
   auto reply = kFanoutDoneScript.run(
       conn, {key("item:" + item.id), key("fanout"), audit_.item_stream(item.id)},
-      {item.id, scheduled ? "scheduled" : "queued", std::to_string(to_unix_ms(now)),
-       retention_seconds_});
+      {item.id, state, std::to_string(to_unix_ms(now)), retention_seconds_, withheld});
   return check_reply(reply, "recording a fan-out");
 }
 
@@ -487,10 +543,37 @@ Result<RetractResult> ItemStore::retract(RedisConnection& conn, const std::strin
   result.retracted_by = reply_string(*reply, 2);
   result.reason = reply_string(*reply, 3);
   if (result.state != "retracted") return result;
+  // Before the recalls: from here on no correction of it can be approved (review() checks the
+  // original), and those under review leave it, so none brings the alert back.
+  auto withdrawn = withdraw_corrections(conn, item_id, result.retracted_by, result.reason);
+  if (!withdrawn) return withdrawn.error();
+  result.withdrawn_corrections = std::move(*withdrawn);
   auto plan = settle_retraction(conn, (*stored)->item, result.retracted_by, result.reason);
   if (!plan) return plan.error();
   result.plan = std::move(*plan);
   return result;
+}
+
+Result<std::vector<std::string>> ItemStore::withdraw_corrections(RedisConnection& conn,
+                                                                 const std::string& item_id,
+                                                                 const std::string& who,
+                                                                 const std::string& reason) {
+  auto members = conn.command({"SMEMBERS", key("corrections:" + item_id)});
+  if (!members) return members.error();
+  if (members->is_error()) return Error::retryable("listing corrections: " + members->str);
+  std::vector<std::string> withdrawn;
+  const std::string why = "the item it corrects (" + item_id + ") was retracted: " + reason;
+  for (const auto& member : members->elements) {
+    auto reply = kWithdrawCorrectionScript.run(
+        conn, {key("item:" + member.str), audit_.item_stream(member.str)},
+        {member.str, who, why, std::to_string(clock_.now_ms()), retention_seconds_});
+    if (auto checked = check_reply(reply, "withdrawing a correction"); !checked) {
+      return checked.error();
+    }
+    if (reply->integer == 1) withdrawn.push_back(member.str);
+  }
+  std::sort(withdrawn.begin(), withdrawn.end());
+  return withdrawn;
 }
 
 Result<std::vector<RecallPlanEntry>> ItemStore::settle_retraction(RedisConnection& conn,
@@ -575,6 +658,9 @@ Result<int> ItemStore::recover_retractions(RedisConnection& conn,
       (void)conn.command({"ZREM", key("retracting"), id_value.str});
       continue;
     }
+    auto withdrawn =
+        withdraw_corrections(conn, id_value.str, fields->elements[0].str, fields->elements[1].str);
+    if (!withdrawn) return withdrawn.error();
     auto plan =
         settle_retraction(conn, (*stored)->item, fields->elements[0].str, fields->elements[1].str);
     if (!plan) return plan.error();

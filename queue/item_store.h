@@ -5,7 +5,8 @@
 // Review (两级审核): an item is stored as "pending_review"; approvals from distinct users, never
 // its author, are recorded by one script which, at the required number, makes the item "approved"
 // and records its fan-out as pending in the same step. A rejection makes it "rejected" for good.
-// States: pending_review → approved → queued | scheduled, or pending_review → rejected.
+// States: pending_review → approved → queued | scheduled | withheld (a drill with no channel to
+// go to), or pending_review → rejected.
 // Recall: approved | queued | scheduled → retracted (retract()); pending_review → withdrawn
 // (nothing went out: it just leaves review for good). Rejected, withdrawn and retracted are final.
 //
@@ -17,10 +18,12 @@
 //   <p>{items}:fanout      ZSET id -> ms when its fan-out was requested (pending fan-outs)
 //   <p>{items}:idem:<user>:<key>  STRING "<id> <sha256 of body>", expires after a day
 //   <p>{items}:retracting  ZSET id -> ms of a retraction that may still be unfinished
+//   <p>{items}:corrections:<id>  SET ids of the corrections submitted for item <id>
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -106,6 +109,8 @@ struct RetractResult {
   bool already = false;  // it was so before this call (nothing new was done)
   std::string retracted_by, reason;
   std::vector<RecallPlanEntry> plan;  // one per channel of the item (empty when withdrawn)
+  // Corrections of the item that were under review and were withdrawn by this call.
+  std::vector<std::string> withdrawn_corrections;
 };
 
 struct CreateResult {
@@ -127,14 +132,23 @@ class ItemStore {
 
   // Records one review atomically. Refusals are invalid_input errors with code "not_found",
   // "self_approval" (the author), "already_reviewed" (this user did) or "not_pending" (the item
-  // is no longer under review). When the approvals reach the number required for the item's kind
+  // is no longer under review), "original_retracted" (approving a correction of an item
+  // retracted meanwhile). When the approvals reach the number required for the item's kind
   // the item becomes "approved" and its fan-out is recorded as pending in the same step; the
   // caller then runs fan_out() (or the recovery loop does).
   Result<ReviewResult> review(RedisConnection& conn, const ReviewRequest& request);
 
   // Turns an approved item into one delivery per channel (idempotent) and marks it
-  // queued/scheduled (audited once, however often it runs).
+  // queued/scheduled (audited once, however often it runs). A drill gets no delivery on the
+  // channels of withhold_drills_on() (audited as "drill_withheld"); with none left it becomes
+  // "withheld", a final state.
   Result<void> fan_out(RedisConnection& conn, const Item& item);
+
+  // The channels on which a drill (status "exercise") is not sent at all (config
+  // channels.<name>.drills "withheld"). None by default.
+  void withhold_drills_on(std::set<std::string> channels) {
+    drills_withheld_on_ = std::move(channels);
+  }
 
   // Re-runs fan-outs requested more than `older_than` ago and not finished (after a crash).
   Result<int> recover_fanouts(RedisConnection& conn, std::chrono::milliseconds older_than);
@@ -148,6 +162,9 @@ class ItemStore {
   // published or in flight. An item still under review becomes "withdrawn" instead. Idempotent:
   // a repeated call answers the same state (already = true) and re-runs the cancels and recalls,
   // which change nothing twice (so it also finishes a retraction a crash interrupted).
+  // Corrections of a retracted item still under review become "withdrawn" (audited with the
+  // reason), and review() refuses to approve one ("original_retracted"): a correction published
+  // after the Cancel would bring the alert back.
   // Refusals (invalid_input): "not_found"; "not_retractable" (rejected). An empty reason is
   // refused with field "reason".
   Result<RetractResult> retract(RedisConnection& conn, const std::string& item_id,
@@ -172,6 +189,11 @@ class ItemStore {
 
  private:
   std::string key(const std::string& suffix) const;
+  // Withdraws the corrections of `item_id` still under review; their ids.
+  Result<std::vector<std::string>> withdraw_corrections(RedisConnection& conn,
+                                                        const std::string& item_id,
+                                                        const std::string& who,
+                                                        const std::string& reason);
   // The per-channel half of retract(): cancels, recall deliveries, then the plan as it stands.
   Result<std::vector<RecallPlanEntry>> settle_retraction(RedisConnection& conn, const Item& item,
                                                          const std::string& who,
@@ -181,6 +203,7 @@ class ItemStore {
   const Clock& clock_;
   AuditLog audit_;
   std::string retention_seconds_;
+  std::set<std::string> drills_withheld_on_;
 };
 
 // A new item id: 26 characters, sortable by creation time (48-bit ms + 80 random bits, Crockford

@@ -67,6 +67,17 @@ struct Failures {
   }
 };
 
+// A drill reaches the media channel only when its drills are "marked" (CAP status Exercise is
+// not enough: feed readers and e-mail show the title): every text it carries starts with the mark.
+Item drill_marked(Item item) {
+  if (item.status != "exercise") return item;
+  const std::string mark(kDrillPrefix);
+  item.title = mark + item.title;
+  if (!item.summary.empty()) item.summary = mark + item.summary;
+  if (!item.body.empty()) item.body = mark + item.body;
+  return item;
+}
+
 std::string email_text(const Item& item, const std::string& cap_link) {
   std::string text = item.title + "\n\n";
   if (!item.summary.empty()) text += item.summary + "\n\n";
@@ -385,7 +396,7 @@ Result<PublishReceipt> MediaChannel::do_publish(const Delivery& delivery) {
                                       ": payload is not an item: " + parsed.error().message),
                      "bad_payload");
   }
-  const Item& item = *parsed;
+  const Item item = drill_marked(*parsed);
   const std::string item_id = item.id.empty() ? delivery.item_id : item.id;
 
   auto done = store_->done_steps(delivery.id);
@@ -460,7 +471,8 @@ Result<PublishReceipt> MediaChannel::do_publish(const Delivery& delivery) {
     const char* tag = !item.corrects.empty()         ? "【更正】"
                       : item.kind == ItemKind::alert ? "【海外安全提醒】"
                                                      : "";
-    email.subject = tag + item.title;
+    email.subject = item.status == "exercise" ? std::string(kDrillPrefix) + tag + parsed->title
+                                              : tag + item.title;
     email.text_body = email_text(item, cap_link);
     email.message_id = message_id(delivery);
   }

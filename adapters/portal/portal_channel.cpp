@@ -13,6 +13,7 @@
 
 #include "adapters/url.h"
 #include "core/digest.h"
+#include "core/item.h"
 #include "core/json_fields.h"
 #include "core/markup.h"
 
@@ -221,9 +222,16 @@ Result<std::string> portal_submission_body(const Delivery& delivery,
   const std::string category = item.value("category", delivery.category);
   put("kind", kind == "alert" ? "alert" : (category == "regulation" ? "notice" : "news"));
   body["channel"] = settings.column;
-  put("title", item.value("title", ""));
-  put("summary", item.value("summary", ""));
-  put("body", to_html(item.value("body", "")));
+  // A drill goes out only on a channel whose drills are "marked": then nothing of it reads as real.
+  const std::string mark =
+      item.value("status", "") == "exercise" ? std::string(kDrillPrefix) : std::string();
+  const auto marked = [&](const char* key) {
+    const std::string text = item.value(key, "");
+    return text.empty() ? text : mark + text;
+  };
+  put("title", mark + item.value("title", ""));
+  put("summary", marked("summary"));
+  put("body", to_html(marked("body")));
   if (item.contains("link")) put("link", item["link"]);
   // The time it is meant to appear; an immediate item takes its acceptance time, never "now",
   // so the body (and its signature's hash) is the same on every retry.

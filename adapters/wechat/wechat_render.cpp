@@ -154,14 +154,23 @@ Result<WechatArticle> render_wechat_article(const json& item, std::string_view a
                                             const WechatArticleLimits& limits) {
   if (auto checked = check_item(item); !checked) return checked.error();
   WechatArticle article;
-  article.title = wechat_truncate(one_line(string_field(item, "title")), limits.title_chars);
+  // A drill goes out only on a channel whose drills are "marked", and then no text of it may read
+  // as real: the prefix is kept whole and the rest is cut to fit after it.
+  const bool drill = string_field(item, "status") == "exercise";
+  const std::string mark = drill ? std::string(kDrillPrefix) : std::string();
+  auto marked = [&](const std::string& text, std::size_t max_chars) {
+    const std::size_t used = wechat_length(mark);
+    return mark + wechat_truncate(text, max_chars > used ? max_chars - used : 0);
+  };
+  article.title = marked(one_line(string_field(item, "title")), limits.title_chars);
   article.author = wechat_truncate(one_line(author), limits.author_chars);
   std::string digest = one_line(string_field(item, "summary"));
   if (digest.empty()) digest = one_line(string_field(item, "body"));
-  article.digest = wechat_truncate(digest, limits.digest_chars);
+  article.digest = marked(digest, limits.digest_chars);
   article.content_source_url = item_link(item);
 
   std::vector<std::string> head;  // paragraphs that are never cut (the alert facts)
+  if (drill) head.push_back(mark);
   if (string_field(item, "kind") == "alert") {
     const AlertLines lines = alert_lines(item);
     for (const std::string* line : {&lines.level, &lines.areas}) {
@@ -220,8 +229,11 @@ Result<std::string> render_wechat_text(const json& item, std::size_t max_chars) 
   const std::string link = item_link(item);
   if (!link.empty()) tail += "\n详情：" + link;
 
+  // A drill's text is marked as one (see render_wechat_article); the frame below counts it.
+  const std::string mark =
+      string_field(item, "status") == "exercise" ? std::string(kDrillPrefix) : std::string();
   auto head_of = [&](const std::string& t) {
-    return alert ? std::string(kAlertPrefix) + t : "【" + t + "】";
+    return mark + (alert ? std::string(kAlertPrefix) + t : "【" + t + "】");
   };
   const std::size_t tail_length = wechat_length(tail);
   const std::size_t frame = wechat_length(head_of("")) + 1;  // the prefix and "\n" before the text

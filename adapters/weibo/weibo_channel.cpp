@@ -260,6 +260,8 @@ Result<std::string> render_weibo_status(const json& item, std::string_view item_
   } else {
     main = title.empty() ? text : "【" + title + "】" + text;
   }
+  // A drill reaches a channel only when its drills are "marked"; it must never read as real.
+  if (string_field(item, "status") == "exercise") main = std::string(kDrillPrefix) + main;
 
   const std::size_t budget = settings.max_chars - link_length - 1;  // 1: the space before it
   if (weibo_length(main) > budget) {

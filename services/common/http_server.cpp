@@ -32,6 +32,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/utf8.h"
+
 namespace herald {
 
 namespace asio = boost::asio;
@@ -43,8 +45,10 @@ namespace {
 
 // A JSON string literal. Written out here rather than with nlohmann/json, which would add
 // noticeably to the compile time of this already heavy translation unit.
-std::string json_string(std::string_view text) {
+std::string json_string(std::string_view raw) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Messages may quote a platform's answer; JSON must be UTF-8 whatever it sent.
+  const std::string text = to_valid_utf8(raw);
   std::string out = "\"";
   for (char c : text) {
     auto byte = static_cast<unsigned char>(c);

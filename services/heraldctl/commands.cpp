@@ -313,7 +313,9 @@ void Cli::add_submit() {
                   "RFC 3339 time with offset, e.g. 2026-11-29T08:00:00+08:00");
   sub->add_option("--classification", i.classification,
                   "default public (anything else is refused)");
-  sub->add_flag("--exercise", i.exercise, "a drill (status exercise): never counted in reports");
+  sub->add_flag("--exercise", i.exercise,
+                "a drill (status exercise): withheld, or sent marked 【演练】, as each "
+                "channel's drills key says; never counted in reports");
   sub->add_option("--level", i.level,
                   "alert: caution (注意安全), reconsider (谨慎前往), avoid (暂勿前往)");
   sub->add_option("--severity", i.severity,
@@ -875,7 +877,8 @@ void Cli::add_wait() {
   CLI::App* sub = subcommand(
       "wait",
       "poll an item until it reaches a state (for scripts). Stops early with exit 1 when the "
-      "item ends elsewhere: rejected or retracted, or failed/partially_failed while waiting for "
+      "item ends elsewhere: rejected, retracted or withheld (a drill sent nowhere), or "
+      "failed/partially_failed while waiting for "
       "published");
   sub->add_option("id", o->id, "item id")->required();
   sub->add_option("--state", o->state, "the state to wait for (default published)");
@@ -887,7 +890,7 @@ void Cli::add_wait() {
   runners_[sub] = [o](ApiClient& client) {
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(static_cast<long long>(o->timeout_s * 1000));
-    std::set<std::string> final_elsewhere = {"rejected", "retracted"};
+    std::set<std::string> final_elsewhere = {"rejected", "retracted", "withheld"};
     if (o->state == "published") final_elsewhere.insert({"failed", "partially_failed"});
     final_elsewhere.erase(o->state);
     std::string last_state;

@@ -62,6 +62,29 @@ ServerResponse unreplicated(const std::string& what, const std::string& retry, c
                                    ", so it is not yet safe from a failover; " + retry);
 }
 
+// Fields only Herald sets. Taken from a submission, "corrects" would make the item a correction
+// without any of the checks of POST /v1/items/{id}/corrections, and the others would let a client
+// forge an item's identity, authorship or review.
+constexpr const char* kServerOnlyFields[] = {"corrects",           "id",         "author",
+                                             "created_at",         "state",      "approvals",
+                                             "approvals_required", "deliveries", "recalls"};
+
+std::optional<ServerResponse> refuse_server_only_fields(const json& body) {
+  if (!body.is_object()) return std::nullopt;
+  for (const char* field : kServerOnlyFields) {
+    if (!body.contains(field)) continue;
+    const std::string name = field;
+    const std::string why =
+        name == "corrects"
+            ? "a correction is submitted with POST /v1/items/{id}/corrections, which checks it "
+              "against the item it corrects"
+            : "Herald sets it itself";
+    return ServerResponse::error(422, "validation_failed",
+                                 "\"" + name + "\" cannot be submitted: " + why, name);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string item_overall_state(const std::string& stored_state,
@@ -79,7 +102,7 @@ ServerResponse gate_refusal(const GateVerdict& verdict) {
     }
     error["details"] = std::move(details);
   }
-  return ServerResponse::json(422, json{{"error", std::move(error)}}.dump());
+  return json_response(422, json{{"error", std::move(error)}});
 }
 
 ServerResponse Api::handle(const ServerRequest& request) {
@@ -155,6 +178,7 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
   if (!is_json_request(request)) return not_json();
   auto body = parse_json_body(request.body);
   if (!body) return error_response(body.error());
+  if (auto refused = refuse_server_only_fields(*body)) return *refused;
   // A CMS's own approval record (publisher only, when config allows): never part of the item.
   std::optional<nlohmann::json> record_json;
   if (body->is_object() && body->contains("approval_record")) {
@@ -227,7 +251,7 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
     r.headers.emplace_back("Location", std::string(kItemsPath) + "/" + created->id);
     return r;
   }
-  auto response = ServerResponse::json(201, json{{"id", created->id}, {"state", state}}.dump());
+  auto response = json_response(201, json{{"id", created->id}, {"state", state}});
   response.headers.emplace_back("Location", std::string(kItemsPath) + "/" + created->id);
   if (created->replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
   return response;
@@ -277,7 +301,7 @@ ServerResponse Api::get_item(const std::string& id) {
   json recall_list = json::array();
   for (const auto& record : *recalls) recall_list.push_back(delivery_json(record));
   out["recalls"] = std::move(recall_list);
-  return ServerResponse::json(200, out.dump());
+  return json_response(200, out);
 }
 
 ServerResponse Api::review_item(const ServerRequest& request, const std::string& id,
@@ -322,12 +346,11 @@ ServerResponse Api::review_item(const ServerRequest& request, const std::string&
                         "GET /v1/items/" + id + " shows it (a repeated review is refused)",
                         replicated.error());
   }
-  return ServerResponse::json(201, json{{"id", id},
-                                        {"state", state},
-                                        {"decision", review.decision},
-                                        {"approvals", reviewed->approvals},
-                                        {"approvals_required", reviewed->required}}
-                                       .dump());
+  return json_response(201, json{{"id", id},
+                                 {"state", state},
+                                 {"decision", review.decision},
+                                 {"approvals", reviewed->approvals},
+                                 {"approvals_required", reviewed->required}});
 }
 
 ServerResponse Api::item_audit(const std::string& id) {
@@ -359,7 +382,7 @@ ServerResponse Api::item_audit(const std::string& id) {
     for (const auto& [field, value] : e.fields) j[field] = value;
     list.push_back(std::move(j));
   }
-  return ServerResponse::json(200, json{{"item_id", id}, {"events", std::move(list)}}.dump());
+  return json_response(200, json{{"item_id", id}, {"events", std::move(list)}});
 }
 
 }  // namespace herald

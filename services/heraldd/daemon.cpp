@@ -31,12 +31,8 @@ Result<void> gate_delivery(const SharedContentGate& gate, const Delivery& delive
   };
   const auto payload = nlohmann::json::parse(delivery.payload, nullptr, false);
   if (!payload.is_object()) return fail("the delivery's payload is not an item: not checked");
-  auto text = [&](const char* key, const char* fallback) {
-    const auto it = payload.find(key);
-    return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
-  };
-  const GateVerdict verdict = gate.get()->check(text("classification", "public"), text("title", ""),
-                                                text("summary", ""), text("body", ""));
+  // The whole payload, extras included: every field of it reaches some channel.
+  const GateVerdict verdict = gate.get()->check_json(payload);
   if (verdict.allowed) return ok();
   return fail("held by the content gate (" + verdict.code + "): " + verdict.message);
 }
@@ -92,6 +88,11 @@ Result<void> Daemon::start() {
   items_ = std::make_unique<ItemStore>(
       config_.redis.key_prefix, *queue_, clock_,
       std::chrono::duration_cast<std::chrono::seconds>(qo.audit_retention));
+  std::set<std::string> drills_withheld;
+  for (const auto& [name, channel] : config_.channels) {
+    if (channel.drills == "withheld") drills_withheld.insert(name);
+  }
+  items_->withhold_drills_on(std::move(drills_withheld));
   audit_ = std::make_unique<AuditLog>(config_.redis.key_prefix);
   stats_ =
       std::make_unique<StatsStore>(config_.redis.key_prefix, config_.office.utc_offset_minutes);

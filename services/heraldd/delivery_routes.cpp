@@ -124,7 +124,7 @@ ServerResponse DeliveryRoutes::list_dead(const ServerRequest& request) {
   }
   json out = {{"deliveries", std::move(list)}, {"next_cursor", nullptr}};
   if (more && !merged.empty()) out["next_cursor"] = encode_cursor(merged.back().position);
-  return ServerResponse::json(200, out.dump());
+  return json_response(200, out);
 }
 
 ServerResponse DeliveryRoutes::replay(const std::string& delivery_id, const AuthUser& user) {
@@ -140,8 +140,8 @@ ServerResponse DeliveryRoutes::replay(const std::string& delivery_id, const Auth
     if (e.code == "not_dead") return ServerResponse::error(409, "not_dead", e.message, "id");
     return error_response(e);
   }
-  return ServerResponse::json(
-      202, json{{"id", delivery_id}, {"state", "queued"}, {"replayed_by", user.name}}.dump());
+  return json_response(202,
+                       json{{"id", delivery_id}, {"state", "queued"}, {"replayed_by", user.name}});
 }
 
 }  // namespace herald

@@ -153,7 +153,7 @@ ServerResponse ItemListRoutes::list(const ServerRequest& request) {
   } else {
     out["next_cursor"] = nullptr;
   }
-  return ServerResponse::json(200, out.dump());
+  return json_response(200, out);
 }
 
 }  // namespace herald

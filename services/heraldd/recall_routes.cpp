@@ -99,8 +99,9 @@ ServerResponse RecallRoutes::retract(const ServerRequest& request, const std::st
                     {"already", result->already},
                     {"retracted_by", result->retracted_by},
                     {"reason", result->reason},
-                    {"channels", plan_json(*result)}};
-  return ServerResponse::json(202, out.dump());
+                    {"channels", plan_json(*result)},
+                    {"withdrawn_corrections", result->withdrawn_corrections}};
+  return json_response(202, out);
 }
 
 ServerResponse RecallRoutes::correct(const ServerRequest& request, const std::string& id,
@@ -180,8 +181,8 @@ ServerResponse RecallRoutes::correct(const ServerRequest& request, const std::st
     if (!again) return error_response(again.error());
     if (*again) new_state = (*again)->state;
   }
-  auto response = ServerResponse::json(
-      201, json{{"id", created->id}, {"state", new_state}, {"corrects", id}}.dump());
+  auto response =
+      json_response(201, json{{"id", created->id}, {"state", new_state}, {"corrects", id}});
   response.headers.emplace_back("Location", std::string(kItemsPrefix) + created->id);
   if (created->replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
   return response;

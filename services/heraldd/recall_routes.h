@@ -1,4 +1,4 @@
-// RecallRoutes: taking back what was published (DESIGN.md §3 "Recall", issue 4 item 5):
+// RecallRoutes: taking back what was published (DESIGN.md §3 "Recall"):
 // POST /v1/items/{id}/retract and POST /v1/items/{id}/corrections. Matches only those paths.
 #pragma once
 
@@ -29,7 +29,9 @@ struct RecallDeps {
 // or "withdrawn" for an item still under review) and the per-channel plan: each delivery's state
 // and what happens to it ("cancelled": it never went out; "recall": a recall delivery withdraws
 // it, with that recall's id and state). Repeating it answers the same ("already": true) and
-// queues nothing twice. 404 unknown item, 409 a rejected item (never approved), 422 no reason.
+// queues nothing twice. Corrections of it still under review are withdrawn (their ids in
+// "withdrawn_corrections"), and one can no longer be approved (409 "original_retracted").
+// 404 unknown item, 409 a rejected item (never approved), 422 no reason.
 //
 // POST /v1/items/{id}/corrections (duty_officer, drafter): body = the fields that change (merged
 // over the original's; "channels" may only narrow the original's). Only an alert can be

@@ -1,5 +1,7 @@
 #include "services/heraldd/routes.h"
 
+#include <nlohmann/json.hpp>
+
 namespace herald {
 
 std::optional<ServerResponse> require_roles(const AuthUser* user,
@@ -42,7 +44,7 @@ ServerResponse error_response(const Error& error) {
       if (error.code == "idempotency_conflict") status = 409;
       if (error.code == "not_found") status = 404;
       if (error.code == "self_approval" || error.code == "already_reviewed" ||
-          error.code == "not_pending") {
+          error.code == "not_pending" || error.code == "original_retracted") {
         status = 409;
       }
       return ServerResponse::error(status, error.code.empty() ? "validation_failed" : error.code,
@@ -55,6 +57,11 @@ ServerResponse error_response(const Error& error) {
     default:
       return ServerResponse::error(500, "internal", error.message);
   }
+}
+
+ServerResponse json_response(int status, const nlohmann::json& body) {
+  return ServerResponse::json(status,
+                              body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace herald

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 
@@ -37,5 +38,9 @@ ServerResponse not_json();
 
 // Maps an Error onto the status and body the API answers with.
 ServerResponse error_response(const Error& error);
+
+// A JSON answer. Strings that are not UTF-8 (a platform's text that slipped through unrepaired)
+// come out with U+FFFD instead of throwing: one bad byte must not turn an answer into a 500.
+ServerResponse json_response(int status, const nlohmann::json& body);
 
 }  // namespace herald

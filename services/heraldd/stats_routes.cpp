@@ -310,7 +310,7 @@ ServerResponse StatsRoutes::stats(const ServerRequest& request) {
               {"utc_offset_minutes", stats_.utc_offset_minutes()},
               {"rows", json::array()}};
   for (const auto& row : *rows) out["rows"].push_back(row_json(row, q.group_by));
-  return ServerResponse::json(200, out.dump());
+  return json_response(200, out);
 }
 
 ServerResponse StatsRoutes::reconcile(const ServerRequest& request, const AuthUser& user) {
@@ -340,13 +340,12 @@ ServerResponse StatsRoutes::reconcile(const ServerRequest& request, const AuthUs
                            {"counted", d.counted},
                            {"ledger", d.ledger}});
   }
-  return ServerResponse::json(200, json{{"ok", report->ok},
-                                        {"from", from},
-                                        {"to", to},
-                                        {"differences", std::move(differences)},
-                                        {"ledger_entries", report->ledger_entries},
-                                        {"settled", report->settled}}
-                                       .dump());
+  return json_response(200, json{{"ok", report->ok},
+                                 {"from", from},
+                                 {"to", to},
+                                 {"differences", std::move(differences)},
+                                 {"ledger_entries", report->ledger_entries},
+                                 {"settled", report->settled}});
 }
 
 ServerResponse StatsRoutes::reconcile_platforms(const ServerRequest& request,
@@ -435,15 +434,14 @@ ServerResponse StatsRoutes::reconcile_platforms(const ServerRequest& request,
             {"from", report->last_clean->from},
             {"to", report->last_clean->to}};
   }
-  return ServerResponse::json(200, json{{"ok", report->ok},
-                                        {"against", "platforms"},
-                                        {"from", from},
-                                        {"to", to},
-                                        {"repair", report->repair},
-                                        {"repaired", report->repaired},
-                                        {"channels", std::move(channels)},
-                                        {"last_clean", std::move(last)}}
-                                       .dump());
+  return json_response(200, json{{"ok", report->ok},
+                                 {"against", "platforms"},
+                                 {"from", from},
+                                 {"to", to},
+                                 {"repair", report->repair},
+                                 {"repaired", report->repaired},
+                                 {"channels", std::move(channels)},
+                                 {"last_clean", std::move(last)}});
 }
 
 ServerResponse StatsRoutes::import(const ServerRequest& request, const AuthUser& user) {
@@ -475,22 +473,21 @@ ServerResponse StatsRoutes::import(const ServerRequest& request, const AuthUser&
                                   std::to_string(first.line) + "): " + first.message},
                   {"field", where},
                   {"details", std::move(details)}};
-    return ServerResponse::json(422, json{{"error", std::move(error)}}.dump());
+    return json_response(422, json{{"error", std::move(error)}});
   }
   auto conn = redis_.acquire();
   if (!conn) return error_response(conn.error());
   auto summary = stats_.import_records(**conn, parsed.records, user.name, dry_run);
   if (!summary) return error_response(summary.error());
-  return ServerResponse::json(200, json{{"dry_run", dry_run},
-                                        {"import_id", sha256_hex(request.body).substr(0, 16)},
-                                        {"rows", summary->rows},
-                                        {"new_items", summary->new_items},
-                                        {"already_imported", summary->already_imported},
-                                        {"deliveries", summary->deliveries},
-                                        {"items_by_year", summary->items_by_year},
-                                        {"deliveries_by_channel", summary->deliveries_by_channel},
-                                        {"item_ids", summary->item_ids}}
-                                       .dump());
+  return json_response(200, json{{"dry_run", dry_run},
+                                 {"import_id", sha256_hex(request.body).substr(0, 16)},
+                                 {"rows", summary->rows},
+                                 {"new_items", summary->new_items},
+                                 {"already_imported", summary->already_imported},
+                                 {"deliveries", summary->deliveries},
+                                 {"items_by_year", summary->items_by_year},
+                                 {"deliveries_by_channel", summary->deliveries_by_channel},
+                                 {"item_ids", summary->item_ids}});
 }
 
 }  // namespace herald

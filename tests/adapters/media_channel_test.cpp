@@ -420,3 +420,22 @@ TEST_CASE("a feed keeps only its newest entries", "[media][sim]") {
   CHECK(w.feed("notices").size() == 5);
   CHECK(w.feed(herald::kCapFeedName).empty());
 }
+
+TEST_CASE("a drill is marked 【演练】 in the feeds, the CAP headline and the e-mail",
+          "[media][sim]") {
+  World w;
+  auto item = alert_item("01jd6v3m00000000000000000d", "泰国南部安全提醒");
+  item.status = "exercise";
+  REQUIRE(w.channel->publish(delivery_for(item)));
+
+  REQUIRE(w.feed("news").size() == 1);
+  CHECK(w.feed("news")[0].title == "【演练】泰国南部安全提醒");
+  CHECK(w.feed("news")[0].summary == "【演练】提醒中国公民注意安全");
+  const std::string xml = w.cap_xml(item.id);
+  CHECK(xml.find("<status>Exercise</status>") != std::string::npos);
+  CHECK(xml.find("<headline>【演练】泰国南部安全提醒</headline>") != std::string::npos);
+  const json mail = w.published("smtp");
+  REQUIRE(mail["count"] == 1);
+  CHECK_THAT(mail["items"][0]["subject"].get<std::string>(),
+             Catch::StartsWith("【演练】【海外安全提醒】泰国南部安全提醒"));
+}

@@ -531,3 +531,15 @@ TEST_CASE("PortalChannel looks a submission up by its Idempotency-Key after an a
     CHECK(sent->remote_id == records.at("items").at(0).at("id"));
   }
 }
+
+TEST_CASE("a drill's title, summary and body start with 【演练】", "[adapters][portal]") {
+  PortalSettings settings = settings_for("https://portal.example.gov.cn");
+  json item = item_for("it-1");
+  item["status"] = "exercise";
+  auto body = herald::portal_submission_body(delivery_for("it-1", 1, item), settings);
+  REQUIRE(body.ok());
+  const json parsed = json::parse(*body);
+  CHECK(parsed.at("title") == "【演练】关于开展安全检查的通知");
+  CHECK(parsed.at("summary") == "【演练】摘要");
+  CHECK(parsed.at("content_html") == "<p>【演练】第一段 &lt;b&gt;</p><p>第二段 &amp; more</p>");
+}

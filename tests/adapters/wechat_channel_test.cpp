@@ -727,3 +727,34 @@ TEST_CASE("WechatChannel in publish mode defers on quotas and dead-letters faile
     }
   }
 }
+
+TEST_CASE("every text of a drill starts with 【演练】", "[adapters][wechat]") {
+  json alert = item_json("a1", "泰国南部安全提醒", "谨慎前往。", "alert");
+  alert["status"] = "exercise";
+
+  SECTION("the text message, still within the limit") {
+    auto text = herald::render_wechat_text(alert, 600);
+    REQUIRE(text.ok());
+    CHECK_THAT(*text, Catch::StartsWith("【演练】【海外安全提醒】泰国南部安全提醒\n谨慎前往。"));
+    alert["summary"] = repeat("泰国南部发生爆炸", 100);
+    auto cut = herald::render_wechat_text(alert, 120);
+    REQUIRE(cut.ok());
+    CHECK(herald::wechat_length(*cut) == 120);
+    CHECK_THAT(*cut, Catch::StartsWith("【演练】【海外安全提醒】"));
+  }
+  SECTION("the article's title, digest and content; the mark is never cut") {
+    alert["title"] = repeat("泰", 40);
+    auto article = herald::render_wechat_article(alert, "外事办", {});
+    REQUIRE(article.ok());
+    CHECK_THAT(article->title, Catch::StartsWith("【演练】泰泰"));
+    CHECK(herald::wechat_length(article->title) <= 32);
+    CHECK_THAT(article->digest, Catch::StartsWith("【演练】谨慎前往。"));
+    CHECK_THAT(article->content, Catch::StartsWith("<p><strong>【演练】</strong></p>"));
+  }
+  SECTION("an actual alert is not marked") {
+    alert["status"] = "actual";
+    auto text = herald::render_wechat_text(alert, 600);
+    REQUIRE(text.ok());
+    CHECK_THAT(*text, Catch::StartsWith("【海外安全提醒】"));
+  }
+}

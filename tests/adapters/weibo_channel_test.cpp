@@ -618,3 +618,18 @@ TEST_CASE("WeiboChannels sharing one Redis rate limiter stop at the budget witho
     CHECK(weibo_published(sim.url).at("requests") == 3);
   }
 }
+
+TEST_CASE("a drill's status starts with 【演练】 and still fits the limit", "[adapters][weibo]") {
+  WeiboSettings s = settings_for("https://api.weibo.com");
+  json item = item_json("it-1", "泰国南部安全提醒", repeat("长", 200), "alert");
+  item["status"] = "exercise";
+  auto status = herald::render_weibo_status(item, "it-1", s);
+  REQUIRE(status.ok());
+  CHECK_THAT(*status, Catch::StartsWith("【演练】【海外安全提醒】泰国南部安全提醒"));
+  CHECK(herald::weibo_length(*status) == 140);
+
+  item["status"] = "actual";
+  auto actual = herald::render_weibo_status(item, "it-1", s);
+  REQUIRE(actual.ok());
+  CHECK_THAT(*actual, Catch::StartsWith("【海外安全提醒】"));
+}

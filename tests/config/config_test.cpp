@@ -107,7 +107,8 @@ TEST_CASE("Comments are accepted and values are read into the typed structs", "[
         "token_sha256": "9DE6A7644E99D4D3C20ED264225C8F6C2C057343FEA0D3193BF5DF9C8F2E26D1"}]},
       "channels": {"weibo": {"enabled": false, "concurrency": 2, "api_base": "http://x",
                              "rate_limit": {"per_hour": 150}},
-                   "webhook": {"url": "http://h", "defer": {"processing_max_ms": 60000}}},
+                   "webhook": {"url": "http://h", "defer": {"processing_max_ms": 60000},
+                               "drills": "marked"}},
       "log": {"level": "debug", "format": "json"}
     })");
   CHECK(c.http.listen == "[::1]:0");
@@ -133,6 +134,10 @@ TEST_CASE("Comments are accepted and values are read into the typed structs", "[
   CHECK(weibo.defer_processing_max_ms == 72LL * 3600 * 1000);
   CHECK(c.channels.at("webhook").defer_processing_max_ms == 60000);
   CHECK_FALSE(c.channels.at("webhook").settings.contains("defer"));
+  // Drills are withheld unless a channel says they go out marked.
+  CHECK(weibo.drills == "withheld");
+  CHECK(c.channels.at("webhook").drills == "marked");
+  CHECK_FALSE(c.channels.at("webhook").settings.contains("drills"));
   CHECK(c.channels.at("webhook").enabled);
   CHECK(c.enabled_channels() == std::set<std::string>{"webhook"});
   CHECK(c.log.format == "json");
@@ -235,6 +240,8 @@ TEST_CASE("Wrong types, values out of range and bad enums name the key and what 
       // bad enums and malformed values
       {R"({"log": {"level": "verbose"}})", "log.level", "trace, debug, info"},
       {R"({"log": {"format": "xml"}})", "log.format", "text, json"},
+      {R"({"channels": {"weibo": {"drills": "silent"}}})", "channels.weibo.drills",
+       "withheld, marked"},
       {R"({"http": {"listen": "localhost"}})", "http.listen", "host:port"},
       {R"({"http": {"listen": "0.0.0.0:99999"}})", "http.listen", "host:port"},
       {R"({"redis": {"url": "http://127.0.0.1:6379"}})", "redis.url", "redis://host:port/db"},

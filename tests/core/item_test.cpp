@@ -104,6 +104,15 @@ TEST_CASE("UTF-8 validation accepts well-formed text and nothing else", "[core][
   }
 }
 
+TEST_CASE("to_valid_utf8 replaces each byte that is not UTF-8 with U+FFFD", "[core][item]") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(herald::to_valid_utf8("泰国 ok") == "泰国 ok");
+  CHECK(herald::to_valid_utf8("\xd6\xd0\xce\xc4") == fffd + fffd + fffd + fffd);  // GBK
+  CHECK(herald::to_valid_utf8("a\xE4\xB8x") == "a" + fffd + fffd + "x");
+  CHECK(herald::to_valid_utf8("end \xF0\x9F\x98") == "end " + fffd + fffd + fffd);
+  CHECK(herald::is_valid_utf8(herald::to_valid_utf8("\xED\xA0\x80\xC0\xAF\xFF")));
+}
+
 TEST_CASE("A request body is checked for UTF-8 before JSON syntax", "[core][item]") {
   SECTION("invalid UTF-8 says so, even when the JSON is broken too") {
     auto parsed = herald::parse_json_body("{\"title\": \"\xED\xA0\x80\"");

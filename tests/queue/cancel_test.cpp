@@ -379,4 +379,103 @@ TEST_CASE("a correction's deliveries are of kind correction", "[queue][retract]"
   CHECK(claimed->deliveries[1].kind == "correction");
 }
 
+TEST_CASE("retracting an alert withdraws its corrections under review, and none is approved after",
+          "[queue][retract]") {
+  StoreFixture f;
+  const Item original = f.submit({"weibo"});
+  Item correction = f.make_item(new_item_id(f.clock.now()), {"weibo"});
+  correction.corrects = original.id;
+
+  SECTION("a correction under review is withdrawn, with the reason in its audit trail") {
+    REQUIRE(f.store.create(f.conn, correction, "duty", "", ""));
+    REQUIRE(f.store.review(f.conn, ReviewRequest{correction.id, "rev", "approve", "", 2, 2}));
+    auto r = f.store.retract(f.conn, original.id, "duty", "情况已变化");
+    REQUIRE(r);
+    CHECK(r->withdrawn_corrections == std::vector<std::string>{correction.id});
+    CHECK(f.item_state(correction.id) == "withdrawn");
+    auto history = f.audit.history(f.conn, correction.id, {});
+    REQUIRE(history);
+    REQUIRE_FALSE(history->empty());
+    CHECK(history->back().event == "withdrawn");
+    CHECK(history->back().fields["reason"].find(original.id) != std::string::npos);
+    CHECK(history->back().fields["reason"].find("情况已变化") != std::string::npos);
+
+    auto second = f.store.review(f.conn, ReviewRequest{correction.id, "rev2", "approve", "", 2, 2});
+    REQUIRE_FALSE(second);
+    CHECK(second.error().code == "not_pending");
+    // Retracting again withdraws nothing more.
+    auto again = f.store.retract(f.conn, original.id, "duty", "情况已变化");
+    REQUIRE(again);
+    CHECK(again->withdrawn_corrections.empty());
+  }
+  SECTION("a correction still pending after the retraction cannot be approved") {
+    // Stored after the retraction's withdrawal ran (a request racing it): only review() stands
+    // between it and a CAP Update after the Cancel.
+    REQUIRE(f.store.retract(f.conn, original.id, "duty", "情况已变化"));
+    REQUIRE(f.store.create(f.conn, correction, "duty", "", ""));
+    auto r = f.store.review(f.conn, ReviewRequest{correction.id, "rev", "approve", "", 2, 2});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "original_retracted");
+    CHECK(f.item_state(correction.id) == "pending_review");
+    auto rejected = f.store.review(f.conn, ReviewRequest{correction.id, "rev", "reject", "", 2, 2});
+    REQUIRE(rejected);
+    CHECK(rejected->state == "rejected");
+  }
+  SECTION("corrections of an item not retracted are approved as before") {
+    REQUIRE(f.store.create(f.conn, correction, "duty", "", ""));
+    for (const char* who : {"rev", "rev2"}) {
+      REQUIRE(f.store.review(f.conn, ReviewRequest{correction.id, who, "approve", "", 2, 2}));
+    }
+    CHECK(f.item_state(correction.id) == "approved");
+  }
+}
+
+TEST_CASE("a drill gets no delivery on a channel that withholds drills", "[queue][drills]") {
+  StoreFixture f;
+  f.store.withhold_drills_on({"weibo", "wechat"});
+  auto drill = [&](std::vector<std::string> channels, const std::string& status = "exercise") {
+    Item item = f.make_item(new_item_id(f.clock.now()), std::move(channels));
+    item.status = status;
+    REQUIRE(f.store.create(f.conn, item, "duty", "", ""));
+    for (const char* who : {"rev", "rev2"}) {
+      REQUIRE(f.store.review(f.conn, ReviewRequest{item.id, who, "approve", "", 2, 2}));
+    }
+    REQUIRE(f.store.fan_out(f.conn, item));
+    REQUIRE(f.store.fan_out(f.conn, item));  // repeated by recovery: audited once
+    return item;
+  };
+  auto withheld_events = [&](const std::string& id) {
+    auto history = f.audit.history(f.conn, id, {});
+    REQUIRE(history);
+    std::vector<AuditEvent> out;
+    for (const auto& e : *history) {
+      if (e.event == "drill_withheld") out.push_back(e);
+    }
+    return out;
+  };
+
+  SECTION("withheld channels are skipped and named in the audit trail") {
+    const Item item = drill({"weibo", "portal", "wechat"});
+    CHECK(f.state(delivery_id_for(item.id, "weibo")).empty());
+    CHECK(f.state(delivery_id_for(item.id, "wechat")).empty());
+    CHECK(f.state(delivery_id_for(item.id, "portal")) == "queued");
+    CHECK(f.item_state(item.id) == "queued");
+    const auto events = withheld_events(item.id);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].fields.at("channels") == "weibo,wechat");
+  }
+  SECTION("a drill withheld everywhere is final at once") {
+    const Item item = drill({"weibo"});
+    CHECK(f.state(delivery_id_for(item.id, "weibo")).empty());
+    CHECK(f.item_state(item.id) == "withheld");
+    CHECK(withheld_events(item.id).size() == 1);
+  }
+  SECTION("an actual item goes everywhere") {
+    const Item item = drill({"weibo", "portal"}, "actual");
+    CHECK(f.state(delivery_id_for(item.id, "weibo")) == "queued");
+    CHECK(f.state(delivery_id_for(item.id, "portal")) == "queued");
+    CHECK(withheld_events(item.id).empty());
+  }
+}
+
 }  // namespace herald

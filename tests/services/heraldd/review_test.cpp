@@ -151,7 +151,61 @@ TEST_CASE("the content gate refuses classified items and blocked words, with the
     CHECK(error["details"][0] == json{{"word", "机密"}, {"field", "title"}, {"position", 2}});
     CHECK(error["details"][1] == json{{"word", "国家秘密"}, {"field", "body"}, {"position", 4}});
   }
+  SECTION("hidden and traditional spellings, in every field a channel publishes") {
+    json item = sample_alert();
+    item["title"] = "关于机\u200b密事项的提醒";  // a zero-width space inside the word
+    item["instruction"] = "切勿洩露國家秘密";    // traditional, for CAP <instruction>
+    item["attachments"] = {{{"name", "機\u0001密.pdf"}, {"url", "https://example.gov.cn/a.pdf"}}};
+    auto r = http("POST", items, kDutyToken, item.dump(), json_headers());
+    expect_error(r, 422, "blocked_content");
+    const json error = json_of(r).at("error");
+    CHECK(error.at("field") == "title");
+    REQUIRE(error.at("details").size() == 3);
+    // Positions count what the drafter typed, hidden characters included.
+    CHECK(error["details"][0] == json{{"word", "机密"}, {"field", "title"}, {"position", 2}});
+    CHECK(error["details"][1] ==
+          json{{"word", "机密"}, {"field", "attachments[0].name"}, {"position", 0}});
+    CHECK(error["details"][2] ==
+          json{{"word", "国家秘密"}, {"field", "instruction"}, {"position", 4}});
+  }
   CHECK(redis_int({"ZCARD", f.prefix + "{items}:by_time"}) == 0);
+}
+
+TEST_CASE("the dispatch-time gate normalises too and checks the extra fields", "[api][gate]") {
+  Fixture f;
+  json item = sample_alert();
+  item["instruction"] = "請遠離示威區域";  // traditional; reaches CAP and the webhook
+  const TimePoint publish_at = std::chrono::time_point_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now() + std::chrono::seconds(6));
+  item["publish_at"] = format_rfc3339(std::chrono::ceil<std::chrono::seconds>(publish_at));
+  const std::string id = f.submit(item);
+  approve_twice(f.daemon.url, id);
+  REQUIRE(f.get(id).at("state") == "scheduled");
+
+  std::ofstream(f.words_path) << "国家秘密\n机密\n示威区域\n";
+  f.daemon.process.signal(SIGHUP);
+  REQUIRE(wait_until(
+      [&] {
+        return read_text(f.daemon.log_path).find("content gate reloaded: 3") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  REQUIRE(std::chrono::system_clock::now() < publish_at);
+
+  json delivery;
+  REQUIRE(wait_until(
+      [&] {
+        const json got = f.get(id);
+        if (got.at("deliveries").empty()) return false;
+        delivery = got["deliveries"][0];
+        return delivery.at("state") == "dead";
+      },
+      std::chrono::seconds(20)));
+  CHECK(delivery.at("last_error").at("code") == "gate_blocked");
+  CHECK(delivery.at("last_error")
+            .at("message")
+            .get<std::string>()
+            .find("\"示威区域\" in instruction at 3") != std::string::npos);
+  CHECK(sim_published(f.sim.url, "webhook").at("count") == 0);
 }
 
 TEST_CASE("a word blocked after approval holds the delivery as a gate_blocked dead letter",
