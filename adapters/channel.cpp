@@ -40,7 +40,13 @@ Result<PublishReceipt> Channel::look_first(const Delivery& delivery) {
   Result<Lookup> looked = call_guarded([&] { return do_lookup(delivery); });
   if (!looked) {
     Error error = looked.error();
-    if (error.kind == ErrorKind::ambiguous) error.kind = ErrorKind::retryable;
+    // Not knowing yet is no reason to give up on something the platform may have published:
+    // a look that failed in transit waits like "still processing" (bounded by the channel's
+    // processing limit) instead of spending the attempts that would bury it.
+    if (error.kind == ErrorKind::ambiguous || error.kind == ErrorKind::retryable) {
+      error.kind = ErrorKind::deferred;
+      error.defer_reason = DeferReason::processing;
+    }
     error.message = "looking for an earlier attempt on the platform failed: " + error.message;
     return error;
   }

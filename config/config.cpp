@@ -247,6 +247,44 @@ void read_auth(FieldReader r, AuthConfig& auth) {
   }
 }
 
+void read_cms(FieldReader r, ReviewConfig& review, const AuthConfig& auth) {
+  review.accept_cms_approvals = r.boolean("accept_cms_approvals", review.accept_cms_approvals);
+  review.cms_alerts = r.one_of("cms_alerts", {"refused", "accepted"}, review.cms_alerts);
+  std::set<std::string> names, publishers;
+  for (FieldReader c : r.children("cms")) {
+    CmsConfig cms;
+    cms.name = c.string("name");
+    if (c.ok() && !is_user_name(cms.name)) {
+      c.fail("name",
+             "expected 1 to 64 letters, digits, '_', '-' or '.', got " + json(cms.name).dump());
+    }
+    if (c.ok() && !names.insert(cms.name).second) {
+      c.fail("name", "duplicate CMS name " + json(cms.name).dump());
+    }
+    cms.publisher_user = c.string("publisher_user");
+    const auto user = std::find_if(auth.users.begin(), auth.users.end(), [&](const UserConfig& u) {
+      return u.name == cms.publisher_user;
+    });
+    if (c.ok() && (user == auth.users.end() || std::find(user->roles.begin(), user->roles.end(),
+                                                         "publisher") == user->roles.end())) {
+      c.fail("publisher_user", "must name a user of auth.users with the publisher role, got " +
+                                   json(cms.publisher_user).dump());
+    }
+    // One user per CMS: the submitting user is what picks the key a record is checked with.
+    if (c.ok() && !publishers.insert(cms.publisher_user).second) {
+      c.fail("publisher_user",
+             json(cms.publisher_user).dump() + " already submits for another CMS");
+    }
+    cms.hmac_key = c.secret("hmac_key");
+    review.cms.push_back(std::move(cms));
+  }
+  if (r.ok() && review.accept_cms_approvals && review.cms.empty()) {
+    r.fail("cms",
+           "accept_cms_approvals is on but no CMS is configured: list each CMS with its "
+           "name, publisher_user and hmac_key (or hmac_key_file)");
+  }
+}
+
 void read_queue(FieldReader r, QueueConfig& q) {
   q.lease_ms = int_in(r, "lease_ms", 1000, 3600000, q.lease_ms);
   q.max_attempts = int_in(r, "max_attempts", 1, 1000, q.max_attempts);
@@ -350,8 +388,7 @@ Result<Config> parse_config(std::string_view text, const std::set<std::string>& 
   auto& required = config.review.approvals_required;
   required.publication = int_in(approvals, "publication", 1, 5, required.publication);
   required.alert = int_in(approvals, "alert", 1, 5, required.alert);
-  config.review.accept_cms_approvals =
-      r.child("review").boolean("accept_cms_approvals", config.review.accept_cms_approvals);
+  read_cms(r.child("review"), config.review, config.auth);
 
   read_queue(r.child("queue"), config.queue);
 
@@ -365,6 +402,21 @@ Result<Config> parse_config(std::string_view text, const std::set<std::string>& 
   FieldReader audit = r.child("audit");
   config.audit.retention_days =
       int_in(audit, "retention_days", 1, 36600, config.audit.retention_days);
+
+  FieldReader import = r.child("import");
+  config.import.historic_channels =
+      import.strings("historic_channels", config.import.historic_channels);
+  for (std::size_t i = 0; i < config.import.historic_channels.size() && r.ok(); ++i) {
+    const std::string& name = config.import.historic_channels[i];
+    const bool well_formed =
+        !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        });
+    if (!well_formed) {
+      r.fail_at(index_path("import.historic_channels", i),
+                "expected a channel name (1 to 32 of a-z, 0-9, _ and -), got \"" + name + "\"");
+    }
+  }
 
   FieldReader log = r.child("log");
   config.log.level =

@@ -61,9 +61,20 @@ struct ApprovalsRequired {
   int alert = 2;
 };
 
+// One `review.cms[i]`: a CMS whose approval records Herald accepts, the publisher user that
+// submits on its behalf, and the key its records are signed with (HMAC-SHA256).
+struct CmsConfig {
+  std::string name;            // shown on read as "via": "cms:<name>"
+  std::string publisher_user;  // an auth.users name with the publisher role, one CMS per user
+  std::string hmac_key;        // from hmac_key or hmac_key_file
+};
+
 struct ReviewConfig {
   ApprovalsRequired approvals_required;
   bool accept_cms_approvals = false;  // a publisher may submit an item approved in its CMS
+  std::vector<CmsConfig> cms;         // required (non-empty) when accept_cms_approvals is on
+  // "refused": an alert always goes through Herald's own review, even from a CMS; "accepted".
+  std::string cms_alerts = "refused";
 };
 
 struct QueueConfig {
@@ -106,6 +117,12 @@ struct AuditConfig {
   int retention_days = 3660;  // audit streams expire this long after their last entry (ten years)
 };
 
+// POST /v1/imports: records of past years, possibly on channels that no longer exist.
+struct ImportConfig {
+  // Channel names an import may use besides the enabled channels (a misspelt name is refused).
+  std::vector<std::string> historic_channels = {"website", "periodicals"};
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error, critical, off
   std::string format = "text";  // text or json (one object per line)
@@ -122,6 +139,7 @@ struct Config {
   std::map<std::string, ChannelConfig> channels;
   GateConfig gate;
   AuditConfig audit;
+  ImportConfig import;
   LogConfig log;
 
   std::string base_dir;  // the directory relative paths were resolved against ("" = unchanged)

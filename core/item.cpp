@@ -72,6 +72,46 @@ bool is_blank(std::string_view text) {
   return true;
 }
 
+// Why code point `cp` may not appear in submitted text (see unsafe_text), or nullptr.
+// `crlf` says whether a CR is followed by LF.
+const char* unsafe_code_point(char32_t cp, bool crlf) {
+  if (cp == '\t' || cp == '\n') return nullptr;
+  if (cp == '\r') return crlf ? nullptr : "a carriage return not followed by a line feed";
+  if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) return "a control character";
+  if ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE) return "a Unicode non-character";
+  return nullptr;
+}
+
+std::string code_point_name(char32_t cp) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string hex;
+  for (char32_t v = cp; v != 0 || hex.size() < 4; v >>= 4) hex.insert(hex.begin(), kDigits[v & 15]);
+  return "U+" + hex;
+}
+
+// Every string and key of `value`, at any depth, through unsafe_text(); the first refusal is
+// recorded at its JSON path.
+void check_texts(FieldReader& r, const json& value, const std::string& path) {
+  if (!r.ok()) return;
+  if (value.is_string()) {
+    if (auto problem = unsafe_text(value.get_ref<const std::string&>())) r.fail_at(path, *problem);
+  } else if (value.is_object()) {
+    for (const auto& [key, element] : value.items()) {
+      const std::string element_path = join_path(path, key);
+      if (auto problem = unsafe_text(key)) {
+        r.fail_at(element_path, "the key itself " + *problem);
+        return;
+      }
+      check_texts(r, element, element_path);
+      if (!r.ok()) return;
+    }
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size() && r.ok(); ++i) {
+      check_texts(r, value[i], index_path(path, i));
+    }
+  }
+}
+
 bool is_http_url(std::string_view url) {
   std::string lower(url.substr(0, 8));
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -259,6 +299,33 @@ std::string to_valid_utf8(std::string_view text) {
   return out;
 }
 
+std::optional<std::string> unsafe_text(std::string_view text) {
+  if (const auto bad = utf8_error_offset(text); bad != std::string_view::npos) {
+    return "is not valid UTF-8 (bad byte at offset " + std::to_string(bad) + ")";
+  }
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  std::size_t character = 0;
+  for (std::size_t i = 0; i < text.size(); ++character) {
+    const unsigned char c = s[i];
+    const std::size_t length = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    char32_t cp = length == 1 ? c : c & (0x7F >> length);
+    for (std::size_t k = 1; k < length; ++k) cp = (cp << 6) | (s[i + k] & 0x3F);
+    const bool crlf = i + 1 < text.size() && s[i + 1] == '\n';
+    if (const char* what = unsafe_code_point(cp, crlf)) {
+      return "contains " + code_point_name(cp) + " (" + what + ") at character " +
+             std::to_string(character + 1) + " (byte offset " + std::to_string(i) +
+             "); control characters other than tab and line ends, and Unicode non-characters, "
+             "are refused";
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
+bool is_item_link(std::string_view url) {
+  return is_http_url(url);
+}
+
 Result<json> parse_json_body(std::string_view body) {
   if (const auto bad = utf8_error_offset(body); bad != std::string_view::npos) {
     Error e{ErrorKind::invalid_input,
@@ -318,6 +385,8 @@ Result<Item> item_from_json(const json& j, const std::set<std::string>& known_ch
                            json(item.corrects).dump());
   }
   item.extra = r.rest();
+  // Last, so that a field's own rule (a bad channel name, say) is what its error says.
+  if (limits.check_text) check_texts(r, j, "");
   if (auto done = r.finish(); !done) return done.error();
   return item;
 }

@@ -76,11 +76,29 @@ struct ItemLimits {
   std::size_t max_summary_bytes = 2048;
   std::size_t max_body_bytes = 256 * 1024;
   std::size_t max_link_bytes = 2048;
+  // Every string (and key), extra fields included, must pass unsafe_text(). Off only where a
+  // stored item is read back, so one stored before the rule existed can still be shown and
+  // retracted.
+  bool check_text = true;
 };
 
 // True if `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF, no
 // truncated sequence).
 bool is_valid_utf8(std::string_view text);
+
+// Why `text` may not be taken into an item, or nullopt when it may. Refused, because they break
+// readers and terminals downstream (XML 1.0 forbids them in feeds; escape sequences let a drafter
+// show reviewers another title than the real one): ill-formed UTF-8, C0 controls other than tab
+// and line feed (CR only as part of a CR LF line end), DEL, C1 controls (U+0080..U+009F), and
+// Unicode non-characters (U+FDD0..U+FDEF, U+xxFFFE, U+xxFFFF). Unpaired surrogates never get
+// here: they are ill-formed UTF-8, and JSON text escaping one is malformed JSON. The message
+// names the character and its position, e.g. "contains U+001B (a control character) at
+// character 5 (byte offset 4)".
+std::optional<std::string> unsafe_text(std::string_view text);
+
+// True for a link an item may carry: an absolute http:// or https:// URL with a host, and no
+// white space or controls.
+bool is_item_link(std::string_view url);
 
 // Parses a request body: checks UTF-8 first (so the error says so), then JSON syntax.
 // Errors are ErrorKind::invalid_input with code "invalid_utf8" or "malformed_json".
@@ -95,7 +113,9 @@ bool is_item_id(std::string_view text);
 // (e.g. "channels[2]", "alert.areas[0].country"); the first problem found is the one reported.
 // Fields beyond the contract are kept in `extra`, except inside `alert`, where an unknown key is an
 // error (it would otherwise be dropped). `id`, `author` and `created_at` are read too, so a stored
-// item reads back whole: the API must overwrite them on submission.
+// item reads back whole: the API must overwrite them on submission. With limits.check_text, a
+// string anywhere in `j` that unsafe_text() refuses is an error at its path
+// ("alert.areas[0].desc", "extra_notes[2].text").
 Result<Item> item_from_json(const nlohmann::json& j, const std::set<std::string>& known_channels,
                             const ItemLimits& limits = {});
 // The inverse of item_from_json: times in UTC+8, empty optional fields left out.

@@ -41,6 +41,9 @@ struct Approval {
   std::string decision;  // "approve" or "reject"
   std::string comment;
   TimePoint at{};
+  // Where the approval was given: "herald" (POST /v1/items/{id}/approvals) or "cms:<name>" (an
+  // approval record of a CMS configured in review.cms).
+  std::string via = "herald";
 };
 
 struct StoredItem {
@@ -112,6 +115,13 @@ struct RetractResult {
   // Corrections of the item that were under review and were withdrawn by this call.
   std::vector<std::string> withdrawn_corrections;
 };
+
+// The scope an Idempotency-Key is remembered in: one user on one route (`route` is the method and
+// path pattern, e.g. "POST /v1/items/{id}/corrections", with `item_id` the id in the path), so the
+// same key from another user or on another route is another request. The user's name is length-
+// prefixed: no choice of name and key can reach another user's scope.
+std::string idempotency_scope(std::string_view user, std::string_view route,
+                              std::string_view item_id = {});
 
 struct CreateResult {
   std::string id;

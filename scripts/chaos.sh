@@ -35,8 +35,10 @@ for run in $(seq "$runs"); do
   echo "chaos run $run of $runs (${seconds} s of kills)"
   log="$redis_dir/run$run.log"
   if ! "$binary" >"$log" 2>&1; then
-    grep -v '^\[20' "$log" | tail -40
-    echo "chaos run $run FAILED"
+    kept="${TMPDIR:-/tmp}/herald-chaos-failed-run$run.log"
+    cp "$log" "$kept"
+    grep -v '^\[20' "$log" | grep -E 'FAILED|^chaos|is live|never published|absent on|Herald holds|times$' | head -60
+    echo "chaos run $run FAILED (whole log: $kept)"
     exit 1
   fi
   grep '^chaos' "$log"

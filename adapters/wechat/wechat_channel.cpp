@@ -545,8 +545,21 @@ Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, 
     if (!job.is_object()) job = json::object();
   }
   auto save = [&]() { return tokens_->set_value(job_key, job.dump(), kJobTtl); };
-  if (job.contains("publish_id")) return poll(delivery, job_key, std::move(job));
-  if (job.contains("submitting")) return resolve_submit(delivery, job_key, std::move(job));
+  if (job.contains("publish_id") || job.contains("submitting")) {
+    // WeChat has (or may have) the article: what is left is finding out, and failing to find
+    // out is no reason to give up on it. A check that fails in transit waits like "still
+    // publishing" (bounded by the channel's processing limit) rather than spending attempts.
+    auto checked = job.contains("publish_id") ? poll(delivery, job_key, std::move(job))
+                                              : resolve_submit(delivery, job_key, std::move(job));
+    if (!checked && (checked.error().kind == ErrorKind::retryable ||
+                     checked.error().kind == ErrorKind::ambiguous)) {
+      Error error = checked.error();
+      error.kind = ErrorKind::deferred;
+      error.defer_reason = DeferReason::processing;
+      return error;
+    }
+    return checked;
+  }
 
   if (!job.contains("draft")) {
     auto article = render_wechat_article(item, settings_.author);

@@ -457,8 +457,11 @@ Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
   // Both name a post without its id: the timeline has it if it carries our marker.
   auto looked = do_lookup(delivery);
   if (!looked) {
+    // Weibo holds a post like ours: wait to look again (the next attempt looks before it
+    // posts), without spending the attempts that would bury a post that may be ours.
     Error error = looked.error();
-    error.kind = ErrorKind::ambiguous;  // the next attempt looks again before posting
+    error.kind = ErrorKind::deferred;
+    error.defer_reason = DeferReason::processing;
     return error;
   }
   if (looked->state == LookupState::found) return looked->receipt;

@@ -20,8 +20,9 @@
 -- ms (defer: how long a delivery may keep being deferred before it is buried; 0 = no limit).
 -- Outcomes (DESIGN.md §3):
 --   retry  spends the attempt; with maybe_sent the ledger keeps the mark, so the next attempt
---          looks on the platform first. A retry past max_attempts is buried, except an ambiguous
---          one: that gets one more attempt marked lookup_only, which only looks and sends nothing.
+--          looks on the platform first. A retry past max_attempts is buried, except one of a
+--          delivery that may be on the platform (this or an earlier attempt was ambiguous): that
+--          gets one more attempt marked lookup_only, which only looks and sends nothing.
 --   defer  gives the attempt back (the platform said "wait", nothing was tried) and reschedules at
 --          the platform's window; deferred_since marks the start of a run of deferrals, and a run
 --          longer than the limit is buried with code deferred_too_long.
@@ -73,7 +74,8 @@ for i = 1, #KEYS - 10 do
   local code, message, at = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
   local result = 0
   local f = redis.call('HMGET', key, 'lease_token', 'category', 'kind', 'attempts', 'lane',
-    'lease_owner', 'exercise', 'level', 'failed_at', 'deferred_since', 'lookup_only')
+    'lease_owner', 'exercise', 'level', 'failed_at', 'deferred_since', 'lookup_only',
+    'maybe_sent')
   local drill = f[7] == '1'
   if f[1] == token then
     local who = f[6] or ''
@@ -115,7 +117,7 @@ for i = 1, #KEYS - 10 do
         result = 1
       end
     elseif outcome == 'retry' and (attempts < max_attempts or
-        (ARGV[b + 9] == '1' and f[11] ~= '1')) then
+        ((ARGV[b + 9] == '1' or f[12] == '1') and f[11] ~= '1')) then
       wait_until(id, key, f, at)
       redis.call('HSET', key, 'state', 'retry_wait', 'last_error', message, 'last_error_code',
         code, 'next_attempt_at', at, 'updated_at', now)

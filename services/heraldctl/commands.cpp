@@ -138,8 +138,10 @@ void print_item(const json& item) {
       std::cout << "/" << text_of(item, "approvals_required");
     std::cout << "\n";
     for (const auto& a : item["approvals"]) {
-      std::cout << "  " << text_of(a, "decision") << " by " << text_of(a, "user") << " at "
-                << short_time(text_of(a, "at"));
+      std::cout << "  " << text_of(a, "decision") << " by " << text_of(a, "user");
+      // A CMS's approvals are its word, not a Herald reviewer's: say whose word it is.
+      if (!text_of(a, "via").empty()) std::cout << " via " << text_of(a, "via");
+      std::cout << " at " << short_time(text_of(a, "at"));
       if (!text_of(a, "comment").empty()) std::cout << ": " << text_of(a, "comment");
       std::cout << "\n";
     }

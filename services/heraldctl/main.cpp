@@ -8,8 +8,35 @@
 #include "adapters/http_client.h"
 #include "services/heraldctl/client.h"
 #include "services/heraldctl/commands.h"
+#include "services/heraldctl/table.h"
+
+namespace {
+
+// Puts a PrintableBuf in front of a stream for the life of main, and takes it away (flushed)
+// before the stream is used by anything else.
+class PrintableStream {
+ public:
+  explicit PrintableStream(std::ostream& stream)
+      : stream_(stream), filter_(stream.rdbuf()), original_(stream.rdbuf(&filter_)) {}
+  ~PrintableStream() {
+    stream_.flush();
+    stream_.rdbuf(original_);
+  }
+  PrintableStream(const PrintableStream&) = delete;
+  PrintableStream& operator=(const PrintableStream&) = delete;
+
+ private:
+  std::ostream& stream_;
+  herald::ctl::PrintableBuf filter_;
+  std::streambuf* original_;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  // Everything heraldctl prints may carry server text: nothing reaches the terminal raw.
+  PrintableStream out(std::cout);
+  PrintableStream err(std::cerr);
   herald::init_http_client_library();
   CLI::App app{
       "heraldctl: submit, review, follow and retract Herald items; dead letters, stats "

@@ -53,7 +53,80 @@ std::string one_line(std::string text) {
   return text;
 }
 
+void append_escape(std::string& out, const char* prefix, unsigned value, int digits) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out += prefix;
+  for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) out += kDigits[(value >> shift) & 15];
+}
+
 }  // namespace
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t pos = 0; pos < text.size();) {
+    const auto b = static_cast<unsigned char>(text[pos]);
+    if (b < 0x80) {
+      const bool crlf = b == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n';
+      if ((b < 0x20 && b != '\t' && b != '\n' && !crlf) || b == 0x7F) {
+        append_escape(out, "\\x", b, 2);
+      } else {
+        out += static_cast<char>(b);
+      }
+      ++pos;
+      continue;
+    }
+    const auto [cp, len] = decode(text, pos);
+    if (len == 1 || cp < 0x80) {
+      // Not UTF-8 (or an overlong form of ASCII): a terminal in another mode might act on it.
+      for (std::size_t i = 0; i < len; ++i) {
+        append_escape(out, "\\x", static_cast<unsigned char>(text[pos + i]), 2);
+      }
+    } else if (cp <= 0x9F) {
+      append_escape(out, "\\u", static_cast<unsigned>(cp), 4);
+    } else {
+      out.append(text.substr(pos, len));
+    }
+    pos += len;
+  }
+  return out;
+}
+
+PrintableBuf::~PrintableBuf() {
+  write_pending();
+}
+
+PrintableBuf::int_type PrintableBuf::overflow(int_type ch) {
+  if (traits_type::eq_int_type(ch, traits_type::eof())) {
+    return sync() == 0 ? traits_type::not_eof(ch) : traits_type::eof();
+  }
+  pending_.push_back(traits_type::to_char_type(ch));
+  // A line feed is never inside a UTF-8 sequence, so a line is escaped whole.
+  if (traits_type::to_char_type(ch) == '\n' && !write_pending()) return traits_type::eof();
+  return ch;
+}
+
+std::streamsize PrintableBuf::xsputn(const char* s, std::streamsize n) {
+  for (std::streamsize i = 0; i < n; ++i) {
+    if (traits_type::eq_int_type(overflow(traits_type::to_int_type(s[i])), traits_type::eof())) {
+      return i;
+    }
+  }
+  return n;
+}
+
+int PrintableBuf::sync() {
+  if (!write_pending()) return -1;
+  return target_->pubsync();
+}
+
+bool PrintableBuf::write_pending() {
+  if (pending_.empty()) return true;
+  const std::string text = printable(pending_);
+  pending_.clear();
+  const auto size = static_cast<std::streamsize>(text.size());
+  return target_->sputn(text.data(), size) == size;
+}
 
 std::size_t display_width(std::string_view text) {
   std::size_t width = 0;

@@ -181,6 +181,8 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
   if (auto refused = refuse_server_only_fields(*body)) return *refused;
   // A CMS's own approval record (publisher only, when config allows): never part of the item.
   std::optional<nlohmann::json> record_json;
+  const CmsSource* cms = nullptr;
+  std::string content_sha256;
   if (body->is_object() && body->contains("approval_record")) {
     if (!has_any_role(user, {"publisher"})) {
       return ServerResponse::error(403, "forbidden",
@@ -195,8 +197,18 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
                                    "without one for review",
                                    "approval_record");
     }
+    cms = find_cms(deps_.review, user.name);
+    if (!cms) {
+      return ServerResponse::error(403, "forbidden",
+                                   "user " + user.name +
+                                       " submits for no CMS (review.cms names each CMS's "
+                                       "publisher_user and signing key); submit the item "
+                                       "without an approval record for review",
+                                   "approval_record");
+    }
     record_json = (*body)["approval_record"];
     body->erase("approval_record");
+    content_sha256 = cms_content_sha256(*body);
   }
   auto item = item_from_json(*body, deps_.channels, deps_.limits);
   if (!item) return error_response(item.error());
@@ -213,20 +225,31 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
 
   std::optional<CmsApprovalRecord> record;
   if (record_json) {
+    if (item->kind == ItemKind::alert && !deps_.review.cms_alerts_accepted) {
+      return ServerResponse::error(403, "cms_alerts_refused",
+                                   "alerts need two reviewers in Herald: submit the alert "
+                                   "without an approval record and have it approved with "
+                                   "POST /v1/items/{id}/approvals (review.cms_alerts is "
+                                   "\"refused\")",
+                                   "approval_record");
+    }
     const int required =
         item->kind == ItemKind::alert ? deps_.review.alert : deps_.review.publication;
-    auto parsed = parse_cms_approval_record(*record_json, user.name, required, item->created_at);
+    auto parsed = parse_cms_approval_record(
+        *record_json, CmsCheck{*cms, user.name, required, item->created_at, content_sha256,
+                               deps_.review.reviewers});
     if (!parsed) return error_response(parsed.error());
     record = std::move(*parsed);
   }
 
   auto conn = deps_.redis.acquire();
   if (!conn) return error_response(conn.error());
+  const std::string scope = idempotency_scope(user.name, "POST /v1/items");
   auto created =
       record
-          ? deps_.items.create_approved(**conn, *item, *record, user.name,
+          ? deps_.items.create_approved(**conn, *item, *record, scope,
                                         request.header("idempotency-key"), sha256_hex(request.body))
-          : deps_.items.create(**conn, *item, user.name, request.header("idempotency-key"),
+          : deps_.items.create(**conn, *item, scope, request.header("idempotency-key"),
                                sha256_hex(request.body));
   if (!created) return error_response(created.error());
 
@@ -280,7 +303,8 @@ ServerResponse Api::get_item(const std::string& id) {
     approvals.push_back({{"user", a.user},
                          {"decision", a.decision},
                          {"comment", a.comment},
-                         {"at", format_rfc3339(a.at)}});
+                         {"at", format_rfc3339(a.at)},
+                         {"via", a.via}});
   }
   out["approvals"] = std::move(approvals);
   out["approvals_required"] =

@@ -16,6 +16,7 @@
 #include "queue/redis.h"
 #include "services/common/http_server.h"
 #include "services/heraldd/auth.h"
+#include "services/heraldd/cms_approval.h"
 #include "services/heraldd/routes.h"
 
 namespace herald {
@@ -27,7 +28,18 @@ struct ReviewPolicy {
   // review.accept_cms_approvals: a publisher may submit an item with an "approval_record" from its
   // CMS (services/heraldd/cms_approval.h); it is then stored approved and fanned out at once.
   bool accept_cms_approvals = false;
+  std::vector<CmsSource> cms;          // review.cms
+  bool cms_alerts_accepted = false;    // review.cms_alerts is "accepted"
+  std::vector<std::string> reviewers;  // auth.users with the reviewer role: who a record may name
 };
+
+// The CMS `publisher_user` submits for; nullptr if none.
+inline const CmsSource* find_cms(const ReviewPolicy& review, const std::string& publisher_user) {
+  for (const auto& cms : review.cms) {
+    if (cms.publisher_user == publisher_user) return &cms;
+  }
+  return nullptr;
+}
 
 struct ApiDeps {
   RedisPool& redis;

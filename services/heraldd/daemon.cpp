@@ -140,9 +140,19 @@ Result<void> Daemon::start() {
     enabled.insert(name);
   }
 
-  const ReviewPolicy review{config_.review.approvals_required.publication,
-                            config_.review.approvals_required.alert,
-                            config_.review.accept_cms_approvals};
+  ReviewPolicy review;
+  review.publication = config_.review.approvals_required.publication;
+  review.alert = config_.review.approvals_required.alert;
+  review.accept_cms_approvals = config_.review.accept_cms_approvals;
+  for (const auto& cms : config_.review.cms) {
+    review.cms.push_back({cms.name, cms.publisher_user, cms.hmac_key});
+  }
+  review.cms_alerts_accepted = config_.review.cms_alerts == "accepted";
+  for (const auto& u : config_.auth.users) {
+    if (std::find(u.roles.begin(), u.roles.end(), "reviewer") != u.roles.end()) {
+      review.reviewers.push_back(u.name);
+    }
+  }
   api_ = std::make_unique<Api>(
       ApiDeps{*pool_, *items_, *queue_, *auth_, clock_, gate_, *audit_, enabled, review, {}});
   // The feeds are served while the media channel is enabled (its section says what they are).
@@ -165,7 +175,11 @@ Result<void> Daemon::start() {
       PlatformLedger(config_.redis.key_prefix, config_.office.utc_offset_minutes,
                      std::chrono::duration_cast<std::chrono::seconds>(qo.audit_retention)),
       *stats_, clock_, config_.office.utc_offset_minutes);
-  api_->add_routes(std::make_unique<StatsRoutes>(*pool_, *stats_, clock_, reconciler_.get()));
+  std::set<std::string> import_channels = enabled;
+  import_channels.insert(config_.import.historic_channels.begin(),
+                         config_.import.historic_channels.end());
+  api_->add_routes(std::make_unique<StatsRoutes>(*pool_, *stats_, clock_, reconciler_.get(),
+                                                 std::move(import_channels)));
   api_->add_routes(std::make_unique<ReportRoutes>(*pool_, config_.redis.key_prefix,
                                                   config_.office.utc_offset_minutes,
                                                   config_.office.name, clock_));

@@ -171,8 +171,9 @@ ServerResponse RecallRoutes::correct(const ServerRequest& request, const std::st
   item->created_at = deps_.clock.now();
   item->id = new_item_id(item->created_at);
   item->author = user.name;
-  auto created = deps_.items.create(**conn, *item, user.name, request.header("idempotency-key"),
-                                    sha256_hex(request.body));
+  auto created = deps_.items.create(
+      **conn, *item, idempotency_scope(user.name, "POST /v1/items/{id}/corrections", id),
+      request.header("idempotency-key"), sha256_hex(request.body));
   if (!created) return error_response(created.error());
 
   std::string new_state = "pending_review";

@@ -67,8 +67,15 @@ bool is_channel_name(const std::string& name) {
   });
 }
 
-bool is_http_link(const std::string& link) {
-  return link.rfind("http://", 0) == 0 || link.rfind("https://", 0) == 0;
+std::chrono::year office_year(TimePoint t, int utc_offset_minutes) {
+  const auto local = t + std::chrono::minutes(utc_offset_minutes);
+  return std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(local)).year();
+}
+
+std::string joined(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
 }
 
 // "yyyy-mm-dd" → 12:00 that day in the office's time zone (a date alone says nothing of the hour:
@@ -89,7 +96,9 @@ std::optional<TimePoint> noon_of(const std::string& day, int utc_offset_minutes)
 }  // namespace
 
 ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, TimePoint now,
+                              const std::set<std::string>& known_channels,
                               std::size_t max_problems) {
+  const std::chrono::year this_year = office_year(now, utc_offset_minutes);
   ParsedImport out;
   auto problem = [&](int row, int line, std::string column, std::string message) {
     if (out.problems.size() < max_problems) {
@@ -159,8 +168,12 @@ ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, T
           "expected RFC 3339 (2013-07-01T09:30:00+08:00) or a day yyyy-mm-dd, got \"" + when +
               "\"");
     }
-    if (out.problems.size() == before && record.published_at > now) {
-      bad("published_at", "is in the future: only past publications can be imported");
+    // This year's figures come from what Herald itself published; an import could inflate them.
+    if (out.problems.size() == before &&
+        office_year(record.published_at, utc_offset_minutes) >= this_year) {
+      bad("published_at", "is in " + std::to_string(static_cast<int>(this_year)) +
+                              " or later: imports are for past years only (this year is counted "
+                              "from what Herald publishes)");
     }
 
     record.category = cell("category");
@@ -170,7 +183,7 @@ ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, T
               record.category + "\"");
     }
     record.kind = cell("kind");
-    if (record.kind != "publication" && record.kind != "alert") {
+    if (!item_kind_from_string(record.kind)) {
       bad("kind", "expected publication or alert, got \"" + record.kind + "\"");
     }
     record.level = cell("level");
@@ -189,6 +202,11 @@ ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, T
       const std::string ch = trim(raw);
       if (!is_channel_name(ch)) {
         bad("channels", "\"" + ch + "\" is not a channel name (a-z, 0-9, _ and -)");
+      } else if (known_channels.count(ch) == 0) {
+        bad("channels", "unknown channel \"" + ch +
+                            "\": neither enabled nor listed in "
+                            "import.historic_channels (known: " +
+                            joined(known_channels) + ")");
       } else if (std::find(record.channels.begin(), record.channels.end(), ch) !=
                  record.channels.end()) {
         bad("channels", "channel \"" + ch + "\" is named twice");
@@ -199,12 +217,13 @@ ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, T
 
     record.title = cell("title");
     if (record.title.empty()) bad("title", "must not be blank");
+    if (auto problem = unsafe_text(record.title)) bad("title", *problem);
     if (record.title.size() > kMaxTitleBytes) {
       bad("title", "is longer than " + std::to_string(kMaxTitleBytes) + " bytes");
     }
     record.link = cell("link");
     if (!record.link.empty() &&
-        (!is_http_link(record.link) || record.link.size() > kMaxLinkBytes)) {
+        (!is_item_link(record.link) || record.link.size() > kMaxLinkBytes)) {
       bad("link", "expected an http:// or https:// URL, got \"" + record.link + "\"");
     }
 
@@ -216,6 +235,8 @@ ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, T
       const std::string id = eq == std::string::npos ? "" : trim(pair.substr(eq + 1));
       if (ch.empty() || id.empty()) {
         bad("remote_ids", "expected channel=id, got \"" + pair + "\"");
+      } else if (auto problem = unsafe_text(id)) {
+        bad("remote_ids", "the id for \"" + ch + "\" " + *problem);
       } else if (std::find(record.channels.begin(), record.channels.end(), ch) ==
                  record.channels.end()) {
         bad("remote_ids", "channel \"" + ch + "\" is not among the row's channels");
@@ -457,7 +478,8 @@ ServerResponse StatsRoutes::import(const ServerRequest& request, const AuthUser&
     return ServerResponse::error(415, "unsupported_media_type",
                                  "the body must be CSV (Content-Type: text/csv)");
   }
-  ParsedImport parsed = parse_import_csv(request.body, stats_.utc_offset_minutes(), clock_.now());
+  ParsedImport parsed =
+      parse_import_csv(request.body, stats_.utc_offset_minutes(), clock_.now(), import_channels_);
   if (!parsed.problems.empty()) {
     json details = json::array();
     for (const auto& p : parsed.problems) {

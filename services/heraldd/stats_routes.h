@@ -4,6 +4,7 @@
 // with a dry run). Roles compiler and admin.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "core/clock.h"
@@ -17,9 +18,15 @@ namespace herald {
 class StatsRoutes : public RouteGroup {
  public:
   // `platforms` answers against=platforms; null → that is refused as not available.
+  // `import_channels`: the channel names an import may name (the enabled channels and
+  // import.historic_channels).
   StatsRoutes(RedisPool& redis, const StatsStore& stats, const Clock& clock,
-              PlatformReconciler* platforms = nullptr)
-      : redis_(redis), stats_(stats), clock_(clock), platforms_(platforms) {}
+              PlatformReconciler* platforms = nullptr, std::set<std::string> import_channels = {})
+      : redis_(redis),
+        stats_(stats),
+        clock_(clock),
+        platforms_(platforms),
+        import_channels_(std::move(import_channels)) {}
 
   std::optional<ServerResponse> handle(const ServerRequest& request, const AuthUser* user) override;
 
@@ -33,6 +40,7 @@ class StatsRoutes : public RouteGroup {
   const StatsStore& stats_;
   const Clock& clock_;
   PlatformReconciler* platforms_;
+  std::set<std::string> import_channels_;
 };
 
 // One invalid cell of an import file.
@@ -45,12 +53,15 @@ struct ImportProblem {
 
 // Reads an import file (RFC 4180, header row required: published_at, category, kind, level,
 // channels, title, link, remote_ids in any order) into records, checking every row; either all
-// rows are good (records) or the problems, in row order (at most `max_problems`).
+// rows are good (records) or the problems, in row order (at most `max_problems`). Rows are held
+// to the item API's rules where they apply (category, kind, link, title text); a channel must be
+// one of `known_channels`; a date must lie in a year before the current one in the office's zone.
 struct ParsedImport {
   std::vector<ImportRecord> records;
   std::vector<ImportProblem> problems;
 };
 ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, TimePoint now,
+                              const std::set<std::string>& known_channels,
                               std::size_t max_problems = 100);
 
 }  // namespace herald

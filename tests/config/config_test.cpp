@@ -415,6 +415,10 @@ TEST_CASE("The example config loads and documents the defaults", "[config]") {
   CHECK(c.gate.blocked_words_file == defaults.gate.blocked_words_file);
   CHECK(c.log.level == defaults.log.level);
   CHECK(c.log.format == defaults.log.format);
+  CHECK(c.import.historic_channels == defaults.import.historic_channels);
+  CHECK(c.review.accept_cms_approvals == defaults.review.accept_cms_approvals);
+  CHECK(c.review.cms.empty());
+  CHECK(c.review.cms_alerts == defaults.review.cms_alerts);
   CHECK(c.auth.users.size() == 1);
   // The channels documented in the example keep the common defaults.
   for (const char* name : {"weibo", "wechat", "portal", "media", "webhook"}) {
@@ -496,5 +500,79 @@ TEST_CASE("redis.wait_replicas and redis.wait_timeout_ms: defaults, values, refu
     const auto e = must_fail(k.text);
     CHECK(e.field == k.field);
     CHECK_THAT(e.message, Catch::Contains(k.says));
+  }
+}
+
+TEST_CASE("import.historic_channels: default, values, refusals", "[config]") {
+  CHECK(must_parse("{}").import.historic_channels ==
+        std::vector<std::string>{"website", "periodicals"});
+  CHECK(must_parse(R"({"import": {"historic_channels": ["website", "old-portal"]}})")
+            .import.historic_channels == std::vector<std::string>{"website", "old-portal"});
+  CHECK(must_parse(R"({"import": {"historic_channels": []}})").import.historic_channels.empty());
+  CHECK(must_fail(R"({"import": {"historic_channels": ["website", "Web Site"]}})").field ==
+        "import.historic_channels[1]");
+  CHECK(must_fail(R"({"import": {"historic_channels": "website"}})").field ==
+        "import.historic_channels");
+  CHECK(must_fail(R"({"import": {"historic_channel": ["website"]}})").field ==
+        "import.historic_channel");
+}
+
+TEST_CASE("review.cms and review.cms_alerts: defaults, values, refusals", "[config][cms]") {
+  const Config defaults = must_parse("{}");
+  CHECK_FALSE(defaults.review.accept_cms_approvals);
+  CHECK(defaults.review.cms.empty());
+  CHECK(defaults.review.cms_alerts == "refused");
+
+  const std::string users = R"("auth": {"users": [
+      {"name": "cms-bot", "roles": ["publisher"], "token_sha256": ")" +
+                            std::string(64, 'a') + R"("},
+      {"name": "rev1", "roles": ["reviewer"], "token_sha256": ")" +
+                            std::string(64, 'b') + R"("}]})";
+  auto with_review = [&](const std::string& review) {
+    return "{" + users + R"(, "review": )" + review + "}";
+  };
+  const Config c = must_parse(with_review(R"({"accept_cms_approvals": true, "cms_alerts": "accepted",
+      "cms": [{"name": "trs", "publisher_user": "cms-bot", "hmac_key": "k1"}]})"));
+  REQUIRE(c.review.cms.size() == 1);
+  CHECK(c.review.cms[0].name == "trs");
+  CHECK(c.review.cms[0].publisher_user == "cms-bot");
+  CHECK(c.review.cms[0].hmac_key == "k1");
+  CHECK(c.review.cms_alerts == "accepted");
+
+  const std::string dir = herald::test::make_temp_dir("config-cms");
+  write_file(dir + "/trs.key", "file-key\n");
+  CHECK(must_parse(with_review(R"({"cms": [{"name": "trs", "publisher_user": "cms-bot",
+      "hmac_key_file": "trs.key"}]})"),
+                   dir)
+            .review.cms.at(0)
+            .hmac_key == "file-key");
+
+  struct Bad {
+    const char* review;
+    const char* field;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {R"({"accept_cms_approvals": true})", "review.cms"},
+           {R"({"cms_alerts": "sometimes"})", "review.cms_alerts"},
+           {R"({"cms": [{"name": "trs", "publisher_user": "rev1", "hmac_key": "k"}]})",
+            "review.cms[0].publisher_user"},
+           {R"({"cms": [{"name": "trs", "publisher_user": "nobody", "hmac_key": "k"}]})",
+            "review.cms[0].publisher_user"},
+           {R"({"cms": [{"name": "trs", "publisher_user": "cms-bot"}]})", "review.cms[0].hmac_key"},
+           {R"({"cms": [{"name": "trs", "publisher_user": "cms-bot", "hmac_key": "k"},
+                        {"name": "trs", "publisher_user": "cms-bot", "hmac_key": "k"}]})",
+            "review.cms[1].name"},
+           {R"({"cms": [{"name": "a", "publisher_user": "cms-bot", "hmac_key": "k"},
+                        {"name": "b", "publisher_user": "cms-bot", "hmac_key": "k"}]})",
+            "review.cms[1].publisher_user"},
+           {R"({"cms": [{"name": "trs", "publisher_user": "cms-bot", "hmac_key": "k",
+                         "hmac": "x"}]})",
+            "review.cms[0].hmac"},
+       }) {
+    INFO(b.review);
+    const auto e = must_fail(with_review(b.review));
+    CHECK(e.field == b.field);
+    // A key is a secret: no message repeats it.
+    CHECK(e.message.find("\"k\"") == std::string::npos);
   }
 }

@@ -398,3 +398,82 @@ TEST_CASE("Enum names convert both ways", "[core][item]") {
   CHECK(herald::alert_level_label("reconsider") == std::string("谨慎前往"));
   CHECK(herald::alert_level_label("red") == std::string(""));
 }
+
+TEST_CASE("Control characters and non-characters are refused in every string, naming the field",
+          "[core][item][text]") {
+  auto refused_at = [](const json& j) {
+    auto item = herald::item_from_json(j, kChannels);
+    if (item) return std::string("<ok>");
+    CHECK(item.error().code == "validation_failed");
+    return item.error().field;
+  };
+  json j = valid_alert();
+  j["title"] = "看这里\x1b[2K\x1b[1G另一个标题";
+  CHECK(refused_at(j) == "title");
+  CHECK(error_message(j).find("U+001B") != std::string::npos);
+  CHECK(error_message(j).find("character 4") != std::string::npos);
+
+  j = valid_alert();
+  j["title"] = "标题\xEF\xBF\xBF";  // U+FFFF
+  CHECK(refused_at(j) == "title");
+  j = valid_alert();
+  j["alert"]["areas"][0]["desc"] = "泰国\xEF\xBF\xBE";  // U+FFFE
+  CHECK(refused_at(j) == "alert.areas[0].desc");
+  j = valid_alert();
+  j["body"] = "a\xEF\xB7\x90";  // U+FDD0
+  CHECK(refused_at(j) == "body");
+  j = valid_alert();
+  j["summary"] = "x\xF4\x8F\xBF\xBF";  // U+10FFFF
+  CHECK(refused_at(j) == "summary");
+  j = valid_alert();
+  j["summary"] =
+      "x\xC2\x9B"
+      "31m";  // C1 CSI
+  CHECK(refused_at(j) == "summary");
+  j = valid_alert();
+  j["alert"]["hotline"] = std::string("12308\0", 6);
+  CHECK(refused_at(j) == "alert.hotline");
+  j = valid_alert();
+  j["body"] = "one\rtwo";  // a bare CR rewrites the line on a terminal
+  CHECK(refused_at(j) == "body");
+  j = valid_alert();
+  j["body"] = "x\x7f";
+  CHECK(refused_at(j) == "body");
+
+  // Extra fields at any depth, and their keys.
+  j = valid_publication();
+  j["notes"] = {{"history", {"ok", {{"text", "bad\x07"}}}}};
+  CHECK(refused_at(j) == "notes.history[1].text");
+  j = valid_publication();
+  j["notes"] = {{"k\x1b", 1}};
+  CHECK(refused_at(j) == "notes.k\x1b");
+
+  // Tab, LF and CR LF line ends, and ordinary CJK, emoji and U+FFFD are text.
+  j = valid_publication();
+  j["body"] = "第一段\r\n第二段\n\t缩进 😀 \xEF\xBF\xBD \xEF\xBF\xBC";
+  CHECK(refused_at(j) == "<ok>");
+
+  // Unpaired surrogates cannot arrive: as bytes they are not UTF-8, escaped they are not JSON.
+  CHECK_FALSE(herald::parse_json_body("{\"title\":\"\xED\xA0\x80\"}"));
+  CHECK_FALSE(herald::parse_json_body(R"({"title":"\ud800x"})"));
+  CHECK(herald::parse_json_body(R"({"title":"\ud83d\ude00"})"));
+
+  // Read-back of a stored item may skip the rule.
+  j = valid_publication();
+  j["title"] = "旧\x1b";
+  herald::ItemLimits lenient;
+  lenient.check_text = false;
+  CHECK(herald::item_from_json(j, kChannels, lenient));
+}
+
+TEST_CASE("unsafe_text names the character and its position", "[core][item][text]") {
+  CHECK_FALSE(herald::unsafe_text("普通文本\r\n"));
+  const auto problem = herald::unsafe_text("ab\xC2\x85");
+  REQUIRE(problem);
+  CHECK(problem->find("U+0085") != std::string::npos);
+  CHECK(problem->find("character 3 (byte offset 2)") != std::string::npos);
+  CHECK(herald::unsafe_text("\xFF"));
+  CHECK(herald::is_item_link("https://example.org/a"));
+  CHECK_FALSE(herald::is_item_link("http://"));
+  CHECK_FALSE(herald::is_item_link("https://exa mple.org"));
+}

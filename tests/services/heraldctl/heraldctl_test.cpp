@@ -15,6 +15,7 @@
 
 #include "services/heraldctl/commands.h"
 #include "services/heraldctl/table.h"
+#include "tests/adapters/scripted_http_server.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/redis_server.h"
 
@@ -231,6 +232,90 @@ TEST_CASE("tables align Chinese text by display width", "[heraldctl]") {
   CHECK(out.str() == "A     B\n泰国  x\nabcd  -\n");
 }
 
+TEST_CASE("printable() makes every control character visible", "[heraldctl][text]") {
+  using herald::ctl::printable;
+  CHECK(printable("标题\x1b[2K\x1b[1G假标题") == "标题\\x1b[2K\\x1b[1G假标题");
+  CHECK(printable("a\x07"
+                  "b\x7f"
+                  "c\x08") == "a\\x07b\\x7fc\\x08");
+  CHECK(printable(std::string("nul\0x", 5)) == "nul\\x00x");
+  CHECK(printable("csi\xC2\x9B"
+                  "31m nel\xC2\x85") == "csi\\u009b31m nel\\u0085");
+  CHECK(printable("bad\xFF\x9B byte") == "bad\\xff\\x9b byte");
+  CHECK(printable("over\xC0\x9B"
+                  "long") == "over\\xc0\\x9blong");
+  CHECK(printable("lone CR\rhere") == "lone CR\\x0dhere");
+  // Text, tabs, line feeds and CSV's CR LF pass as they are.
+  CHECK(printable("泰国南部\t😀 \xC2\xA0\r\nnext\n") == "泰国南部\t😀 \xC2\xA0\r\nnext\n");
+
+  std::ostringstream target;
+  {
+    herald::ctl::PrintableBuf buf(target.rdbuf());
+    std::ostream out(&buf);
+    out << "line\x1b]0;pwned\x07\n"
+        << "tail\x1b";
+  }  // the tail is flushed when the buffer goes
+  CHECK(target.str() == "line\\x1b]0;pwned\\x07\ntail\\x1b");
+}
+
+TEST_CASE("heraldctl never prints a control character from the server raw", "[heraldctl][text]") {
+  const std::string id = "01jabcdefghjkmnpqrstvwxyz0";
+  const std::string title =
+      "真标题\x1b[2K\r\x1b[1G假标题\xC2\x9B"
+      "2J";
+  ScriptedHttpServer server([&](const ScriptedRequest& request) {
+    ScriptedResponse r;
+    r.headers = {{"Content-Type", "application/json"}};
+    json item = {{"id", id},
+                 {"kind", "publication"},
+                 {"category", "work_news"},
+                 {"title", title},
+                 {"state", "pending_review"},
+                 {"author", "drafter\x1b[8m"},
+                 {"channels", {"webhook"}},
+                 {"created_at", "2026-11-29T08:00:00+08:00"},
+                 {"approvals", json::array()},
+                 {"deliveries", json::array()}};
+    if (request.target.rfind("/v1/items/" + id, 0) == 0) {
+      r.body = item.dump();
+    } else if (request.target.rfind("/v1/items", 0) == 0) {
+      r.body = json{{"items", {item}}, {"next_cursor", nullptr}}.dump();
+    } else {
+      r.status = 422;
+      r.body =
+          json{{"error", {{"code", "validation_failed"}, {"message", "bad \x1b[31mred"}}}}.dump();
+    }
+    return r;
+  });
+  const std::map<std::string, std::string> env = {{"HERALD_URL", server.url()},
+                                                  {"HERALD_TOKEN", "t"}};
+  auto raw_control = [](const std::string& text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) return true;
+      if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+          static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const CtlRun show = run_ctl({"show", id}, env);
+  INFO(show.out << show.err);
+  CHECK(show.exit_code == 0);
+  CHECK(show.out.find("真标题\\x1b[2K\\x0d\\x1b[1G假标题\\u009b2J") != std::string::npos);
+  CHECK_FALSE(raw_control(show.out));
+  const CtlRun list = run_ctl({"list"}, env);
+  INFO(list.out << list.err);
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.find("\\x1b[2K") != std::string::npos);
+  CHECK_FALSE(raw_control(list.out));
+  const CtlRun dead = run_ctl({"dead"}, env);  // the server's error message goes to stderr
+  INFO(dead.out << dead.err);
+  CHECK(dead.err.find("\\x1b[31mred") != std::string::npos);
+  CHECK_FALSE(raw_control(dead.err));
+}
+
 TEST_CASE("a duty officer drives an alert from submission to retraction with heraldctl alone",
           "[heraldctl][e2e]") {
   SimHandle sim = start_sim({"--portal-key", "ctl-portal-key"});
@@ -342,7 +427,7 @@ TEST_CASE("a duty officer drives an alert from submission to retraction with her
       CHECK(line.find("published") != std::string::npos);
       CHECK(line.find(remote_id) != std::string::npos);
     }
-    CHECK(table.out.find("approve by rev at") != std::string::npos);
+    CHECK(table.out.find("approve by rev via herald at") != std::string::npos);
 
     const CtlRun listed =
         run_ctl({"list", "--kind", "alert", "--limit", "1", "--all"}, as(kReviewerToken));

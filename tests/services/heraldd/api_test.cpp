@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "core/digest.h"
 #include "queue/redis.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/redis_server.h"
@@ -137,6 +138,25 @@ TEST_CASE("bad requests get a precise status and error body, and nothing is queu
                                    422, "validation_failed");
     CHECK(body["error"].at("field") == "channels[1]");
   }
+  SECTION("a control character or a non-character in any string, extra fields included") {
+    json item = sample_alert();
+    item["alert"]["areas"][0]["desc"] = "泰国\xEF\xBF\xBF";
+    json body = expect_error(http("POST", items, kDutyToken, item.dump(), json_headers()), 422,
+                             "validation_failed");
+    CHECK(body["error"].at("field") == "alert.areas[0].desc");
+    CHECK(body["error"].at("message").get<std::string>().find("U+FFFF") != std::string::npos);
+    item = sample_alert();
+    item["title"] = "真\x1b[2K\x1b[1G假";
+    body = expect_error(http("POST", items, kDutyToken, item.dump(), json_headers()), 422,
+                        "validation_failed");
+    CHECK(body["error"].at("field") == "title");
+    CHECK(body["error"].at("message").get<std::string>().find("character 2") != std::string::npos);
+    item = sample_alert();
+    item["source"] = {{"notes", {"ok", "\xC2\x85"}}};
+    body = expect_error(http("POST", items, kDutyToken, item.dump(), json_headers()), 422,
+                        "validation_failed");
+    CHECK(body["error"].at("field") == "source.notes[1]");
+  }
   SECTION("not JSON at all") {
     expect_error(http("POST", items, kDutyToken, "title=x", {{"Content-Type", "text/plain"}}), 415,
                  "unsupported_media_type");
@@ -148,6 +168,61 @@ TEST_CASE("bad requests get a precise status and error body, and nothing is queu
   CHECK(redis_count("ZCARD", f.prefix + "{items}:by_time") == 0);
   CHECK(redis_count("LLEN", f.prefix + "{webhook}:alert") == 0);
   CHECK(sim_published(f.sim.url, "webhook").at("count") == 0);
+}
+
+TEST_CASE("an Idempotency-Key is scoped to its user and its route", "[api]") {
+  const std::string prefix = unique_key_prefix("api");
+  const std::string dir = make_temp_dir("api");
+  SimHandle sim = start_sim();
+  json config = test_config(prefix, sim.url);
+  config["auth"]["users"].push_back({{"name", "drafter2"},
+                                     {"roles", {"drafter"}},
+                                     {"token_sha256", sha256_hex("drafter2-token")}});
+  HeralddHandle daemon = start_heraldd(config, dir);
+  const std::string items = daemon.url + "/v1/items";
+  auto approved_alert = [&](const std::string& title) {
+    json alert = sample_alert();
+    alert["title"] = title;
+    auto r = http("POST", items, kDutyToken, alert.dump(), json_headers());
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    const std::string id = json_of(r).at("id");
+    approve_twice(daemon.url, id);
+    return id;
+  };
+  const std::string a = approved_alert("提醒甲");
+  const std::string b = approved_alert("提醒乙");
+  auto keyed = json_headers();
+  keyed.emplace_back("Idempotency-Key", "k-1");
+  const std::string correction = json{{"title", "更正：提醒"}}.dump();
+
+  auto on_a = http("POST", items + "/" + a + "/corrections", kDutyToken, correction, keyed);
+  INFO(on_a.body);
+  REQUIRE(on_a.status == 201);
+  // The same key and body on another item's corrections is another correction.
+  auto on_b = http("POST", items + "/" + b + "/corrections", kDutyToken, correction, keyed);
+  INFO(on_b.body);
+  REQUIRE(on_b.status == 201);
+  CHECK(json_of(on_b).at("corrects") == b);
+  CHECK(json_of(on_b).at("id") != json_of(on_a).at("id"));
+  CHECK(on_b.header("idempotent-replayed").empty());
+  // A retry on the first route still gets the first answer.
+  auto again = http("POST", items + "/" + a + "/corrections", kDutyToken, correction, keyed);
+  CHECK(again.status == 201);
+  CHECK(json_of(again).at("id") == json_of(on_a).at("id"));
+  CHECK(again.header("idempotent-replayed") == "true");
+
+  // The same key on POST /v1/items is a new submission, not a conflict with the corrections.
+  auto submitted = http("POST", items, kDutyToken, sample_alert().dump(), keyed);
+  INFO(submitted.body);
+  REQUIRE(submitted.status == 201);
+  CHECK(submitted.header("idempotent-replayed").empty());
+  // And another user's key is theirs alone.
+  auto other_user = http("POST", items, "drafter2-token", sample_alert().dump(), keyed);
+  INFO(other_user.body);
+  REQUIRE(other_user.status == 201);
+  CHECK(json_of(other_user).at("id") != json_of(submitted).at("id"));
+  CHECK(other_user.header("idempotent-replayed").empty());
 }
 
 TEST_CASE("an Idempotency-Key makes a retried submit return the first answer", "[api]") {

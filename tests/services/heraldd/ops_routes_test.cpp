@@ -361,27 +361,46 @@ TEST_CASE("GET /metrics is the Prometheus text format with queue, delivery and H
 
 namespace {
 
+constexpr const char* kCmsKey = "trs-cms-signing-key";
+
 json approval(const std::string& user, const std::string& at = "2026-01-05T09:00:00+08:00") {
   return {{"user", user}, {"decision", "approve"}, {"at", at}, {"comment", "同意发布"}};
 }
 
+// The record as the CMS "trs-cms" sends it: each approval without a signature is signed with
+// kCmsKey over the item's content hash (README.md, "CMS approval records").
 json with_record(json item, json approvals) {
+  const std::string content = sha256_hex(item.dump());
+  for (auto& a : approvals) {
+    if (a.contains("signature")) continue;
+    const std::string message = "herald-cms-approval-v1\n" + content + "\n" + a.value("user", "") +
+                                "\n" + a.value("decision", "") + "\n" + a.value("at", "") + "\n" +
+                                a.value("comment", "");
+    a["signature"] = hmac_sha256_hex(kCmsKey, message);
+  }
   item["approval_record"] = {
       {"system", "trs-cms"}, {"reference", "WF-2026-0042"}, {"approvals", std::move(approvals)}};
   return item;
+}
+
+void accept_cms(json& config, const std::string& alerts = "refused") {
+  config["review"]["accept_cms_approvals"] = true;
+  config["review"]["cms_alerts"] = alerts;
+  config["review"]["cms"] = {
+      {{"name", "trs-cms"}, {"publisher_user", "cms"}, {"hmac_key", kCmsKey}}};
 }
 
 }  // namespace
 
 TEST_CASE("a publisher's item with a valid CMS approval record is approved and published at once",
           "[api][review][cms]") {
-  Fixture f([](json& c) { c["review"]["accept_cms_approvals"] = true; });
+  Fixture f([](json& c) { accept_cms(c, "accepted"); });
   const std::string items = f.daemon.url + "/v1/items";
 
   SECTION("accepted: stored approved with the record, audited, fanned out") {
     auto headers = json_headers();
     headers.emplace_back("Idempotency-Key", "cms-wf-42");
-    const json body = with_record(sample_alert(), {approval("王科长"), approval("李处长")});
+    const json body = with_record(sample_alert(), {approval(" REV "), approval("rev2")});
     const auto r = http("POST", items, kPublisherToken, body.dump(), headers);
     INFO(r.body);
     REQUIRE(r.status == 201);
@@ -394,8 +413,10 @@ TEST_CASE("a publisher's item with a valid CMS approval record is approved and p
     CHECK(item.at("author") == "cms");
     CHECK(item.at("approval_record").at("reference") == "WF-2026-0042");
     REQUIRE(item.at("approvals").size() == 2);
-    CHECK(item["approvals"][0].at("user") == "王科长");
+    CHECK(item["approvals"][0].at("user") == "rev");
+    CHECK(item["approvals"][0].at("via") == "cms:trs-cms");
     CHECK(item["approvals"][1].at("decision") == "approve");
+    CHECK(item["approvals"][1].at("via") == "cms:trs-cms");
 
     std::vector<std::string> events;
     const json history = f.get("/v1/items/" + id + "/audit");
@@ -404,7 +425,7 @@ TEST_CASE("a publisher's item with a valid CMS approval record is approved and p
       if (e.at("event") == "cms_approved") {
         CHECK(e.at("who") == "cms");
         CHECK(e.at("system") == "trs-cms");
-        CHECK(e.at("approvers") == "王科长,李处长");
+        CHECK(e.at("approvers") == "rev,rev2");
       }
     }
     REQUIRE(events.size() >= 4);
@@ -416,8 +437,9 @@ TEST_CASE("a publisher's item with a valid CMS approval record is approved and p
     CHECK(again.status == 201);
     CHECK(json_of(again).at("id") == id);
     CHECK(again.header("idempotent-replayed") == "true");
-    json other = body;
-    other["title"] = "另一条";
+    json other_item = sample_alert();
+    other_item["title"] = "另一条";
+    const json other = with_record(other_item, {approval("rev"), approval("rev2")});
     expect_error(http("POST", items, kPublisherToken, other.dump(), headers), 409,
                  "idempotency_conflict");
     CHECK(sim_published(f.sim.url, "webhook").at("count") == 1);
@@ -425,28 +447,47 @@ TEST_CASE("a publisher's item with a valid CMS approval record is approved and p
 
   SECTION("refused: a record that breaks the review rules") {
     const std::string future = format_rfc3339(SystemClock().now() + std::chrono::hours(1));
+    json unsigned_approval = approval("rev2");
+    unsigned_approval["signature"] = "";
+    json other_key = approval("rev2");
+    other_key["signature"] = hmac_sha256_hex("guessed-key", "anything");
     struct Case {
       const char* what;
       json approvals;
       std::string field;
     };
     const std::vector<Case> cases = {
-        {"one approval only", {approval("王科长")}, "approval_record.approvals"},
+        {"one approval only", {approval("rev")}, "approval_record.approvals"},
         {"the same user twice",
-         {approval("王科长"), approval("王科长")},
+         {approval("rev"), approval("rev")},
+         "approval_record.approvals[1].user"},
+        {"the same user in another case",
+         {approval("rev"), approval("Rev")},
          "approval_record.approvals[1].user"},
         {"the submitter approving",
-         {approval("王科长"), approval("cms")},
+         {approval("rev"), approval("cms")},
          "approval_record.approvals[1].user"},
+        {"a user without the reviewer role",
+         {approval("rev"), approval("admin")},
+         "approval_record.approvals[1].user"},
+        {"no such user",
+         {approval("rev"), approval("王科长")},
+         "approval_record.approvals[1].user"},
+        {"an unsigned approval",
+         {approval("rev"), unsigned_approval},
+         "approval_record.approvals[1].signature"},
+        {"a signature by another key",
+         {approval("rev"), other_key},
+         "approval_record.approvals[1].signature"},
         {"an approval in the future",
-         {approval("王科长"), approval("李处长", future)},
+         {approval("rev"), approval("rev2", future)},
          "approval_record.approvals[1].at"},
         {"a rejection",
-         {approval("王科长"),
-          {{"user", "李处长"}, {"decision", "reject"}, {"at", "2026-01-05T09:00:00+08:00"}}},
+         {approval("rev"),
+          {{"user", "rev2"}, {"decision", "reject"}, {"at", "2026-01-05T09:00:00+08:00"}}},
          "approval_record.approvals[1].decision"},
         {"a time that is no time",
-         {approval("王科长"), approval("李处长", "yesterday")},
+         {approval("rev"), approval("rev2", "yesterday")},
          "approval_record.approvals[1].at"},
     };
     for (const auto& c : cases) {
@@ -455,7 +496,12 @@ TEST_CASE("a publisher's item with a valid CMS approval record is approved and p
                         with_record(sample_alert(), c.approvals).dump(), json_headers()),
                    422, "invalid_approval_record", c.field);
     }
-    json no_system = with_record(sample_alert(), {approval("a"), approval("b")});
+    // Signed for one item, submitted with another: the record is not about this content.
+    json swapped = with_record(sample_alert(), {approval("rev"), approval("rev2")});
+    swapped["title"] = "另一条";
+    expect_error(http("POST", items, kPublisherToken, swapped.dump(), json_headers()), 422,
+                 "invalid_approval_record", "approval_record.approvals[0].signature");
+    json no_system = with_record(sample_alert(), {approval("rev"), approval("rev2")});
     no_system["approval_record"].erase("system");
     expect_error(http("POST", items, kPublisherToken, no_system.dump(), json_headers()), 422,
                  "invalid_approval_record", "approval_record.system");
@@ -463,7 +509,7 @@ TEST_CASE("a publisher's item with a valid CMS approval record is approved and p
   }
 
   SECTION("refused: a record from a role other than publisher") {
-    const json body = with_record(sample_alert(), {approval("王科长"), approval("李处长")});
+    const json body = with_record(sample_alert(), {approval("rev"), approval("rev2")});
     for (const char* token : {kDrafterToken, kDutyToken}) {
       expect_error(http("POST", items, token, body.dump(), json_headers()), 403, "forbidden",
                    "approval_record");
@@ -477,10 +523,30 @@ TEST_CASE("a publisher's item with a valid CMS approval record is approved and p
   }
 }
 
+TEST_CASE("with review.cms_alerts \"refused\" an alert from a CMS needs Herald's reviewers",
+          "[api][review][cms]") {
+  Fixture f([](json& c) { accept_cms(c); });
+  const std::string items = f.daemon.url + "/v1/items";
+  expect_error(
+      http("POST", items, kPublisherToken,
+           with_record(sample_alert(), {approval("rev"), approval("rev2")}).dump(), json_headers()),
+      403, "cms_alerts_refused", "approval_record");
+  CHECK(f.get("/v1/items").at("items").empty());
+
+  // A publication from the same CMS still goes through at once.
+  const auto r =
+      http("POST", items, kPublisherToken,
+           with_record(publication("工作动态"), {approval("rev"), approval("rev2")}).dump(),
+           json_headers());
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  CHECK(json_of(r).at("state") == "queued");
+}
+
 TEST_CASE("CMS approval records are refused unless review.accept_cms_approvals is on",
           "[api][review][cms]") {
   Fixture f;
-  const json body = with_record(sample_alert(), {approval("王科长"), approval("李处长")});
+  const json body = with_record(sample_alert(), {approval("rev"), approval("rev2")});
   expect_error(
       http("POST", f.daemon.url + "/v1/items", kPublisherToken, body.dump(), json_headers()), 403,
       "cms_approvals_disabled", "approval_record");

@@ -143,13 +143,15 @@ struct Fixture {
     config["auth"]["users"].push_back({{"name", "compiler"},
                                        {"roles", {"compiler"}},
                                        {"token_sha256", sha256_hex(kCompilerToken)}});
-    // Two attempts, each given up after 300 ms: a late platform dead-letters a delivery fast.
+    // Two attempts, each given up after 300 ms, and read-backs that fail waited out for 1 s at
+    // most: a late platform dead-letters a delivery fast (deferred_too_long).
     config["queue"]["max_attempts"] = 2;
     config["channels"]["weibo"] = {{"api_base", sim.url},
                                    {"access_token", kWeiboToken},
                                    {"safe_domain", "www.scfao.gov.cn"},
                                    {"rip", "127.0.0.1"},
-                                   {"timeout_ms", 300}};
+                                   {"timeout_ms", 300},
+                                   {"defer", {{"processing_max_ms", 1000}}}};
     daemon = start_heraldd(config, dir);
   }
 

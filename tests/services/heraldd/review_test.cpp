@@ -85,6 +85,7 @@ TEST_CASE("reviews come from distinct reviewers, never the author, and a rejecti
     const json item = f.get(id);
     CHECK(item.at("state") == "pending_review");
     CHECK(item.at("approvals").size() == 1);
+    CHECK(item["approvals"][0].at("via") == "herald");
     CHECK(item.at("deliveries").empty());
   }
   SECTION("a role that may not review is refused") {
@@ -155,7 +156,7 @@ TEST_CASE("the content gate refuses classified items and blocked words, with the
     json item = sample_alert();
     item["title"] = "关于机\u200b密事项的提醒";  // a zero-width space inside the word
     item["instruction"] = "切勿洩露國家秘密";    // traditional, for CAP <instruction>
-    item["attachments"] = {{{"name", "機\u0001密.pdf"}, {"url", "https://example.gov.cn/a.pdf"}}};
+    item["attachments"] = {{{"name", "機\u00ad密.pdf"}, {"url", "https://example.gov.cn/a.pdf"}}};
     auto r = http("POST", items, kDutyToken, item.dump(), json_headers());
     expect_error(r, 422, "blocked_content");
     const json error = json_of(r).at("error");

@@ -158,6 +158,8 @@ TEST_CASE("the seed's year, imported, reports exactly the seed's figures with to
   const std::string dir = make_temp_dir("seed-year");
   json config = test_config(unique_key_prefix("seed"), sim.url);
   config["office"] = {{"name", "四川省人民政府外事办公室"}};
+  // 2013's website, portal and Weibo: the office's channels before Herald.
+  config["import"]["historic_channels"] = {"website", "portal", "weibo"};
   config["auth"]["users"].push_back({{"name", "compiler"},
                                      {"roles", {"compiler"}},
                                      {"token_sha256", sha256_hex(kCompilerToken)}});

@@ -2,6 +2,7 @@
 // real publishing (JSON and CSV, the CSV parsed back), parameter errors, historic imports (dry run,
 // real, twice), and reconciliation after a run with platform faults (retries and dead letters).
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 
@@ -35,6 +36,8 @@ struct Fixture {
                                        {"token_sha256", sha256_hex(kCompilerToken)}});
     // Drills go out (marked) so that the tests see them published and still never counted.
     config["channels"]["webhook"]["drills"] = "marked";
+    // The imports below are of channels the office had before Herald.
+    config["import"]["historic_channels"] = {"website", "portal", "weibo"};
     if (adjust) adjust(config);
     daemon = start_heraldd(config, dir);
   }
@@ -262,6 +265,43 @@ TEST_CASE("POST /v1/imports validates every row, dry-runs, imports once, and rec
                                                 {"link", 3},
                                                 {"remote_ids", 3}});
     CHECK(f.get_json("/v1/stats?from=2013-01-01&to=2013-12-31")["rows"][0]["items"] == 0);
+  }
+  SECTION("rows are held to the item API's rules, known channels and past years") {
+    // The office's year now (UTC+8): imports may not touch it.
+    const auto local = std::chrono::system_clock::now() + std::chrono::hours(8);
+    const int year = static_cast<int>(
+        std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(local)).year());
+    const std::string this_year = std::to_string(year);
+    const std::string bad =
+        "published_at,category,kind,level,channels,title,link,remote_ids\r\n"
+        "2013-03-05,work_news,publication,,website,fine,https://www.example.gov.cn/a,\r\n"
+        "2013-03-05,work_news,publication,,weibp,misspelt,,\r\n"
+        "2013-03-06,work_news,publication,,portal,bare scheme,http://,\r\n" +
+        this_year + "-01-01T00:00:00+08:00,work_news,publication,,portal,this year,,\r\n" +
+        std::to_string(year + 1) +
+        "-06-01,work_news,publication,,portal,next year,,\r\n"
+        "2013-03-07,work_news,publication,,portal,\"esc\x1b[2Kfake\",,\r\n"
+        "2013-03-08,news,memo,,portal,kind,,\r\n";
+    auto r = f.import(bad, false);
+    INFO(r.body);
+    REQUIRE(r.status == 422);
+    const json details = json_of(r)["error"]["details"];
+    std::vector<std::pair<int, std::string>> where;
+    for (const auto& d : details) where.emplace_back(d["row"], d["column"]);
+    CHECK(where == std::vector<std::pair<int, std::string>>{{2, "channels"},
+                                                            {3, "link"},
+                                                            {4, "published_at"},
+                                                            {5, "published_at"},
+                                                            {6, "title"},
+                                                            {7, "category"},
+                                                            {7, "kind"}});
+    CHECK(details[0]["message"].get<std::string>().find("import.historic_channels") !=
+          std::string::npos);
+    CHECK(details[2]["message"].get<std::string>().find("past years") != std::string::npos);
+    CHECK(details[4]["message"].get<std::string>().find("U+001B") != std::string::npos);
+    // Nothing was stored, and the item list still answers.
+    CHECK(f.get_json("/v1/stats?from=2013-01-01&to=2013-12-31")["rows"][0]["items"] == 0);
+    CHECK(f.get("/v1/items", kAdminToken).status == 200);
   }
   SECTION("the header row is required, the body must be CSV and UTF-8") {
     auto no_header = f.import("2013-03-05,work_news,publication,,portal,t,,\r\n", false);
