@@ -1,8 +1,8 @@
 -- claim: one atomic step per call, for ONE channel:
 --   1. promote due timed deliveries (scheduled publish_at, retries) to the tail of their lane;
---   2. put deliveries whose lease expired back at the HEAD of their lane (attempts kept; a
---      delivery that already used max_attempts is buried instead, so a delivery that kills its
---      worker every time cannot loop forever);
+--   2. put deliveries whose lease expired back at the HEAD of their lane (attempts kept, marked
+--      maybe_sent; past max_attempts only to look, lookup_only; a delivery that used twice
+--      max_attempts is buried, so one that kills its worker every time cannot loop forever);
 --   3. pop up to max_alert alerts and, only if the alert lane is then empty, up to max_routine
 --      routine deliveries, and lease each one under a fresh token.
 -- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] inflight, KEYS[5] dead,
@@ -76,17 +76,19 @@ if #expired > 0 then
     local id = expired[i]
     local key = dkey .. id
     local f = redis.call('HMGET', key, 'state', 'lane', 'attempts', 'lease_owner', 'category',
-      'kind', 'level', 'exercise', 'failed_at', 'lookup_only')
+      'kind', 'level', 'exercise', 'failed_at')
     if f[1] == 'in_flight' then
       local why = 'lease of ' .. (f[4] or '?') .. ' expired'
       redis.call('HDEL', key, 'lease_owner', 'lease_token', 'attempt_started_at')
       -- The worker died (or stalled) during its call: the platform may have acted on it, so
-      -- the next attempt looks before it sends. Out of attempts, it still gets one attempt
-      -- that only looks (lookup_only), unless that look was what ran out.
+      -- the next attempt looks before it sends. Out of attempts, the next ones only look
+      -- (lookup_only): burying a delivery the platform may hold would count it failed while it
+      -- is public. A delivery that keeps losing its lease even while only looking (it kills its
+      -- worker) is buried after max_attempts more.
       redis.call('HSET', key, 'maybe_sent', '1')
-      local final_check = tonumber(f[3] or '0') >= max_attempts and f[10] ~= '1'
-      if final_check then redis.call('HSET', key, 'lookup_only', '1') end
-      if tonumber(f[3] or '0') >= max_attempts and not final_check then
+      local attempts = tonumber(f[3] or '0')
+      if attempts >= max_attempts then redis.call('HSET', key, 'lookup_only', '1') end
+      if attempts >= 2 * max_attempts then
         redis.call('HSET', key, 'state', 'dead', 'last_error', why, 'last_error_code',
           'lease_expired', 'dead_at', now_s, 'updated_at', now_s)
         redis.call('ZADD', KEYS[5], now_s, id)

@@ -452,14 +452,14 @@ TEST_CASE("a reclaimed delivery goes back to the head of its lane, or dies after
     CHECK(again.attempt == 2);
     CHECK(f.record(again.id).last_error_code == "lease_expired");
   }
-  SECTION("a delivery that keeps losing its lease is buried after one look-only attempt") {
-    for (int attempt = 2; attempt <= 4; ++attempt) {
+  SECTION("a delivery that keeps losing its lease only looks past max_attempts, then is buried") {
+    for (int attempt = 2; attempt <= 6; ++attempt) {
       f.clock.advance(11s);
       Delivery again = f.claim(0, 1).deliveries.at(0);
       REQUIRE(again.id == f.id("h1"));
       REQUIRE(again.attempt == attempt);
       CHECK(again.maybe_sent);
-      CHECK(again.lookup_only == (attempt == 4));
+      CHECK(again.lookup_only == (attempt > 3));
     }
     f.clock.advance(11s);
     Delivery next = f.claim(0, 1).deliveries.at(0);
@@ -865,12 +865,16 @@ TEST_CASE("a lease that expires mid-call marks the delivery maybe_sent", "[queue
     CHECK(d.maybe_sent == (attempt > 1));
     f.clock.advance(11s);  // the worker died: nobody acks
   }
-  // The third expiry used the last attempt: instead of a burial, one attempt that only looks.
-  Delivery last = f.claim_one("worker-4");
-  CHECK(last.maybe_sent);
-  CHECK(last.lookup_only);
-  f.clock.advance(11s);
-  Claimed none = f.claim(1, 1, "worker-5");
+  // The third expiry used the last attempt: instead of a burial, attempts that only look, up to
+  // twice max_attempts.
+  for (int look = 4; look <= 6; ++look) {
+    Delivery last = f.claim_one("worker-" + std::to_string(look));
+    CHECK(last.attempt == look);
+    CHECK(last.maybe_sent);
+    CHECK(last.lookup_only);
+    f.clock.advance(11s);
+  }
+  Claimed none = f.claim(1, 1, "worker-7");
   CHECK(none.deliveries.empty());
   DeliveryRecord r = f.record(f.id("ls"));
   CHECK(r.state == "dead");
