@@ -434,6 +434,17 @@ Result<json> WechatChannel::batch_page(const std::string& api, int page, bool wi
   return std::move(*items);
 }
 
+Result<PublishReceipt> WechatChannel::published(const std::string& job_key, json job,
+                                                const std::string& article_id) {
+  // The job keeps the article id rather than going away: should this attempt's ack be lost (the
+  // worker dies now), the next attempt answers from it instead of starting a second article.
+  job["article_id"] = article_id;
+  if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
+    return saved.error();
+  }
+  return PublishReceipt{std::string(kArticlePrefix) + article_id};
+}
+
 Result<bool> WechatChannel::draft_in_box(const std::string& media_id) {
   for (int page = 0; page < kDraftPages; ++page) {
     auto items = batch_page("draft/batchget", page, /*with_content=*/false);
@@ -477,10 +488,7 @@ Result<PublishReceipt> WechatChannel::resolve_submit(const Delivery& delivery,
   const std::string draft = job.value("draft", std::string());
   auto found = published_article(delivery.marker());
   if (!found) return found.error();
-  if (*found && !(*found)->empty()) {
-    (void)tokens_->erase_value(job_key);
-    return PublishReceipt{std::string(kArticlePrefix) + **found};
-  }
+  if (*found && !(*found)->empty()) return published(job_key, std::move(job), **found);
   auto in_box = draft_in_box(draft);
   if (!in_box) return in_box.error();
   if (*in_box) {
@@ -545,6 +553,10 @@ Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, 
     if (!job.is_object()) job = json::object();
   }
   auto save = [&]() { return tokens_->set_value(job_key, job.dump(), kJobTtl); };
+  // Published already, by an attempt whose ack never arrived (its worker died after it learnt).
+  if (job.contains("article_id")) {
+    return PublishReceipt{std::string(kArticlePrefix) + job.value("article_id", std::string())};
+  }
   if (job.contains("publish_id") || job.contains("submitting")) {
     // WeChat has (or may have) the article: what is left is finding out, and failing to find
     // out is no reason to give up on it. A check that fails in transit waits like "still
@@ -612,10 +624,7 @@ Result<PublishReceipt> WechatChannel::poll(const Delivery& delivery, const std::
   auto read_back = [&]() -> Result<PublishReceipt> {
     auto found = published_article(delivery.marker());
     if (!found) return found.error();
-    if (*found && !(*found)->empty()) {
-      (void)tokens_->erase_value(job_key);
-      return PublishReceipt{std::string(kArticlePrefix) + **found};
-    }
+    if (*found && !(*found)->empty()) return published(job_key, std::move(job), **found);
     job["polls"] = job.value("polls", 0) + 1;
     if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
       return saved.error();
@@ -645,18 +654,19 @@ Result<PublishReceipt> WechatChannel::poll(const Delivery& delivery, const std::
     }
     return pending(job);
   }
-  // Final either way: a replay after a failure starts again with a new draft.
-  (void)tokens_->erase_value(job_key);
   if (code == 0) {
     const std::string article_id = id_text(answer->body, "article_id");
     if (article_id.empty()) {
+      (void)tokens_->erase_value(job_key);
       return coded(Error::permanent("publish_id " + publish_id +
                                     " was published but WeChat gave no article_id; check the "
                                     "account and record it by hand"),
                    "wechat_no_article_id");
     }
-    return PublishReceipt{std::string(kArticlePrefix) + article_id};
+    return published(job_key, std::move(job), article_id);
   }
+  // Failed for good: a replay starts again with a new draft.
+  (void)tokens_->erase_value(job_key);
   // §2.5: 2 原创失败, 3 常规失败, 4 平台审核不通过 (PERM); 5 user deleted all, 6 system banned
   // (OPS).
   static constexpr const char* kMeaning[] = {"",

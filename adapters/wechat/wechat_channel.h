@@ -125,6 +125,9 @@ class WechatChannel final : public Channel {
                                 nlohmann::json job);
   Result<PublishReceipt> resolve_submit(const Delivery& delivery, const std::string& job_key,
                                         nlohmann::json job);
+  // Records the article in the job (kept until the job expires) and returns its receipt.
+  Result<PublishReceipt> published(const std::string& job_key, nlohmann::json job,
+                                   const std::string& article_id);
   // One page (0-based) of draft/batchget or freepublish/batchget: the `item` list, newest first,
   // kBatchPage a page.
   Result<nlohmann::json> batch_page(const std::string& api, int page, bool with_content);

@@ -626,6 +626,15 @@ TEST_CASE("WechatChannel resolves an ambiguous submit by reading back, never sub
       CHECK(published.at("count") == 1);
       CHECK(found->remote_id == "article:" + published.at("items")[0].at("id").get<std::string>());
       CHECK(calls(published, "freepublish/submit") == 2);  // the refused one and the late one
+      // The ack of that attempt may never arrive (its worker dies): the next attempt answers
+      // from the job, with no new draft, submit or read-back.
+      auto again = channel.publish(delivery_for(item, 4, /*maybe_sent=*/true));
+      REQUIRE(again.ok());
+      CHECK(again->remote_id == found->remote_id);
+      const json after = wechat_published(sim.url);
+      CHECK(after.at("count") == 1);
+      CHECK(calls(after, "draft/add") == calls(published, "draft/add"));
+      CHECK(calls(after, "freepublish/batchget") == calls(published, "freepublish/batchget"));
     }
     SECTION("without the mark (a job from before it), 40007 for our own draft reads back too") {
       REQUIRE(tokens.cache.set_value(
