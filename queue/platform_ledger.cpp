@@ -57,15 +57,6 @@ redis.call('EXPIRE', KEYS[8], ARGV[9])
 return 'ok'
 )lua");
 
-std::string glob_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 std::optional<TimePoint> time_of(const std::string& ms) {
   std::int64_t value = 0;
   const auto parsed = std::from_chars(ms.data(), ms.data() + ms.size(), value);

@@ -604,4 +604,13 @@ RedisPool::Lease::~Lease() {
   if (conn_ && pool_) pool_->release(conn_);
 }
 
+std::string glob_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace herald

@@ -157,4 +157,7 @@ class RedisPool {
   void release(RedisConnection* conn);
 };
 
+// A glob pattern that matches `text` literally (SCAN MATCH, KEYS).
+std::string glob_escape(const std::string& text);
+
 }  // namespace herald

@@ -193,16 +193,6 @@ Result<void> check_replies(const std::vector<RedisValue>& replies, const std::st
   return ok();
 }
 
-// A glob pattern that matches `text` literally (SCAN MATCH).
-std::string glob_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 bool counts_as_item(const std::string& kind) {
   return kind == "publication" || kind == "alert";
 }

@@ -128,6 +128,19 @@ Error portal_error(ErrorKind kind, long status, const json& parsed, std::string_
   return error;
 }
 
+// The `items` list of a submission search or list answer (§5A extension of §3).
+Result<const json*> items_of(const PortalAnswer& answer, const char* what) {
+  const json& document = answer.document;
+  const auto items = document.is_object() ? document.find("items") : document.end();
+  if (!document.is_object() || items == document.end() || !items->is_array()) {
+    Error error = Error::retryable(std::string("the portal's submission ") + what +
+                                   " answered without an items list");
+    error.code = "portal_bad_answer";
+    return error;
+  }
+  return &*items;
+}
+
 PortalAnswer answer_of(const json& parsed) {
   PortalAnswer answer;
   if (!parsed.is_object()) return answer;
@@ -377,14 +390,9 @@ Result<Lookup> PortalChannel::do_lookup(const Delivery& delivery) {
       std::string(kSubmissionsPath) + "?idempotency_key=" + form_escape(delivery.idempotency_key()),
       "", "");
   if (!listed) return listed.error();
-  const json& document = listed->document;
-  const auto items = document.is_object() ? document.find("items") : document.end();
-  if (!document.is_object() || items == document.end() || !items->is_array()) {
-    Error error = Error::retryable("the portal's submission search answered without an items list");
-    error.code = "portal_bad_answer";
-    return error;
-  }
-  for (const json& entry : *items) {
+  auto items = items_of(*listed, "search");
+  if (!items) return items.error();
+  for (const json& entry : **items) {
     if (!entry.is_object()) continue;
     PortalAnswer found = answer_of(entry);
     if (found.submission_id.empty()) found.submission_id = string_field(entry, "id");
@@ -478,14 +486,10 @@ Result<PlatformListing> PortalChannel::do_list_published(
     auto answer = call(
         "GET", std::string(kSubmissionsPath) + range + "&page=" + std::to_string(page), "", "");
     if (!answer) return answer.error();
+    auto items = items_of(*answer, "list");
+    if (!items) return items.error();
     const json& document = answer->document;
-    const auto items = document.is_object() ? document.find("items") : document.end();
-    if (!document.is_object() || items == document.end() || !items->is_array()) {
-      Error error = Error::retryable("the portal's submission list answered without an items list");
-      error.code = "portal_bad_answer";
-      return error;
-    }
-    for (const json& entry : *items) {
+    for (const json& entry : **items) {
       if (!entry.is_object()) continue;
       std::string id = string_field(entry, "submission_id");
       if (id.empty()) id = string_field(entry, "id");
@@ -509,7 +513,7 @@ Result<PlatformListing> PortalChannel::do_list_published(
     const auto more = document.find("has_more");
     const bool has_more = more != document.end() && more->is_boolean()
                               ? more->get<bool>()
-                              : items->size() >= static_cast<std::size_t>(kPageSize);
+                              : (*items)->size() >= static_cast<std::size_t>(kPageSize);
     if (!has_more) return listing;
   }
   listing.notes.push_back("the submission list still had pages after " + std::to_string(kMaxPages) +

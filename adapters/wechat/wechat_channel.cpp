@@ -609,13 +609,6 @@ Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, 
   return submit(delivery, job_key, std::move(job));
 }
 
-Result<Lookup> WechatChannel::do_lookup(const Delivery& /*delivery*/) {
-  // A publication's progress is kept in the job record (draft, the submitting mark, publish_id),
-  // and do_publish resolves from it; a broadcast carries its clientmsgid, so a repeat answers
-  // 45065 with the first msg_id (§2.6).
-  return Lookup{LookupState::resend_is_safe, {}};
-}
-
 Result<PublishReceipt> WechatChannel::poll(const Delivery& delivery, const std::string& job_key,
                                            json job) {
   // freepublish/get has a small daily quota (§2.5: 100). Once it is spent, the published list

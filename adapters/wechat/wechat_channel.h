@@ -87,9 +87,10 @@ class WechatChannel final : public Channel {
   // it (deferred meanwhile: WeChat publishes a submitted draft by itself). A job found with the
   // submitting mark, or a submit refused with 40007 for our own draft, is resolved by reading
   // back (§5A): the article among the published ones (by the delivery's marker) → published; the
-  // draft still in the draft box → submitted now; neither → still publishing, deferred.
+  // draft still in the draft box → submitted now; neither → still publishing, deferred. So no
+  // do_lookup: the job is the read-back's memory, and a broadcast's clientmsgid makes a repeat
+  // answer 45065 with the first msg_id (§2.6); the default (a resend is safe) holds.
   Result<PublishReceipt> do_publish(const Delivery& delivery) override;
-  Result<Lookup> do_lookup(const Delivery& delivery) override;
   // freepublish/delete or message/mass/delete, from the remote id alone; an article that is
   // already gone (53600) counts as withdrawn.
   Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
