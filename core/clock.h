@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace herald {
@@ -17,6 +18,10 @@ class Clock {
   std::int64_t now_ms() const {
     return std::chrono::duration_cast<Millis>(now().time_since_epoch()).count();
   }
+  // The queue's scripts read Redis's own clock, so that every heraldd agrees on leases and
+  // schedules whatever its host's clock says. A clock that must rule them too (a test's manual
+  // clock) pins their time here.
+  virtual std::optional<std::int64_t> pinned_ms() const { return std::nullopt; }
 };
 
 class SystemClock final : public Clock {
@@ -29,6 +34,7 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(TimePoint start) : now_(start) {}
   TimePoint now() const override { return now_; }
+  std::optional<std::int64_t> pinned_ms() const override { return now_ms(); }
   void advance(Millis by) { now_ += by; }
   void set(TimePoint t) { now_ = t; }
 

@@ -91,7 +91,37 @@ Result<std::vector<CsvRecord>> parse_csv(std::string_view text) {
   return records;
 }
 
+namespace {
+
+bool is_plain_number(std::string_view value) {
+  std::size_t i = (value.front() == '-' || value.front() == '+') ? 1 : 0;
+  bool digits = false, point = false;
+  for (; i < value.size(); ++i) {
+    if (value[i] >= '0' && value[i] <= '9') {
+      digits = true;
+    } else if (value[i] == '.' && !point) {
+      point = true;
+    } else {
+      return false;
+    }
+  }
+  return digits;
+}
+
+// Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
+bool starts_like_formula(std::string_view value) {
+  return !value.empty() &&
+         std::string_view("=+-@\t\r").find(value.front()) != std::string_view::npos &&
+         !is_plain_number(value);
+}
+
+}  // namespace
+
 std::string csv_field(std::string_view value) {
+  if (starts_like_formula(value)) {
+    // A leading apostrophe makes the spreadsheet show the text as typed instead of running it.
+    return csv_field("'" + std::string(value));
+  }
   if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
   std::string out = "\"";
   for (char c : value) {

@@ -24,7 +24,9 @@ struct CsvRecord {
 // (C counts fields from 1), and the message says the same.
 Result<std::vector<CsvRecord>> parse_csv(std::string_view text);
 
-// One field as RFC 4180 writes it: quoted only when it has to be.
+// One field as RFC 4180 writes it: quoted only when it has to be. Text that a spreadsheet would
+// run as a formula (a leading =, +, -, @, tab or CR, other than a plain number such as -3) gets a
+// leading apostrophe, so supplied text cannot become a formula on a compiler's machine.
 std::string csv_field(std::string_view value);
 // One record with its CRLF.
 std::string csv_line(const std::vector<std::string>& fields);

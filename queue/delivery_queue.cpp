@@ -163,6 +163,11 @@ std::string DeliveryQueue::key(const std::string& channel, const std::string& su
   return k;
 }
 
+std::string DeliveryQueue::script_now() const {
+  const auto pinned = clock_.pinned_ms();
+  return pinned ? std::to_string(*pinned) : std::string();
+}
+
 Result<int> DeliveryQueue::enqueue(RedisConnection& conn,
                                    const std::vector<NewDelivery>& deliveries) {
   // Group by channel (a script call must stay inside one channel's slot), keeping input order.
@@ -180,7 +185,7 @@ Result<int> DeliveryQueue::enqueue(RedisConnection& conn,
     it->second.push_back(&nd);
   }
 
-  const std::string now = std::to_string(clock_.now_ms());
+  const std::string now = script_now();
   std::vector<RedisScript::Call> calls;
   for (const auto& channel : channels) {
     const auto& list = by_channel[channel];
@@ -220,7 +225,7 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
   const int max_alert = std::clamp(request.max_alert, 0, kBatchPerCall);
   const int max_routine = std::clamp(request.max_routine, 0, kBatchPerCall);
   std::vector<std::string> args = {
-      std::to_string(clock_.now_ms()),
+      script_now(),
       std::to_string(options_.lease.count()),
       request.owner,
       std::to_string(max_alert),
@@ -247,7 +252,7 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
   const RedisValue& v = *reply;
   Claimed out;
   if (v.elements.empty()) return Error::permanent("claim script returned an empty reply");
-  if (const long long next = int_at(v, 0); next >= 0) out.next_due = from_ms(next);
+  if (const long long next = int_at(v, 0); next >= 0) out.next_due_in = Millis(next);
   for (std::size_t i = 1; i + 9 < v.elements.size(); i += 10) {
     Delivery d;
     d.id = v.elements[i].str;
@@ -317,8 +322,7 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
       key(channel, "tally:" + day.substr(0, 4) + ":months"),
       key(channel, "failed:" + day.substr(0, 4) + ":months")};
   const std::vector<std::string> fixed_args = {
-      std::to_string(unix_ms(now)), day, std::to_string(options_.max_attempts),
-      key(channel, "audit:"),
+      script_now(), day, std::to_string(options_.max_attempts), key(channel, "audit:"),
       std::to_string(std::max<long long>(1, options_.audit_retention.count()))};
   std::vector<RedisScript::Call> calls;
   for (std::size_t i = 0; i < completions.size(); ++i) {
@@ -333,8 +337,8 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
     call.args.insert(
         call.args.end(),
         {c.delivery_id, c.lease_token, outcome_name(c.outcome), c.remote_id, c.error_code,
-         c.error_message, std::to_string(unix_ms(c.retry_at)), c.counted ? "1" : "0",
-         c.maybe_sent ? "1" : "0", std::to_string(c.defer_limit.count())});
+         c.error_message, std::to_string(std::max<long long>(0, c.retry_in.count())),
+         c.counted ? "1" : "0", c.maybe_sent ? "1" : "0", std::to_string(c.defer_limit.count())});
   }
   auto replies = complete_script_.run_many(conn, calls);
   if (!replies) return replies.error();
@@ -367,7 +371,7 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete_with_cancellations
     RedisConnection& conn, const std::string& channel, const std::vector<Completion>& completions) {
   std::vector<Completion> others;
   std::vector<RedisScript::Call> cancels;
-  const std::string now = std::to_string(clock_.now_ms());
+  const std::string now = script_now();
   const std::string retention =
       std::to_string(std::max<long long>(1, options_.audit_retention.count()));
   for (const Completion& c : completions) {
@@ -422,7 +426,7 @@ Result<CancelResult> DeliveryQueue::cancel(RedisConnection& conn, const std::str
                          {key(channel, "d:" + delivery_id), key(channel, "alert"),
                           key(channel, "routine"), key(channel, "timed"), key(channel, "dead"),
                           key(channel, "inflight"), key(channel, "audit:" + delivery_id)},
-                         {std::to_string(clock_.now_ms()), delivery_id, who, reason,
+                         {script_now(), delivery_id, who, reason,
                           std::to_string(std::max<long long>(1, options_.audit_retention.count())),
                           "request", "", item_id, channel});
   if (auto checked = check_script_reply(reply, "cancelling " + delivery_id); !checked) {
@@ -447,7 +451,8 @@ Result<int> DeliveryQueue::heartbeat(
     const std::vector<std::pair<std::string, std::string>>& id_and_token) {
   if (auto c = check_channel(channel); !c) return c.error();
   if (id_and_token.empty()) return 0;
-  const std::string deadline = std::to_string(clock_.now_ms() + options_.lease.count());
+  const std::string now = script_now();
+  const std::string lease = std::to_string(options_.lease.count());
   std::vector<RedisScript::Call> calls;
   for (std::size_t i = 0; i < id_and_token.size(); ++i) {
     const auto& [id, token] = id_and_token[i];
@@ -455,7 +460,7 @@ Result<int> DeliveryQueue::heartbeat(
       return Error::invalid("delivery_id",
                             "delivery \"" + id + "\" does not belong to channel " + channel);
     }
-    if (i % kBatchPerCall == 0) calls.push_back({{key(channel, "inflight")}, {deadline}});
+    if (i % kBatchPerCall == 0) calls.push_back({{key(channel, "inflight")}, {now, lease}});
     calls.back().keys.push_back(key(channel, "d:" + id));
     calls.back().args.push_back(id);
     calls.back().args.push_back(token);
@@ -543,7 +548,7 @@ Result<void> DeliveryQueue::replay(RedisConnection& conn, const std::string& del
       {key(channel, "d:" + delivery_id), key(channel, "dead"), key(channel, "alert"),
        key(channel, "routine"), key(channel, "wake:alert"), key(channel, "wake"),
        key(channel, "audit:" + delivery_id)},
-      {std::to_string(clock_.now_ms()), delivery_id,
+      {script_now(), delivery_id,
        std::to_string(std::max<long long>(1, options_.audit_retention.count())), who});
   if (auto checked = check_script_reply(reply, "replaying " + delivery_id); !checked) {
     return checked.error();

@@ -77,15 +77,15 @@ struct ClaimRequest {
 
 struct Claimed {
   std::vector<Delivery> deliveries;  // alerts first; each with attempt and lease_token set
-  // Earliest moment something becomes due without a wake-up (a scheduled delivery, a retry, or a
-  // lease that may expire): how long an idle worker may block.
-  std::optional<TimePoint> next_due;
+  // How long until something becomes due without a wake-up (a scheduled delivery, a retry, or a
+  // lease that may expire), by Redis's clock: how long an idle worker may block.
+  std::optional<Millis> next_due_in;
 };
 
 // What the queue does with a delivery after an attempt (queue/lua/complete.lua):
-//   retry     spends the attempt and comes back at retry_at (dead once max_attempts are used,
+//   retry     spends the attempt and comes back after retry_in (dead once max_attempts are used,
 //             except after an ambiguous attempt: then one more attempt only looks, lookup_only);
-//   deferred  the platform said "wait": comes back at retry_at without spending the attempt,
+//   deferred  the platform said "wait": comes back after retry_in without spending the attempt,
 //             dead (deferred_too_long) once a run of deferrals is longer than defer_limit;
 //   cancelled the worker found the delivery's cancel mark (a retraction) right before publishing
 //             and did not publish it (applied by queue/lua/cancel.lua; never tallied).
@@ -98,7 +98,9 @@ struct Completion {
   std::string remote_id;      // published
   std::string error_code;     // retry / dead
   std::string error_message;  // retry / dead
-  TimePoint retry_at{};       // retry, deferred
+  // retry, deferred: from the moment the queue applies the completion, by Redis's clock (a
+  // delay, not a time, so that a host clock that runs ahead cannot shorten it).
+  Millis retry_in{0};
   // The attempt may have reached the platform (ambiguous): the ledger keeps a maybe_sent mark
   // and the next attempt looks on the platform before sending again.
   bool maybe_sent = false;
@@ -215,6 +217,9 @@ class DeliveryQueue {
   std::string key(const std::string& channel, const std::string& suffix) const;
 
  private:
+  // The scripts' "now" argument: '' (they read Redis TIME) unless the clock pins it.
+  std::string script_now() const;
+
   QueueOptions options_;
   const Clock& clock_;
   RedisScript enqueue_script_, claim_script_, complete_script_, heartbeat_script_, replay_script_,

@@ -25,9 +25,15 @@ bool is_header_name(std::string_view name) {
 
 // Headers the channel sets itself (or curl manages); a config override would break the contract.
 bool is_reserved_header(std::string_view name) {
-  static constexpr std::string_view kReserved[] = {
-      "content-type", "content-length",  "transfer-encoding",  "host",
-      "expect",       "idempotency-key", "x-herald-signature", "x-herald-delivery"};
+  static constexpr std::string_view kReserved[] = {"content-type",
+                                                   "content-length",
+                                                   "transfer-encoding",
+                                                   "host",
+                                                   "expect",
+                                                   "idempotency-key",
+                                                   "x-herald-signature",
+                                                   "x-herald-delivery",
+                                                   "x-herald-timestamp"};
   const std::string lowered = ascii_lower(name);
   return std::find(std::begin(kReserved), std::end(kReserved), lowered) != std::end(kReserved);
 }
@@ -89,6 +95,7 @@ Result<std::string> webhook_body(const Delivery& delivery) {
     error.code = "bad_payload";
     return error;
   }
+  item.erase("author");
   const json body = {{"delivery_id", delivery.id},
                      {"item_id", delivery.item_id},
                      {"channel", delivery.channel},
@@ -119,8 +126,12 @@ Result<std::string> webhook_retraction_body(const Delivery& delivery,
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string webhook_signature(std::string_view secret, std::string_view body) {
-  return "sha256=" + hmac_sha256_hex(secret, body);
+std::string webhook_signature(std::string_view secret, std::int64_t unix_seconds,
+                              std::string_view body) {
+  std::string signed_text = std::to_string(unix_seconds);
+  signed_text += '.';
+  signed_text += body;
+  return "sha256=" + hmac_sha256_hex(secret, signed_text);
 }
 
 Result<PublishReceipt> classify_webhook_response(long status, std::string_view retry_after_header,
@@ -172,10 +183,12 @@ Result<PublishReceipt> WebhookChannel::post(const std::string& body,
   request.url = settings_.url;
   request.connect_timeout = settings_.connect_timeout;
   request.total_timeout = settings_.timeout;
+  const std::int64_t timestamp = clock_.now_ms() / 1000;
   request.headers = {
       {"Content-Type", "application/json"},
       {"Idempotency-Key", idempotency_key},
-      {"X-Herald-Signature", webhook_signature(settings_.secret, body)},
+      {"X-Herald-Timestamp", std::to_string(timestamp)},
+      {"X-Herald-Signature", webhook_signature(settings_.secret, timestamp, body)},
       {"X-Herald-Delivery", delivery_id},
   };
   request.headers.insert(request.headers.end(), settings_.headers.begin(), settings_.headers.end());

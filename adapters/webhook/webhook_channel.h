@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -32,7 +33,8 @@ struct WebhookSettings {
 Result<WebhookSettings> parse_webhook_settings(const nlohmann::json& section,
                                                const std::string& path);
 
-// What we POST: {"delivery_id", "item_id", "channel", "attempt", "item": <the payload's JSON>}.
+// What we POST: {"delivery_id", "item_id", "channel", "attempt", "item": <the payload's JSON>},
+// without the item's author: who drafted an item inside the office is not the public's business.
 // A payload that is not JSON is a permanent error (it never will be).
 Result<std::string> webhook_body(const Delivery& delivery);
 
@@ -42,9 +44,12 @@ Result<std::string> webhook_body(const Delivery& delivery);
 // payload is {"op": "recall", "target", "reason", ...}.
 Result<std::string> webhook_retraction_body(const Delivery& delivery, const std::string& remote_id);
 
-// The X-Herald-Signature value: "sha256=<lower hex HMAC-SHA256(secret, body)>", so receivers can
-// check it the way they check GitHub's or WebSub's X-Hub-Signature.
-std::string webhook_signature(std::string_view secret, std::string_view body);
+// The X-Herald-Signature value: "sha256=<lower hex HMAC-SHA256(secret, "<timestamp>.<body>")>",
+// where timestamp is the X-Herald-Timestamp header (Unix seconds). Signing the time with the body
+// lets a receiver refuse a captured request replayed later: it checks the signature, then that
+// the timestamp is within its tolerance (herald-sim and the README use 300 s).
+std::string webhook_signature(std::string_view secret, std::int64_t unix_seconds,
+                              std::string_view body);
 
 // Classifies the receiver's answer:
 //   2xx              → ok; remote_id is the body's JSON "id" when it has one, else "" (the

@@ -10,12 +10,12 @@
 -- Mode 'claimed': the dispatcher cancels a delivery it holds, by lease token (stale otherwise).
 -- KEYS[1] ledger hash, KEYS[2] alert lane, KEYS[3] routine lane, KEYS[4] timed, KEYS[5] dead,
 -- KEYS[6] inflight, KEYS[7] audit stream.
--- ARGV[1] now ms, ARGV[2] id, ARGV[3] who, ARGV[4] reason, ARGV[5] audit retention s, ARGV[6]
+-- ARGV[1] pinned now ms ('' = TIME), ARGV[2] id, ARGV[3] who, ARGV[4] reason, ARGV[5] audit retention s, ARGV[6]
 -- mode ('request' | 'claimed'), ARGV[7] lease token (claimed), ARGV[8] item id, ARGV[9] channel
 -- (both for a tombstone).
 -- Returns {result, state before}: result 'cancelled', 'cancel_requested', 'published',
 -- 'already_cancelled' or 'stale' (claimed mode, token no longer matches).
-local now, id, who, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now, id, who, reason = queue_now(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local function audit(...)
   redis.call('XADD', KEYS[7], '*', 'at', now, ...)
   redis.call('EXPIRE', KEYS[7], ARGV[5])

@@ -8,8 +8,8 @@
 -- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] inflight, KEYS[5] dead,
 -- KEYS[6] wake:alert, KEYS[7] wake, KEYS[8] lease sequence (a counter that makes every token
 -- unique even if two processes' random generators ever agree, e.g. after a fork).
--- ARGV[1] now ms, ARGV[2] lease ms, ARGV[3] owner, ARGV[4] max_alert, ARGV[5] max_routine,
--- ARGV[6] ledger key prefix "<p>{<ch>}:d:", ARGV[7] move limit (promotions and reclaims per
+-- ARGV[1] pinned now ms ('' = TIME), ARGV[2] lease ms, ARGV[3] owner, ARGV[4] max_alert,
+-- ARGV[5] max_routine, ARGV[6] ledger key prefix "<p>{<ch>}:d:", ARGV[7] move limit (promotions and reclaims per
 -- call), ARGV[8] max_attempts, ARGV[9] audit stream prefix "<p>{<ch>}:audit:", ARGV[10] audit
 -- retention s, ARGV[11] failed hash of the year of ARGV[12], ARGV[12] day "yyyy-mm-dd" (office
 -- time zone; a burial counts as failed, once per delivery, as in complete.lua), ARGV[13..] one
@@ -21,10 +21,10 @@
 -- The failed hash (ARGV[11], written only on a burial) and its month rollup (ARGV[11] .. ':months')
 -- carry that hash tag too.
 --
--- Returns { next_due ms or -1, then 10 per claimed delivery:
+-- Returns { ms until the next due moment or -1, then 10 per claimed delivery:
 --           id, item_id, lane, category, kind, payload, attempts, lease token, maybe_sent ('1' or
 --           ''), lookup_only ('1' or '') }.
-local now_s = ARGV[1]
+local now_s = queue_now(ARGV[1])
 local now = tonumber(now_s)
 local lease = tonumber(ARGV[2])
 local owner = ARGV[3]
@@ -172,5 +172,6 @@ if #l > 0 then
   local s = tonumber(l[2])
   if next_due < 0 or s < next_due then next_due = s end
 end
+if next_due >= 0 then next_due = math.max(0, next_due - now) end
 out[1] = next_due
 return out

@@ -12,10 +12,10 @@
 -- publication or alert also goes into firstpub in this same step, so its item is counted later by
 -- the {items} script even if this process dies right after the ack; a delivery counts as failed
 -- once, at its first dead letter (failed_at stays in the ledger through replays).
--- ARGV[1] now ms, ARGV[2] day "yyyy-mm-dd" (office time zone), ARGV[3] max_attempts, ARGV[4]
+-- ARGV[1] pinned now ms ('' = TIME), ARGV[2] day "yyyy-mm-dd" (office time zone), ARGV[3] max_attempts, ARGV[4]
 -- audit stream prefix "<p>{<ch>}:audit:" (streams named from it stay in the slot), ARGV[5] audit
 -- retention s, then 10 per completion: id, lease token, outcome ('published'|'retry'|'defer'|
--- 'dead'), remote_id, error code, error message, retry_at ms, counted ('1' tallies a
+-- 'dead'), remote_id, error code, error message, retry delay ms (from now), counted ('1' tallies a
 -- publication, '0' not), maybe_sent ('1': the attempt may have reached the platform), defer limit
 -- ms (defer: how long a delivery may keep being deferred before it is buried; 0 = no limit).
 -- Outcomes (DESIGN.md §3):
@@ -29,7 +29,7 @@
 -- Returns one integer per completion: 0 stale, 1 applied, 2 applied but a retry was buried
 -- because the delivery had used max_attempts, 3 applied but a deferral was buried because it
 -- had waited longer than its limit.
-local now = ARGV[1]
+local now = queue_now(ARGV[1])
 local day = ARGV[2]
 local max_attempts = tonumber(ARGV[3])
 local function audit(id, ...)
@@ -71,7 +71,8 @@ for i = 1, #KEYS - 10 do
   local key = KEYS[10 + i]
   local b = 5 + (i - 1) * 10
   local id, token, outcome = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local code, message, at = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
+  local code, message = ARGV[b + 5], ARGV[b + 6]
+  local at = tostring(tonumber(now) + (tonumber(ARGV[b + 7]) or 0))
   local result = 0
   local f = redis.call('HMGET', key, 'lease_token', 'category', 'kind', 'attempts', 'lane',
     'lease_owner', 'exercise', 'level', 'failed_at', 'deferred_since', 'lookup_only',

@@ -2,12 +2,12 @@
 -- alone (whatever its state), so a repeated fan-out never queues it twice.
 -- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] wake:alert, KEYS[5] wake,
 -- KEYS[5+i] ledger hash of delivery i (all share the channel's {hash tag}).
--- ARGV[1] now (ms), ARGV[2] channel, then 9 per delivery:
+-- ARGV[1] pinned now ms ('' = Redis TIME, see now.lua), ARGV[2] channel, then 9 per delivery:
 --   id, item_id, lane ('alert'|'routine'), category, kind, payload, due ms ('' = now),
 --   level (alert reminder level or ''), exercise ('1' for a drill: recorded so that complete.lua
 --   never counts it, and so reconciliation can tell).
 -- Returns the number of deliveries added.
-local now = ARGV[1]
+local now = queue_now(ARGV[1])
 local now_n = tonumber(now)
 local channel = ARGV[2]
 local wake_alert, wake_routine = false, false

@@ -88,7 +88,7 @@ std::string default_owner(const std::string& channel) {
 // What a publish outcome means for the queue (DESIGN.md §3). Whether a retry still has an
 // attempt left is the queue's decision (complete.lua), made from the ledger's count.
 Completion completion_for(const Delivery& delivery, const Result<PublishReceipt>& result,
-                          const DeliveryQueue& queue, const DeferLimits& limits, const Clock& clock,
+                          const DeliveryQueue& queue, const DeferLimits& limits,
                           std::mt19937_64& rng) {
   Completion c;
   c.delivery_id = delivery.id;
@@ -108,13 +108,13 @@ Completion completion_for(const Delivery& delivery, const Result<PublishReceipt>
     case ErrorKind::retryable:
     case ErrorKind::credentials:
       c.outcome = OutcomeKind::retry;
-      c.retry_at = clock.now() + queue.backoff(delivery.attempt, error.retry_after, rng);
+      c.retry_in = queue.backoff(delivery.attempt, error.retry_after, rng);
       break;
     case ErrorKind::deferred:
       c.outcome = OutcomeKind::deferred;
       // The platform's window when it named one; otherwise the backoff of a first attempt, so a
       // deferral without a window never spins.
-      c.retry_at = clock.now() + queue.backoff(1, error.retry_after, rng);
+      c.retry_in = queue.backoff(1, error.retry_after, rng);
       c.defer_limit =
           error.defer_reason == DeferReason::processing ? limits.processing : limits.rate_limit;
       break;
@@ -132,11 +132,11 @@ constexpr const char* kRetractionKind = "retraction";
 // attempt (that one may itself be deferred for hours).
 Completion wait_for_target(const Delivery& delivery, const char* code, std::string message,
                            const DeliveryQueue& queue, const DeferLimits& limits,
-                           const Clock& clock, std::mt19937_64& rng) {
+                           std::mt19937_64& rng) {
   Error error = Error::deferred(std::move(message), std::nullopt, DeferReason::processing);
   error.code = code;
   Result<PublishReceipt> waiting = std::move(error);
-  return completion_for(delivery, waiting, queue, limits, clock, rng);
+  return completion_for(delivery, waiting, queue, limits, rng);
 }
 
 // A completion that needs no platform call: cancelled (a retraction's mark was found), or a
@@ -153,19 +153,18 @@ Completion settled_completion(const Delivery& delivery, OutcomeKind outcome, std
 
 // Comes back later: the target of a recall is still being worked on, or Redis could not be read.
 Completion try_later(const Delivery& delivery, const char* code, std::string message,
-                     const DeliveryQueue& queue, const DeferLimits& limits, const Clock& clock,
-                     std::mt19937_64& rng) {
+                     const DeliveryQueue& queue, const DeferLimits& limits, std::mt19937_64& rng) {
   Error error = Error::retryable(std::move(message));
   error.code = code;
   Result<PublishReceipt> failed = std::move(error);
-  return completion_for(delivery, failed, queue, limits, clock, rng);
+  return completion_for(delivery, failed, queue, limits, rng);
 }
 
 }  // namespace
 
 struct Dispatcher::Impl {
-  Impl(DispatcherOptions o, DeliveryQueue& q, Channel& c, const Clock& clk)
-      : options(std::move(o)), queue(q), channel(c), clock(clk) {}
+  Impl(DispatcherOptions o, DeliveryQueue& q, Channel& c)
+      : options(std::move(o)), queue(q), channel(c) {}
 
   void claimer_loop();
   void worker_loop();
@@ -181,7 +180,6 @@ struct Dispatcher::Impl {
   DispatcherOptions options;
   DeliveryQueue& queue;
   Channel& channel;
-  const Clock& clock;
 
   std::mutex lifecycle_mutex;  // start() / stop()
   bool started = false;
@@ -286,9 +284,8 @@ void Dispatcher::Impl::claimer_loop() {
     if (maybe_more) continue;
 
     milliseconds timeout = queue.options().idle_block;
-    if (got->next_due) {
-      auto until = std::chrono::ceil<milliseconds>(*got->next_due - clock.now());
-      timeout = std::clamp(until, kMinBlock, std::max(kMinBlock, timeout));
+    if (got->next_due_in) {
+      timeout = std::clamp(*got->next_due_in, kMinBlock, std::max(kMinBlock, timeout));
     }
 
     bool know_id = false;
@@ -336,7 +333,7 @@ Completion Dispatcher::Impl::publish_completion(const Delivery& delivery, RedisC
   if (!cancel) {
     return try_later(delivery, "redis_unavailable",
                      "could not look for a cancel mark: " + cancel.error().message, queue,
-                     options.defer_limits, clock, rng);
+                     options.defer_limits, rng);
   }
   if (*cancel) {
     return settled_completion(delivery, OutcomeKind::cancelled, "retracted before publishing");
@@ -348,7 +345,7 @@ Completion Dispatcher::Impl::publish_completion(const Delivery& delivery, RedisC
   } else {
     result = allowed.error();
   }
-  return completion_for(delivery, result, queue, options.defer_limits, clock, rng);
+  return completion_for(delivery, result, queue, options.defer_limits, rng);
 }
 
 Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisConnection& conn,
@@ -362,13 +359,13 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
     Error bad = Error::permanent("recall target " + target + " is not on " + delivery.channel);
     bad.code = "bad_recall_target";
     Result<PublishReceipt> failed = std::move(bad);
-    return completion_for(delivery, failed, queue, options.defer_limits, clock, rng);
+    return completion_for(delivery, failed, queue, options.defer_limits, rng);
   }
   auto record = queue.get(conn, target);
   if (!record) {
     return try_later(delivery, "redis_unavailable",
                      "could not read the recall target " + target + ": " + record.error().message,
-                     queue, options.defer_limits, clock, rng);
+                     queue, options.defer_limits, rng);
   }
   const std::string state = *record ? (*record)->state : "";
   if (state == "published") {
@@ -382,12 +379,12 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
       return c;
     }
     Result<PublishReceipt> failed = recalled.error();
-    return completion_for(delivery, failed, queue, options.defer_limits, clock, rng);
+    return completion_for(delivery, failed, queue, options.defer_limits, rng);
   }
   if (state == "in_flight") {
     return wait_for_target(delivery, "target_in_flight",
                            target + " is being published right now; its recall comes after", queue,
-                           options.defer_limits, clock, rng);
+                           options.defer_limits, rng);
   }
   if (state == "queued" || state == "scheduled" || state == "retry_wait") {
     // Waiting again (its lease expired after the retraction marked it): cancel it here.
@@ -395,7 +392,7 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
     if (!cancelled_now || cancelled_now->result != "cancelled") {
       return wait_for_target(delivery, "target_pending",
                              target + " is still pending; its recall comes after", queue,
-                             options.defer_limits, clock, rng);
+                             options.defer_limits, rng);
     }
     return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
   }
@@ -606,8 +603,7 @@ void Dispatcher::Impl::finisher_loop() {
   }
 }
 
-Dispatcher::Dispatcher(DispatcherOptions options, DeliveryQueue& queue, Channel& channel,
-                       const Clock& clock) {
+Dispatcher::Dispatcher(DispatcherOptions options, DeliveryQueue& queue, Channel& channel) {
   if (options.channel.empty()) options.channel = channel.name();
   if (options.concurrency < 1) {
     throw std::invalid_argument("dispatcher " + options.channel + ": concurrency must be >= 1");
@@ -620,7 +616,7 @@ Dispatcher::Dispatcher(DispatcherOptions options, DeliveryQueue& queue, Channel&
     throw std::invalid_argument("dispatcher " + options.channel + ": max_ack_batch must be >= 1");
   }
   if (options.owner.empty()) options.owner = default_owner(options.channel);
-  impl_ = std::make_unique<Impl>(std::move(options), queue, channel, clock);
+  impl_ = std::make_unique<Impl>(std::move(options), queue, channel);
 }
 
 Dispatcher::~Dispatcher() {

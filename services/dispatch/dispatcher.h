@@ -60,7 +60,7 @@ struct DispatcherStats {
 class Dispatcher {
  public:
   // Throws std::invalid_argument on inconsistent options (a start-up error).
-  Dispatcher(DispatcherOptions options, DeliveryQueue& queue, Channel& channel, const Clock& clock);
+  Dispatcher(DispatcherOptions options, DeliveryQueue& queue, Channel& channel);
   ~Dispatcher();  // stop() with a short drain if still running
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;

@@ -1,5 +1,7 @@
 #include "services/herald-sim/webhook_sim.h"
 
+#include <charconv>
+#include <chrono>
 #include <utility>
 
 #include "core/digest.h"
@@ -38,10 +40,29 @@ SimReply WebhookSim::handle(const ServerRequest& request) {
       secret = secret_;
     }
     if (!secret.empty()) {
-      std::string expected = "sha256=" + hmac_sha256_hex(secret, request.body);
+      // What a careful receiver does: the signature covers "<timestamp>.<body>", and a timestamp
+      // outside the tolerance is refused even with a valid signature (a replayed capture).
+      const std::string timestamp = request.header(kTimestampHeader);
+      long long seconds = 0;
+      const auto [end, parsed] =
+          std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), seconds);
+      if (timestamp.empty() || parsed != std::errc() ||
+          end != timestamp.data() + timestamp.size()) {
+        return {ServerResponse::error(401, "bad_timestamp",
+                                      "X-Herald-Timestamp is missing or not Unix seconds")};
+      }
+      std::string expected = "sha256=" + hmac_sha256_hex(secret, timestamp + "." + request.body);
       if (!constant_time_equal(signature, expected)) {
         return {ServerResponse::error(401, "bad_signature",
-                                      "X-Herald-Signature does not match the body")};
+                                      "X-Herald-Signature does not match the timestamp and body")};
+      }
+      const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+      if (seconds < now - kTimestampToleranceSeconds ||
+          seconds > now + kTimestampToleranceSeconds) {
+        return {ServerResponse::error(401, "stale_timestamp",
+                                      "X-Herald-Timestamp is more than 300 s from now: a replay?")};
       }
     }
   }

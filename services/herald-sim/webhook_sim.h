@@ -17,6 +17,9 @@ namespace herald::sim {
 class WebhookSim : public PlatformSim {
  public:
   static constexpr const char* kSignatureHeader = "x-herald-signature";
+  static constexpr const char* kTimestampHeader = "x-herald-timestamp";
+  // A receiver's tolerance for the signed timestamp: older (or further ahead) is a replay.
+  static constexpr long long kTimestampToleranceSeconds = 300;
 
   // An empty secret turns the signature check off.
   explicit WebhookSim(std::string secret);

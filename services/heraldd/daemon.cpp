@@ -136,7 +136,7 @@ Result<void> Daemon::start() {
     dopts.pre_publish_check = [this](const Delivery& d) { return gate_delivery(gate_, d); };
     dopts.stats = stats_.get();
     channels_.push_back(std::move(*channel));
-    dispatchers_.push_back(std::make_unique<Dispatcher>(dopts, *queue_, *channels_.back(), clock_));
+    dispatchers_.push_back(std::make_unique<Dispatcher>(dopts, *queue_, *channels_.back()));
     enabled.insert(name);
   }
 

@@ -184,11 +184,15 @@ TEST_CASE("classify_webhook_response maps statuses onto error kinds", "[adapters
   }
 }
 
-TEST_CASE("webhook_signature is sha256= and the lower-case hex HMAC-SHA256 of the body",
+TEST_CASE("webhook_signature is sha256= and the lower-case hex HMAC-SHA256 of timestamp.body",
           "[adapters][webhook]") {
-  // RFC 4231 test case 2.
-  CHECK(herald::webhook_signature("Jefe", "what do ya want for nothing?") ==
-        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // RFC 4231 test case 2 checks the HMAC itself...
+  CHECK(herald::hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // ...and openssl the signed text: printf '%s' '1765000000.{"a":1}' | openssl dgst -sha256
+  // -hmac s3cret.
+  CHECK(herald::webhook_signature("s3cret", 1765000000, R"({"a":1})") ==
+        "sha256=f54d269257fc57d4e645d2742512e7d2cca0c852f18441066c457b735c9b4e43");
 }
 
 TEST_CASE("webhook_body wraps the item JSON with the delivery's identity", "[adapters][webhook]") {
@@ -202,6 +206,20 @@ TEST_CASE("webhook_body wraps the item JSON with the delivery's identity", "[ada
   CHECK(parsed.at("attempt") == 3);
   CHECK(parsed.at("item") == json::parse(d.payload));
   CHECK(parsed.size() == 5);
+
+  SECTION("without the drafter's name, which stays inside the office") {
+    Delivery authored = d;
+    json item = json::parse(d.payload);
+    item["author"] = "zhang.wei";
+    item["source"] = "外交部";  // an extra field travels on
+    authored.payload = item.dump();
+    auto sent_text = herald::webhook_body(authored);
+    REQUIRE(sent_text.ok());
+    CHECK(sent_text->find("zhang.wei") == std::string::npos);
+    const json sent = json::parse(*sent_text);
+    CHECK_FALSE(sent.at("item").contains("author"));
+    CHECK(sent.at("item").at("source") == "外交部");
+  }
 
   Delivery broken = d;
   broken.payload = "{not json";
@@ -395,7 +413,9 @@ TEST_CASE("WebhookChannel sends exactly the documented request", "[adapters][web
   CHECK(r.header("content-type") == "application/json");
   CHECK(r.header("idempotency-key") == "herald-it-300.webhook");
   CHECK(r.header("x-herald-delivery") == "it-300.webhook");
-  CHECK(r.header("x-herald-signature") == "sha256=" + herald::hmac_sha256_hex(kSecret, r.body));
+  CHECK(r.header("x-herald-signature") ==
+        "sha256=" +
+            herald::hmac_sha256_hex(kSecret, r.header("x-herald-timestamp") + "." + r.body));
   CHECK(r.header("x-desk") == "cctv-13");
   CHECK(json::parse(r.body) == json::parse(*herald::webhook_body(d)));
 }
@@ -485,7 +505,9 @@ TEST_CASE("WebhookChannel can be called from several threads at once", "[adapter
   const auto requests = server.requests();
   CHECK(requests.size() == kThreads * kPerThread);
   for (const auto& r : requests) {
-    CHECK(r.header("x-herald-signature") == "sha256=" + herald::hmac_sha256_hex(kSecret, r.body));
+    CHECK(r.header("x-herald-signature") ==
+          "sha256=" +
+              herald::hmac_sha256_hex(kSecret, r.header("x-herald-timestamp") + "." + r.body));
   }
   // Connections are reused: never more than one per concurrent caller.
   CHECK(server.connections_accepted() <= kThreads);

@@ -90,4 +90,19 @@ TEST_CASE("csv_line quotes only what needs quoting and reads back the same", "[c
   CHECK((*parsed)[0].fields == tricky);
 }
 
+TEST_CASE("csv_field keeps supplied text from running as a spreadsheet formula", "[core][csv]") {
+  CHECK(csv_field("=HYPERLINK(\"http://x\",\"y\")") ==
+        "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+  CHECK(csv_field("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0");
+  CHECK(csv_field("@SUM(A1:A9)") == "'@SUM(A1:A9)");
+  CHECK(csv_field("-2+3") == "'-2+3");
+  CHECK(csv_field("\t=1") == "'\t=1");
+  // Figures stay figures.
+  CHECK(csv_field("-3") == "-3");
+  CHECK(csv_field("+12.5") == "+12.5");
+  CHECK(csv_field("1090") == "1090");
+  CHECK(csv_field("98.5%") == "98.5%");
+  CHECK(csv_field("'quoted already") == "'quoted already");
+}
+
 }  // namespace herald

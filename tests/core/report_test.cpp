@@ -482,6 +482,14 @@ TEST_CASE("every output format reads back to the same figures", "[report]") {
       }
     }
     CHECK(found);
+    // Supplied text that a spreadsheet would run is written as text.
+    YearFigures formula = seed_year();
+    formula.items_by_category["=HYPERLINK(\"http://evil\")"] = 1;
+    const std::string formula_csv =
+        render_csv(build_annual_report(2013, formula, {}, std::nullopt, "x", 480, "t"));
+    CHECK(formula_csv.find(",=HYPERLINK") == std::string::npos);
+    CHECK(formula_csv.find(",\"=HYPERLINK") == std::string::npos);
+    CHECK(formula_csv.find("'=HYPERLINK") != std::string::npos);
   }
   SECTION("HTML: well-formed XML (XHTML-compatible), with both charts and the tables") {
     const std::string html = render_html(r);

@@ -121,14 +121,14 @@ Completion published(const Delivery& d, const std::string& remote_id = "remote-1
   return c;
 }
 
-Completion retry(const Delivery& d, TimePoint at, const std::string& message = "HTTP 503") {
+Completion retry(const Delivery& d, Millis in, const std::string& message = "HTTP 503") {
   Completion c;
   c.delivery_id = d.id;
   c.lease_token = d.lease_token;
   c.outcome = OutcomeKind::retry;
   c.error_code = "503";
   c.error_message = message;
-  c.retry_at = at;
+  c.retry_in = in;
   return c;
 }
 
@@ -255,8 +255,8 @@ TEST_CASE("a scheduled delivery waits in the timed set until it is due", "[queue
 
   Claimed idle = f.claim(1, 5);
   CHECK(idle.deliveries.empty());
-  REQUIRE(idle.next_due);
-  CHECK(*idle.next_due == *later.publish_at);
+  REQUIRE(idle.next_due_in);
+  CHECK(*idle.next_due_in == *later.publish_at - f.clock.now());
 
   f.clock.advance(59min);
   CHECK(f.claim(1, 5).deliveries.empty());
@@ -288,7 +288,7 @@ TEST_CASE("a failing delivery is retried when due and buried after max_attempts"
     CHECK(d.lane == Lane::alert);                 // a retried alert goes back to the alert lane
     CHECK_FALSE(f.record(d.id).next_attempt_at);  // no longer waiting for a retry
     const TimePoint retry_at = f.clock.now() + 5s;
-    REQUIRE(f.complete(retry(d, retry_at, "HTTP 503 attempt " + std::to_string(attempt))) ==
+    REQUIRE(f.complete(retry(d, 5s, "HTTP 503 attempt " + std::to_string(attempt))) ==
             (attempt < 3 ? CompletionResult::applied : CompletionResult::buried));
     DeliveryRecord r = f.record(d.id);
     CHECK(r.attempts == attempt);
@@ -300,8 +300,8 @@ TEST_CASE("a failing delivery is retried when due and buried after max_attempts"
       CHECK(*r.next_attempt_at == retry_at);
       Claimed early = f.claim(1, 0);
       CHECK(early.deliveries.empty());
-      REQUIRE(early.next_due);
-      CHECK(*early.next_due == retry_at);
+      REQUIRE(early.next_due_in);
+      CHECK(*early.next_due_in == 5s);
       f.clock.advance(5s);
     } else {
       CHECK(r.state == "dead");
@@ -401,8 +401,8 @@ TEST_CASE("an expired lease is reclaimed under a new token and the old owner's a
   REQUIRE(first.deliveries.size() == 1);
   const Delivery old_claim = first.deliveries[0];
   CHECK(old_claim.id == f.id("l1"));
-  REQUIRE(first.next_due);
-  CHECK(*first.next_due == f.clock.now() + 10s);
+  REQUIRE(first.next_due_in);
+  CHECK(*first.next_due_in == 10s);
 
   f.clock.advance(9999ms);
   Claimed not_yet = f.claim(0, 1, "worker-b");
@@ -431,7 +431,7 @@ TEST_CASE("an expired lease is reclaimed under a new token and the old owner's a
 
   CHECK(f.complete(published(new_claim, "remote-new")) == CompletionResult::applied);
   CHECK(f.complete(published(new_claim, "remote-new")) == CompletionResult::stale);
-  CHECK(f.complete(retry(new_claim, f.clock.now())) == CompletionResult::stale);
+  CHECK(f.complete(retry(new_claim, 0s)) == CompletionResult::stale);
   DeliveryRecord r = f.record(new_claim.id);
   CHECK(r.state == "published");
   CHECK(r.remote_id == "remote-new");
@@ -738,9 +738,9 @@ TEST_CASE("every key of a channel carries the channel's hash tag", "[queue][keys
   REQUIRE(f.enqueue({routine("y1"), alert("y2"), later, routine("y4"), routine("y5")}) == 5);
   Claimed c = f.claim(1, 3);
   REQUIRE(c.deliveries.size() == 4);
-  REQUIRE(f.queue.complete(f.conn, kChannel,
-                           {published(c.deliveries[0]), retry(c.deliveries[1], f.clock.now() + 1s),
-                            dead(c.deliveries[2])}));
+  REQUIRE(f.queue.complete(
+      f.conn, kChannel,
+      {published(c.deliveries[0]), retry(c.deliveries[1], 1s), dead(c.deliveries[2])}));
 
   std::set<std::string> keys;
   std::string cursor = "0";
@@ -777,7 +777,7 @@ TEST_CASE("a deferral gives its attempt back and is buried only past its limit",
   Fixture f;  // max_attempts 3
   f.enqueue({routine("df")});
   auto defer = [&](const Delivery& d, std::chrono::milliseconds limit) {
-    Completion c = retry(d, f.clock.now() + 1s, "publishing");
+    Completion c = retry(d, 1s, "publishing");
     c.outcome = OutcomeKind::deferred;
     c.error_code = "wechat_publishing";
     c.defer_limit = limit;
@@ -797,7 +797,7 @@ TEST_CASE("a deferral gives its attempt back and is buried only past its limit",
   CHECK(f.depths().dead == 0);
   // A real failure in between spends an attempt and ends the run of deferrals.
   Delivery d = f.claim_one();
-  CHECK(f.complete(retry(d, f.clock.now() + 1s)) == CompletionResult::applied);
+  CHECK(f.complete(retry(d, 1s)) == CompletionResult::applied);
   CHECK(f.record(f.id("df")).attempts == 1);
   const std::string ledger = f.queue.key(kChannel, "d:" + f.id("df"));
   CHECK(f.raw({"HEXISTS", ledger, "deferred_since"}).integer == 0);
@@ -822,18 +822,18 @@ TEST_CASE("an ambiguous attempt is remembered, and past max_attempts gets one lo
   Delivery d = f.claim_one();
   CHECK_FALSE(d.maybe_sent);
   CHECK_FALSE(d.lookup_only);
-  Completion ambiguous = retry(d, f.clock.now() + 1s, "timed out after sending");
+  Completion ambiguous = retry(d, 1s, "timed out after sending");
   ambiguous.maybe_sent = true;
   REQUIRE(f.complete(ambiguous) == CompletionResult::applied);
   f.clock.advance(1s);
   d = f.claim_one();
   CHECK(d.maybe_sent);  // the next attempt looks before it sends
   CHECK_FALSE(d.lookup_only);
-  REQUIRE(f.complete(retry(d, f.clock.now() + 1s)) == CompletionResult::applied);
+  REQUIRE(f.complete(retry(d, 1s)) == CompletionResult::applied);
   f.clock.advance(1s);
   d = f.claim_one();
   CHECK(d.attempt == 3);
-  ambiguous = retry(d, f.clock.now() + 1s, "timed out again");
+  ambiguous = retry(d, 1s, "timed out again");
   ambiguous.maybe_sent = true;
   // Out of attempts, but the platform may have it: one more attempt, to look only.
   REQUIRE(f.complete(ambiguous) == CompletionResult::applied);
@@ -843,7 +843,7 @@ TEST_CASE("an ambiguous attempt is remembered, and past max_attempts gets one lo
   CHECK(d.maybe_sent);
   CHECK(d.lookup_only);
   // Its look failing (a retry) buries it; the maybe_sent mark survives into a replay.
-  CHECK(f.complete(retry(d, f.clock.now() + 1s)) == CompletionResult::buried);
+  CHECK(f.complete(retry(d, 1s)) == CompletionResult::buried);
   CHECK(f.record(f.id("am")).state == "dead");
   REQUIRE(f.queue.replay(f.conn, f.id("am")));
   d = f.claim_one();
@@ -879,6 +879,95 @@ TEST_CASE("a lease that expires mid-call marks the delivery maybe_sent", "[queue
   DeliveryRecord r = f.record(f.id("ls"));
   CHECK(r.state == "dead");
   CHECK(r.last_error_code == "lease_expired");
+}
+
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+// A host clock that runs ahead of the others, as an unsynchronised server's would. It does not
+// pin the queue's time: the scripts read Redis's clock whatever this one says.
+class ClockAhead final : public Clock {
+ public:
+  explicit ClockAhead(Millis by) : by_(by) {}
+  TimePoint now() const override { return std::chrono::system_clock::now() + by_; }
+
+ private:
+  Millis by_;
+};
+
+struct TwoHosts {
+  QueueOptions options = [] {
+    QueueOptions o;
+    o.prefix = test::unique_key_prefix("skew");
+    o.lease = 10s;
+    o.max_attempts = 3;
+    return o;
+  }();
+  SystemClock on_time;
+  ClockAhead ahead{1h};
+  DeliveryQueue punctual{options, on_time};
+  DeliveryQueue hasty{options, ahead};
+  RedisConnection conn{test::test_redis_options()};
+
+  Claimed claim(DeliveryQueue& q, const std::string& owner) {
+    auto claimed = q.claim(conn, kChannel, ClaimRequest{owner, 1, 1});
+    REQUIRE(claimed);
+    return *claimed;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a host whose clock runs ahead takes no live lease and releases nothing early",
+          "[queue][clock]") {
+  TwoHosts h;
+
+  SECTION("a live lease stays with its holder") {
+    REQUIRE(h.punctual.enqueue(h.conn, {routine("held")}));
+    Claimed first = h.claim(h.punctual, "on-time");
+    REQUIRE(first.deliveries.size() == 1);
+    // An hour ahead is far past the 10 s lease by the hasty host's clock, not by Redis's.
+    CHECK(h.claim(h.hasty, "ahead").deliveries.empty());
+    // A heartbeat from a host running ahead extends from Redis's now, not to an hour ahead.
+    DeliveryQueue hasty_holder{h.options, h.ahead};
+    auto extended = hasty_holder.heartbeat(
+        h.conn, kChannel, {{first.deliveries[0].id, first.deliveries[0].lease_token}});
+    REQUIRE(extended);
+    CHECK(*extended == 1);
+    auto score =
+        h.conn.command({"ZSCORE", h.punctual.key(kChannel, "inflight"), first.deliveries[0].id});
+    REQUIRE(score);
+    const auto deadline = std::chrono::milliseconds(std::stoll(score->str));
+    const auto real_now = std::chrono::system_clock::now().time_since_epoch();
+    CHECK(deadline > real_now);
+    CHECK(deadline <= real_now + 11s);
+    CHECK(h.claim(h.hasty, "ahead").deliveries.empty());
+  }
+
+  SECTION("an embargoed delivery waits for its time by Redis's clock") {
+    NewDelivery embargoed = routine("embargoed");
+    embargoed.publish_at = std::chrono::system_clock::now() + 30min;
+    // Enqueued by the hasty host, whose clock already reads past publish_at: still scheduled.
+    REQUIRE(h.hasty.enqueue(h.conn, {embargoed}));
+    Claimed c = h.claim(h.hasty, "ahead");
+    CHECK(c.deliveries.empty());
+    REQUIRE(c.next_due_in);
+    CHECK(*c.next_due_in > 29min);
+    CHECK(*c.next_due_in <= 30min);
+  }
+
+  SECTION("a retry waits its delay by Redis's clock") {
+    REQUIRE(h.hasty.enqueue(h.conn, {routine("flaky")}));
+    Claimed c = h.claim(h.hasty, "ahead");
+    REQUIRE(c.deliveries.size() == 1);
+    Completion retry_later = retry(c.deliveries[0], 1min);
+    auto applied = h.hasty.complete(h.conn, kChannel, {retry_later});
+    REQUIRE(applied);
+    CHECK(applied->at(0) == CompletionResult::applied);
+    CHECK(h.claim(h.punctual, "on-time").deliveries.empty());
+  }
 }
 
 }  // namespace herald

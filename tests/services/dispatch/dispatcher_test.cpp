@@ -266,7 +266,7 @@ TEST_CASE("a dispatcher publishes every queued delivery exactly once and tallies
   SECTION("deliveries queued before it starts") {
     Harness h;
     auto ids = enqueue_mixed(h, "before");
-    Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+    Dispatcher d(h.options(), h.queue, h.channel);
     d.start();
     require_each_published_once(h, d, ids, 10);
   }
@@ -277,7 +277,7 @@ TEST_CASE("a dispatcher publishes every queued delivery exactly once and tallies
     QueueOptions q = fast_queue_options();
     q.idle_block = 10min;
     Harness h(q, redis.url());
-    Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+    Dispatcher d(h.options(), h.queue, h.channel);
     d.start();
     REQUIRE(wait_until([&] { return info_field(h.conn, "clients", "blocked_clients") == 1; },
                        kDeadline));
@@ -291,7 +291,7 @@ TEST_CASE("alerts waiting at the same time as routine work are published first",
   h.enqueue("routine", 5, Lane::routine);
   auto alerts = h.enqueue("alert", 3, Lane::alert);
   // One slot: every claim takes one delivery, and the alert lane must be empty before routine.
-  Dispatcher d(h.options("", 1, 0), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options("", 1, 0), h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return d.stats().published == 8; }, kDeadline));
   d.stop();
@@ -315,7 +315,7 @@ TEST_CASE("a retryable failure is retried later and then published", "[dispatch]
     return succeed(d);
   });
   auto ids = h.enqueue("retry", 1, Lane::routine);
-  Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options(), h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
   d.stop();
@@ -344,7 +344,7 @@ TEST_CASE("a deferral never spends an attempt and never becomes a dead letter ea
     return succeed(d);
   });
   auto ids = h.enqueue("defer", 1, Lane::routine);
-  Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options(), h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
   d.stop();
@@ -368,7 +368,7 @@ TEST_CASE("deferring longer than the channel's limit is a dead letter, deferred_
   DispatcherOptions o = h.options();
   o.defer_limits.processing = 200ms;
   o.defer_limits.rate_limit = 1h;  // not this reason's limit
-  Dispatcher d(o, h.queue, h.channel, h.clock);
+  Dispatcher d(o, h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return d.stats().dead == 1; }, kDeadline));
   d.stop();
@@ -399,7 +399,7 @@ TEST_CASE("an ambiguous attempt is looked up on the platform before anything is 
     return Lookup{LookupState::absent, {}};
   });
   auto ids = h.enqueue("amb", 1, Lane::routine);
-  Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options(), h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
   d.stop();
@@ -430,7 +430,7 @@ TEST_CASE("a permanent error sends the delivery to the dead letters with the pla
   }
   h.channel.set_behaviour([&](const Delivery&, int) -> Result<PublishReceipt> { return failure; });
   auto ids = h.enqueue("perm", 1, Lane::routine);
-  Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options(), h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return d.stats().dead == 1; }, kDeadline));
   d.stop();
@@ -455,7 +455,7 @@ TEST_CASE("a delivery that keeps failing is dead after max_attempts attempts", "
     return platform_error(ErrorKind::retryable, "gateway timeout", "504");
   });
   auto ids = h.enqueue("exhaust", 1, Lane::alert);
-  Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options(), h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return d.stats().dead == 1; }, kDeadline));
   d.stop();
@@ -484,7 +484,7 @@ TEST_CASE("an alert is published while every routine slot is held by a slow publ
     return succeed(d);
   });
   // Three slots, one reserved: two routine publishes take the other two and block.
-  Dispatcher d(h.options("", 3, 1), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options("", 3, 1), h.queue, h.channel);
   d.start();
   auto routine = h.enqueue("slow", 4, Lane::routine);
   REQUIRE(wait_until([&] { return h.channel.running() == 2; }, kDeadline));
@@ -509,7 +509,7 @@ TEST_CASE("stop() lets running publishes finish, acks them and claims nothing ne
     if (!gate.wait()) return Error::retryable("test gate never opened");
     return succeed(d);
   });
-  Dispatcher d(h.options("", 2, 0), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options("", 2, 0), h.queue, h.channel);
   d.start();
   auto ids = h.enqueue("drain", 6, Lane::routine);
   REQUIRE(wait_until([&] { return h.channel.running() == 2; }, kDeadline));
@@ -550,7 +550,7 @@ TEST_CASE("stop() wakes a dispatcher that is blocked in Redis at once", "[dispat
   QueueOptions q = fast_queue_options();
   q.idle_block = 10min;  // stop() must not wait for the block to time out
   Harness h(q, redis.url());
-  Dispatcher d(h.options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options(), h.queue, h.channel);
   d.start();
   REQUIRE(
       wait_until([&] { return info_field(h.conn, "clients", "blocked_clients") == 1; }, kDeadline));
@@ -566,8 +566,8 @@ TEST_CASE("two dispatchers on one channel never publish the same delivery twice"
     std::this_thread::sleep_for(2ms);
     return succeed(d);
   });
-  Dispatcher a(h.options("host-a:100:fake", 3, 1), h.queue, h.channel, h.clock);
-  Dispatcher b(h.options("host-b:200:fake", 3, 1), h.queue, h.channel, h.clock);
+  Dispatcher a(h.options("host-a:100:fake", 3, 1), h.queue, h.channel);
+  Dispatcher b(h.options("host-b:200:fake", 3, 1), h.queue, h.channel);
   a.start();
   b.start();
   auto ids = h.enqueue("shared", 200, Lane::routine);
@@ -595,7 +595,7 @@ TEST_CASE("an outcome whose lease was lost is counted as stale and changes nothi
     return succeed(d);
   });
   auto ids = h.enqueue("stolen", 1, Lane::routine);
-  Dispatcher d(h.options("", 2, 0), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options("", 2, 0), h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return h.channel.running() == 1; }, kDeadline));
 
@@ -631,7 +631,7 @@ TEST_CASE("an idle dispatcher costs Redis a few commands per idle_block, not a b
     return succeed(d);
   });
   // Two slots, one reserved for alerts.
-  Dispatcher d(h.options("", 2, 1), h.queue, h.channel, h.clock);
+  Dispatcher d(h.options("", 2, 1), h.queue, h.channel);
   d.start();
   SECTION("with nothing queued") {}
   SECTION("with routine work waiting for the only routine slot, held by a slow publish") {
@@ -686,7 +686,7 @@ TEST_CASE("a dispatcher rides out Redis failures and acks its outcomes afterward
       return succeed(d);
     });
     auto ids = h.enqueue("paused", 1, Lane::routine);
-    Dispatcher d(options, h.queue, h.channel, h.clock);
+    Dispatcher d(options, h.queue, h.channel);
     d.start();
     REQUIRE(wait_until([&] { return h.channel.running() == 1; }, kDeadline));
     // Every client's commands wait for 3 s: the ack times out and must be kept and retried.
@@ -702,7 +702,7 @@ TEST_CASE("a dispatcher rides out Redis failures and acks its outcomes afterward
   }
 
   SECTION("it keeps claiming after Redis was restarted") {
-    Dispatcher d(options, h.queue, h.channel, h.clock);
+    Dispatcher d(options, h.queue, h.channel);
     d.start();
     auto first = h.enqueue("before-restart", 3, Lane::routine);
     REQUIRE(wait_until([&] { return d.stats().published == 3; }, kDeadline));
@@ -732,11 +732,9 @@ TEST_CASE("a dispatcher rides out Redis failures and acks its outcomes afterward
 
 TEST_CASE("a dispatcher rejects inconsistent options at construction", "[dispatch]") {
   Harness h;
-  CHECK_THROWS_AS(Dispatcher(h.options("", 0, 0), h.queue, h.channel, h.clock),
-                  std::invalid_argument);
-  CHECK_THROWS_AS(Dispatcher(h.options("", 2, 2), h.queue, h.channel, h.clock),
-                  std::invalid_argument);
-  Dispatcher d(h.options("", 2, 1), h.queue, h.channel, h.clock);
+  CHECK_THROWS_AS(Dispatcher(h.options("", 0, 0), h.queue, h.channel), std::invalid_argument);
+  CHECK_THROWS_AS(Dispatcher(h.options("", 2, 2), h.queue, h.channel), std::invalid_argument);
+  Dispatcher d(h.options("", 2, 1), h.queue, h.channel);
   CHECK(d.owner().find(":fake") != std::string::npos);  // "<host>:<pid>:<channel>"
 }
 

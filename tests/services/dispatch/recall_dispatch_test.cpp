@@ -172,7 +172,7 @@ TEST_CASE("a recall delivery withdraws what its target published, through Channe
     if (d.item_id == "blocked") return platform_error(ErrorKind::permanent, "held", "gate_blocked");
     return ok();
   };
-  Dispatcher d(options, h.queue, h.channel, h.clock);
+  Dispatcher d(options, h.queue, h.channel);
   d.start();
   h.enqueue(h.delivery("a1"));
   REQUIRE(wait_until([&] { return h.state("a1.fake") == "published"; }, kDeadline));
@@ -210,7 +210,7 @@ TEST_CASE("a recall delivery withdraws what its target published, through Channe
 TEST_CASE("a recall whose target never went out is done without calling the platform",
           "[dispatch][recall]") {
   Harness h;
-  Dispatcher d(h.dispatcher_options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.dispatcher_options(), h.queue, h.channel);
 
   SECTION("the target was cancelled") {
     h.enqueue(h.delivery("a1"));
@@ -233,7 +233,7 @@ TEST_CASE("a recall waits while its target is being published, then withdraws it
           "[dispatch][recall]") {
   Harness h;
   h.channel.hold_publishes = true;
-  Dispatcher d(h.dispatcher_options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.dispatcher_options(), h.queue, h.channel);
   d.start();
   h.enqueue(h.delivery("a1"));
   REQUIRE(wait_until([&] { return h.channel.publishing() == 1; }, kDeadline));
@@ -264,7 +264,7 @@ TEST_CASE("a delivery whose cancel mark is set when its worker gets to it is not
   REQUIRE(marked);
   REQUIRE(marked->result == "cancel_requested");
 
-  Dispatcher d(h.dispatcher_options(), h.queue, h.channel, h.clock);
+  Dispatcher d(h.dispatcher_options(), h.queue, h.channel);
   d.start();
   REQUIRE(wait_until([&] { return h.state("a1.fake") == "cancelled"; }, kDeadline));
   REQUIRE(wait_until([&] { return d.stats().cancelled == 1; }, kDeadline));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "adapters/http_client.h"
+#include "core/digest.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/process.h"
 
@@ -28,17 +29,36 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kBody = R"({"title":"hello"})";
-// HMAC-SHA256(key "s3cret", kBody), computed outside Herald (openssl dgst -sha256 -hmac s3cret),
-// so a mistake in Herald's own HMAC code cannot hide on both sides.
-constexpr const char* kSignature =
-    "sha256=39fc009c3e10ef8c1108dcf33499c0f72e0a66bf1908f37f81881a8a55be9c29";
+constexpr const char* kSecret = "s3cret";
+// HMAC-SHA256(key "s3cret", "1765000000." + kBody), computed outside Herald
+// (printf '%s' '1765000000.{"title":"hello"}' | openssl dgst -sha256 -hmac s3cret), so a mistake
+// in Herald's own HMAC code cannot hide on both sides: herald-sim must find it valid, and old.
+constexpr const char* kOldTimestamp = "1765000000";
+constexpr const char* kOldSignature =
+    "sha256=86ab47394895da2ca0d009877aae5461e088a96b8409308c7c25eaffdc58bc07";
+
+struct Signed {
+  std::string timestamp;
+  std::string signature;
+};
+
+// Signs as a sender does now: the timestamp with the body.
+Signed sign_now(const std::string& body) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  Signed s;
+  s.timestamp = std::to_string(now.count());
+  s.signature = "sha256=" + herald::hmac_sha256_hex(kSecret, s.timestamp + "." + body);
+  return s;
+}
 
 herald::HttpResponse post_hook(const std::string& sim_url, const std::string& name,
                                const std::string& body, const std::string& key = "",
-                               const std::string& signature = "") {
+                               const Signed& signed_as = {}) {
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"}};
   if (!key.empty()) headers.emplace_back("Idempotency-Key", key);
-  if (!signature.empty()) headers.emplace_back("X-Herald-Signature", signature);
+  if (!signed_as.signature.empty()) headers.emplace_back("X-Herald-Signature", signed_as.signature);
+  if (!signed_as.timestamp.empty()) headers.emplace_back("X-Herald-Timestamp", signed_as.timestamp);
   return http("POST", sim_url + "/hooks/" + name, "", body, headers);
 }
 
@@ -132,14 +152,23 @@ TEST_CASE("herald-sim records a repeated Idempotency-Key once and counts the dup
 
 TEST_CASE("herald-sim checks the webhook signature when it has a secret", "[herald_sim]") {
   SECTION("secret given on the command line") {
-    auto sim = start_sim({"--webhook-secret", "s3cret"});
+    auto sim = start_sim({"--webhook-secret", kSecret});
+    const Signed good = sign_now(kBody);
     CHECK(post_hook(sim.url, "desk", kBody, "k1").status == 401);
-    CHECK(post_hook(sim.url, "desk", kBody, "k2", "sha256=" + std::string(64, '0')).status == 401);
-    CHECK(post_hook(sim.url, "desk", R"({"title":"other"})", "k3", kSignature).status == 401);
-    CHECK(post_hook(sim.url, "desk", kBody, "k4", kSignature).status == 200);
+    CHECK(
+        post_hook(sim.url, "desk", kBody, "k2", {good.timestamp, "sha256=" + std::string(64, '0')})
+            .status == 401);
+    CHECK(post_hook(sim.url, "desk", R"({"title":"other"})", "k3", good).status == 401);
+    // The signature covers the timestamp: moving it breaks the signature.
+    CHECK(post_hook(sim.url, "desk", kBody, "k5", {kOldTimestamp, good.signature}).status == 401);
+    // A valid signature on an old timestamp is a replay.
+    auto replayed = post_hook(sim.url, "desk", kBody, "k6", {kOldTimestamp, kOldSignature});
+    CHECK(replayed.status == 401);
+    CHECK(json_of(replayed)["error"]["code"] == "stale_timestamp");
+    CHECK(post_hook(sim.url, "desk", kBody, "k4", good).status == 200);
     auto published = sim_published(sim.url, "webhook");
     CHECK(published["count"] == 1);
-    CHECK(published["items"][0]["signature"] == kSignature);
+    CHECK(published["items"][0]["signature"] == good.signature);
   }
 
   SECTION("secret set through /_sim/config") {
@@ -148,7 +177,7 @@ TEST_CASE("herald-sim checks the webhook signature when it has a secret", "[hera
     auto configured = http("POST", sim.url + "/_sim/config", "", R"({"webhook_secret":"s3cret"})");
     REQUIRE(configured.status == 200);
     CHECK(post_hook(sim.url, "desk", kBody, "k2").status == 401);
-    CHECK(post_hook(sim.url, "desk", kBody, "k3", kSignature).status == 200);
+    CHECK(post_hook(sim.url, "desk", kBody, "k3", sign_now(kBody)).status == 200);
     CHECK(http("POST", sim.url + "/_sim/config", "", R"({"nonsense":1})").status == 400);
   }
 }
