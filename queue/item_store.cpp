@@ -4,166 +4,26 @@
 #include <array>
 #include <random>
 #include <set>
+#include "queue/lua_scripts.h"
 
 namespace herald {
 namespace {
 
 constexpr int kIdempotencyTtlSeconds = 24 * 3600;
 
-// KEYS: item, by_time, idem, audit, corrections of the corrected item (a correction only).
-// ARGV: id, json, author, created_ms, use_idem, idem_value, ttl, kind, audit retention s,
-// corrected item id ('' for an original).
-const RedisScript kCreateScript("item_create", R"lua(
-if ARGV[5] == '1' then
-  local prev = redis.call('GET', KEYS[3])
-  if prev then return {'dup', prev} end
-  redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'state', 'pending_review', 'author', ARGV[3],
-           'created_at', ARGV[4], 'kind', ARGV[8])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-if ARGV[10] ~= '' then redis.call('SADD', KEYS[5], ARGV[1]) end
-redis.call('XADD', KEYS[4], '*', 'event', 'submitted', 'who', ARGV[3], 'at', ARGV[4])
-redis.call('EXPIRE', KEYS[4], ARGV[9])
-return {'created', ''}
-)lua");
+const RedisScript kCreateScript("item_create", std::string(lua::kItemCreate));
 
-// KEYS: item, approvals, fanout, audit, the corrected item (the item itself for an original).
-// ARGV: id, user, decision, comment, now ms, required for a publication, required for an alert,
-// audit retention s, '1' for a correction.
-// Returns {status, approvals so far, required}: status is the new state, or the refusal.
-// A correction of an item retracted meanwhile is not approved: it would publish it again (a CAP
-// Update after the Cancel, a new post on Weibo or WeChat).
-const RedisScript kReviewScript("item_review", R"lua(
-local f = redis.call('HMGET', KEYS[1], 'state', 'author', 'kind')
-if not f[1] then return {'not_found', 0, 0} end
-local required = tonumber(ARGV[6])
-if f[3] == 'alert' then required = tonumber(ARGV[7]) end
-local entries = redis.call('LRANGE', KEYS[2], 0, -1)
-local approvals = 0
-for _, raw in ipairs(entries) do
-  local e = cjson.decode(raw)
-  if e.user == ARGV[2] then return {'already_reviewed', 0, required} end
-  if e.decision == 'approve' then approvals = approvals + 1 end
-end
-if f[1] ~= 'pending_review' then return {'not_pending', approvals, required, f[1]} end
-if f[2] == ARGV[2] then return {'self_approval', approvals, required} end
-if ARGV[9] == '1' and ARGV[3] == 'approve' then
-  local original = redis.call('HGET', KEYS[5], 'state')
-  if original == 'retracted' or original == 'withdrawn' then
-    return {'original_retracted', approvals, required, original}
-  end
-end
-local now = ARGV[5]
-redis.call('RPUSH', KEYS[2], cjson.encode({user = ARGV[2], decision = ARGV[3],
-  comment = ARGV[4], at = tonumber(now)}))
-local event = 'approval'
-if ARGV[3] == 'reject' then event = 'rejection' end
-redis.call('XADD', KEYS[4], '*', 'event', event, 'who', ARGV[2], 'at', now, 'decision', ARGV[3],
-  'comment', ARGV[4])
-local state = 'pending_review'
-if ARGV[3] == 'reject' then
-  state = 'rejected'
-else
-  approvals = approvals + 1
-  if approvals >= required then
-    state = 'approved'
-    -- The fan-out is pending from this very step: if this heraldd dies now, recovery does it.
-    redis.call('ZADD', KEYS[3], now, ARGV[1])
-  end
-end
-if state ~= 'pending_review' then
-  redis.call('HSET', KEYS[1], 'state', state)
-  redis.call('XADD', KEYS[4], '*', 'event', state, 'who', ARGV[2], 'at', now)
-end
-redis.call('EXPIRE', KEYS[4], ARGV[8])
-return {state, approvals, required}
-)lua");
+const RedisScript kReviewScript("item_review", std::string(lua::kItemReview));
 
-// KEYS: item, fanout, audit. ARGV: id, new state (queued|scheduled|withheld), now ms, audit
-// retention s, channels a drill was withheld from (comma-separated, '' for none).
-// Only the first run after approval changes the state and writes the audit entries, so a fan-out
-// repeated by recovery is audited once.
-const RedisScript kFanoutDoneScript("item_fanout_done", R"lua(
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'approved' or state == 'accepted' then
-  redis.call('HSET', KEYS[1], 'state', ARGV[2])
-  if ARGV[5] ~= '' then
-    redis.call('XADD', KEYS[3], '*', 'event', 'drill_withheld', 'who', 'heraldd', 'at', ARGV[3],
-      'channels', ARGV[5], 'reason',
-      'a drill (status exercise) is not sent where channels.<name>.drills is "withheld"')
-  end
-  if ARGV[2] ~= 'withheld' then
-    redis.call('XADD', KEYS[3], '*', 'event', ARGV[2], 'who', 'heraldd', 'at', ARGV[3])
-  end
-  redis.call('EXPIRE', KEYS[3], ARGV[4])
-end
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-)lua");
+const RedisScript kFanoutDoneScript("item_fanout_done", std::string(lua::kItemFanoutDone));
 
-// create_approved: KEYS: item, by_time, idem, audit, approvals, fanout. ARGV: id, json, author,
-// created_ms, use_idem, idem_value, ttl, kind, audit retention s, record json, system,
-// reference, approvers (comma-separated), approval entries (JSON text each)...
-const RedisScript kCreateApprovedScript("item_create_approved", R"lua(
-if ARGV[5] == '1' then
-  local prev = redis.call('GET', KEYS[3])
-  if prev then return {'dup', prev} end
-  redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'state', 'approved', 'author', ARGV[3],
-           'created_at', ARGV[4], 'kind', ARGV[8], 'approval_record', ARGV[10])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-for i = 14, #ARGV do redis.call('RPUSH', KEYS[5], ARGV[i]) end
-redis.call('XADD', KEYS[4], '*', 'event', 'submitted', 'who', ARGV[3], 'at', ARGV[4])
-redis.call('XADD', KEYS[4], '*', 'event', 'cms_approved', 'who', ARGV[3], 'at', ARGV[4],
-           'system', ARGV[11], 'reference', ARGV[12], 'approvers', ARGV[13],
-           'approval_record', ARGV[10])
-redis.call('XADD', KEYS[4], '*', 'event', 'approved', 'who', ARGV[3], 'at', ARGV[4])
-redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[4], ARGV[9])
-return {'created', ''}
-)lua");
+const RedisScript kCreateApprovedScript("item_create_approved",
+                                        std::string(lua::kItemCreateApproved));
 
-// KEYS: item, fanout, audit, retracting. ARGV: id, who, reason, now ms, audit retention s.
-// Returns {state, already ('1'|'0'), retracted_by, reason}, or {'not_found'|'not_retractable',
-// state}. Leaving the fan-out set stops a pending fan-out; one already running meets the
-// cancelled tombstones retract() writes next.
-const RedisScript kRetractScript("item_retract", R"lua(
-local f = redis.call('HMGET', KEYS[1], 'state', 'retracted_by', 'retract_reason')
-if not f[1] then return {'not_found', ''} end
-local state = f[1]
-if state == 'retracted' or state == 'withdrawn' then
-  return {state, '1', f[2] or '', f[3] or ''}
-end
-if state == 'rejected' then return {'not_retractable', state} end
-local new_state = 'retracted'
-if state == 'pending_review' then new_state = 'withdrawn' end
-redis.call('HSET', KEYS[1], 'state', new_state, 'retracted_by', ARGV[2], 'retract_reason', ARGV[3],
-  'retracted_at', ARGV[4], 'state_before_retraction', state)
-redis.call('ZREM', KEYS[2], ARGV[1])
-if new_state == 'retracted' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
-redis.call('XADD', KEYS[3], '*', 'event', new_state, 'who', ARGV[2], 'at', ARGV[4], 'reason',
-  ARGV[3], 'state_before', state)
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-return {new_state, '0', ARGV[2], ARGV[3]}
-)lua");
+const RedisScript kRetractScript("item_retract", std::string(lua::kItemRetract));
 
-// KEYS: item (a correction), audit. ARGV: id, who, reason, now ms, audit retention s.
-// A correction still under review when the item it corrects is retracted leaves review for good,
-// as any item under review does when retracted; one already approved is left alone.
-const RedisScript kWithdrawCorrectionScript("item_withdraw_correction", R"lua(
-local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'pending_review' then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'retracted_by', ARGV[2], 'retract_reason',
-  ARGV[3], 'retracted_at', ARGV[4], 'state_before_retraction', state)
-redis.call('XADD', KEYS[2], '*', 'event', 'withdrawn', 'who', ARGV[2], 'at', ARGV[4], 'reason',
-  ARGV[3], 'state_before', state)
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-return 1
-)lua");
+const RedisScript kWithdrawCorrectionScript("item_withdraw_correction",
+                                            std::string(lua::kItemWithdrawCorrection));
 
 Error refusal(const std::string& code, const std::string& message) {
   Error e = Error::invalid("", message);

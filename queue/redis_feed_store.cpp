@@ -3,59 +3,20 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include "queue/lua_scripts.h"
 
 namespace herald {
 namespace {
 
 using nlohmann::json;
 
-// KEYS: steps, entries, index, version, alias.
-// ARGV: step, entry id, entry JSON, score (ms), max entries, item id, steps ttl (s).
-// Returns 1 when written, 0 when the delivery had already written this feed.
-const RedisScript kWriteEntry("feed_write_entry", R"lua(
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
-local extra = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[5])
-if extra > 0 then
-  local old = redis.call('ZRANGE', KEYS[3], 0, extra - 1)
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, extra - 1)
-  for _, id in ipairs(old) do redis.call('HDEL', KEYS[2], id) end
-end
-redis.call('INCR', KEYS[4])
-redis.call('HSET', KEYS[5], ARGV[6], ARGV[2])
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-return 1
-)lua");
+const RedisScript kWriteEntry("feed_write_entry", std::string(lua::kFeedWriteEntry));
 
-// KEYS: steps, entries, index, version. ARGV: step, entry id, steps ttl (s).
-// Returns 1 when the entry was removed now, 0 otherwise.
-const RedisScript kRemoveEntry("feed_remove_entry", R"lua(
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
-local removed = redis.call('ZREM', KEYS[3], ARGV[2])
-redis.call('HDEL', KEYS[2], ARGV[2])
-if removed == 1 then redis.call('INCR', KEYS[4]) end
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return removed
-)lua");
+const RedisScript kRemoveEntry("feed_remove_entry", std::string(lua::kFeedRemoveEntry));
 
-// KEYS: steps, cap document, chain. ARGV: step, document JSON, reference, steps ttl (s).
-const RedisScript kPutCap("feed_put_cap", R"lua(
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('RPUSH', KEYS[3], ARGV[3])
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
-)lua");
+const RedisScript kPutCap("feed_put_cap", std::string(lua::kFeedPutCap));
 
-// KEYS: the hold. ARGV: the holder. Ends the hold only if the holder still has it.
-const RedisScript kReleaseStep("feed_release_step", R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-)lua");
+const RedisScript kReleaseStep("feed_release_step", std::string(lua::kFeedReleaseStep));
 
 json entry_to_json(const FeedEntry& e) {
   return {{"id", e.id},

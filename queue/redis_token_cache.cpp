@@ -5,34 +5,18 @@
 #include <cstdlib>
 #include <random>
 #include <thread>
+#include "queue/lua_scripts.h"
 
 namespace herald {
 namespace {
 
 using std::chrono::milliseconds;
 
-// KEYS[1] the token hash, KEYS[2] the refresh counters. ARGV: token, expires_at ms, refresh_at ms,
-// time to live ms, counter field. Stored and counted in one step, so /metrics never counts a
-// refresh whose token was not stored.
-const RedisScript kStore("token_cache_store", R"lua(
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'exp', ARGV[2], 'ref', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('HINCRBY', KEYS[2], ARGV[5], 1)
-return 1
-)lua");
+const RedisScript kStore("token_cache_store", std::string(lua::kTokenCacheStore));
 
-// KEYS[1] the lock. ARGV[1] its owner's token: a holder whose lock expired and was taken by
-// another instance must not delete the new holder's lock.
-const RedisScript kRelease("token_cache_release", R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-)lua");
+const RedisScript kRelease("token_cache_release", std::string(lua::kTokenCacheRelease));
 
-// KEYS[1] the token hash. ARGV[1] the token that failed: a newer token is kept.
-const RedisScript kInvalidate("token_cache_invalidate", R"lua(
-if redis.call('HGET', KEYS[1], 'v') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-)lua");
+const RedisScript kInvalidate("token_cache_invalidate", std::string(lua::kTokenCacheInvalidate));
 
 std::string new_owner_token() {
   thread_local std::mt19937_64 rng{std::random_device{}()};

@@ -11,6 +11,7 @@
 #include "core/item.h"
 #include "queue/audit_log.h"
 #include "queue/delivery_queue.h"
+#include "queue/lua_scripts.h"
 
 namespace herald {
 namespace {
@@ -21,89 +22,14 @@ constexpr int kMaxYears = 100;
 // Redis nor this process ever handles the whole ledger at once.
 constexpr int kScanCount = 1000;
 
-// Counts an item at its first successful delivery. Crash safety, in two steps over two slots:
-//  1. complete.lua acks the delivery, tallies it for its channel and adds it to the channel's
-//     firstpub set in ONE step (the channel's slot);
-//  2. this script, in the {items} slot, counts the item once: the item's mark (first_published_at
-//     and the counter field it was counted in) and the HINCRBY are one step, and a repeat is a
-//     no-op. A later step 2 of an EARLIER delivery (whose process died between 1 and 2) moves the
-//     count to that delivery's day, so the item ends up counted exactly once, on the day of its
-//     first successful delivery, in whatever order the settlements run.
-// Between 1 and 2 the delivery waits in firstpub: the finisher settles it right after the ack and
-// the recovery loop settles what a crash left behind; reconcile() settles before comparing. So a
-// crash can delay an item count, never lose or double it. (One Lua script over both slots would
-// close the window on a single Redis, but would break the key layout's cluster compatibility.)
-// KEYS[1] item hash, KEYS[2] fallback mark hash (for deliveries with no stored item: tests,
-// deliveries queued directly). ARGV[1] published ms, ARGV[2] field, ARGV[3] year, ARGV[4] stats
-// hash prefix "<p>{items}:stats:" (hashes built from it stay in the {items} slot; each year's
-// hash "<prefix><yyyy>" has its month rollup "<prefix><yyyy>:months", see queue/stats_store.h).
-// Returns 1 if counted (or moved), 0 if the item was already counted at or before that time.
-const RedisScript kCountItemScript("stats_count_item", R"lua(
-local function add(year, field, n)
-  redis.call('HINCRBY', ARGV[4] .. year, field, n)
-  redis.call('HINCRBY', ARGV[4] .. year .. ':months', string.sub(field, 1, 7) .. string.sub(field, 11), n)
-end
-local mark = KEYS[1]
-if redis.call('EXISTS', mark) == 0 then mark = KEYS[2] end
-local f = redis.call('HMGET', mark, 'first_published_at', 'counted_in')
-local at = tonumber(ARGV[1])
-if f[1] then
-  if tonumber(f[1]) <= at then return 0 end
-  local old = f[2] or ''
-  local bar = string.find(old, '|', 1, true)
-  if bar then add(string.sub(old, 1, bar - 1), string.sub(old, bar + 1), -1) end
-end
-redis.call('HSET', mark, 'first_published_at', ARGV[1], 'counted_in', ARGV[3] .. '|' .. ARGV[2])
-add(ARGV[3], ARGV[2], 1)
-return 1
-)lua");
+const RedisScript kCountItemScript("stats_count_item", std::string(lua::kStatsCountItem));
 
-// An imported item. KEYS[1] item hash, KEYS[2] by_time, KEYS[3] audit stream. ARGV[1] id,
-// ARGV[2] json, ARGV[3] who, ARGV[4] published ms, ARGV[5] kind, ARGV[6] audit retention s,
-// ARGV[7] now ms. Returns 1 if created, 0 if it existed (an earlier import of the same record).
-const RedisScript kImportItemScript("stats_import_item", R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'state', 'published', 'author', ARGV[3],
-  'created_at', ARGV[4], 'kind', ARGV[5], 'imported', '1', 'imported_at', ARGV[7])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('XADD', KEYS[3], '*', 'event', 'imported', 'who', ARGV[3], 'at', ARGV[7],
-  'published_at', ARGV[4])
-redis.call('EXPIRE', KEYS[3], ARGV[6])
-return 1
-)lua");
+const RedisScript kImportItemScript("stats_import_item", std::string(lua::kStatsImportItem));
 
-// An imported delivery: its ledger as complete.lua leaves a published one, and its tally, in one
-// step. KEYS[1] ledger, KEYS[2] tally hash of the year, KEYS[3] audit stream, KEYS[4] the month
-// rollup of KEYS[2]. ARGV[1] id,
-// ARGV[2] item id, ARGV[3] channel, ARGV[4] lane, ARGV[5] category, ARGV[6] kind, ARGV[7] level,
-// ARGV[8] published ms, ARGV[9] remote id, ARGV[10] field, ARGV[11] who, ARGV[12] retention s,
-// ARGV[13] now ms. Returns 1 if created, 0 if the ledger existed.
-const RedisScript kImportDeliveryScript("stats_import_delivery", R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'item_id', ARGV[2], 'channel', ARGV[3], 'lane',
-  ARGV[4], 'category', ARGV[5], 'kind', ARGV[6], 'attempts', 0, 'created_at', ARGV[8],
-  'updated_at', ARGV[13], 'state', 'published', 'remote_id', ARGV[9], 'published_at', ARGV[8],
-  'imported', '1')
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'level', ARGV[7]) end
-redis.call('HINCRBY', KEYS[2], ARGV[10], 1)
-redis.call('HINCRBY', KEYS[4], string.sub(ARGV[10], 1, 7) .. string.sub(ARGV[10], 11), 1)
-redis.call('XADD', KEYS[3], '*', 'event', 'imported', 'who', ARGV[11], 'at', ARGV[13],
-  'remote_id', ARGV[9], 'published_at', ARGV[8])
-redis.call('EXPIRE', KEYS[3], ARGV[12])
-return 1
-)lua");
+const RedisScript kImportDeliveryScript("stats_import_delivery",
+                                        std::string(lua::kStatsImportDelivery));
 
-// Rebuilds a month rollup from its day hash. KEYS[1] the day hash, KEYS[2] its rollup. Atomic,
-// so it is right whenever it runs: the day hash holds every count the rollup should sum.
-const RedisScript kRollUpMonthsScript("stats_roll_up_months", R"lua(
-redis.call('DEL', KEYS[2])
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local f = all[i]
-  redis.call('HINCRBY', KEYS[2], string.sub(f, 1, 7) .. string.sub(f, 11), tonumber(all[i + 1]))
-end
-return #all / 2
-)lua");
+const RedisScript kRollUpMonthsScript("stats_roll_up_months", std::string(lua::kStatsRollUpMonths));
 
 std::optional<long long> to_number(const std::string& text) {
   long long v = 0;
@@ -485,8 +411,9 @@ Result<ReconcileReport> StatsStore::reconcile(RedisConnection& conn, const std::
   std::set<std::string> ledger_channels;
   auto in_period = [&](std::string_view day) { return day >= from_day && day <= to_day; };
   const auto [first_month, last_month] = whole_months(from_day, to_day);
-  auto in_whole_months = [&](std::string_view month) {
-    return month >= first_month && month <= last_month;
+  // clang before 16 cannot capture a structured binding.
+  auto in_whole_months = [&first = first_month, &last = last_month](std::string_view month) {
+    return month >= first && month <= last;
   };
 
   const std::string pattern = glob_escape(prefix_) + "{*}:d:*";
