@@ -38,6 +38,9 @@ struct Delivery {
   // The attempt budget is spent but the last attempt was ambiguous: this attempt only looks on
   // the platform and sends nothing (found → published, absent → dead letter).
   bool lookup_only = false;
+  // A retraction marked it while an earlier holder had it in flight: cancel, do not publish. (A
+  // mark set after this claim is the retraction's recall delivery's business.)
+  bool cancel_requested = false;
 
   // Sent to platforms that accept one, the same on every retry.
   std::string idempotency_key() const { return "herald-" + id; }

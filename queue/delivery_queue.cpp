@@ -253,7 +253,8 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
   Claimed out;
   if (v.elements.empty()) return Error::permanent("claim script returned an empty reply");
   if (const long long next = int_at(v, 0); next >= 0) out.next_due_in = Millis(next);
-  for (std::size_t i = 1; i + 9 < v.elements.size(); i += 10) {
+  constexpr std::size_t kFieldsPerDelivery = 11;
+  for (std::size_t i = 1; i + kFieldsPerDelivery - 1 < v.elements.size(); i += kFieldsPerDelivery) {
     Delivery d;
     d.id = v.elements[i].str;
     d.item_id = v.elements[i + 1].str;
@@ -266,6 +267,7 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
     d.lease_token = v.elements[i + 7].str;
     d.maybe_sent = v.elements[i + 8].str == "1";
     d.lookup_only = v.elements[i + 9].str == "1";
+    d.cancel_requested = v.elements[i + 10].str == "1";
     out.deliveries.push_back(std::move(d));
   }
   return out;

@@ -21,9 +21,10 @@
 -- The failed hash (ARGV[11], written only on a burial) and its month rollup (ARGV[11] .. ':months')
 -- carry that hash tag too.
 --
--- Returns { ms until the next due moment or -1, then 10 per claimed delivery:
+-- Returns { ms until the next due moment or -1, then 11 per claimed delivery:
 --           id, item_id, lane, category, kind, payload, attempts, lease token, maybe_sent ('1' or
---           ''), lookup_only ('1' or '') }.
+--           ''), lookup_only ('1' or ''), cancel_requested ('1' or '': a retraction marked it
+--           while an earlier holder had it, so the worker cancels it instead of publishing) }.
 local now_s = queue_now(ARGV[1])
 local now = tonumber(now_s)
 local lease = tonumber(ARGV[2])
@@ -126,7 +127,7 @@ local function take(list_key, max)
     for _, id in ipairs(ids) do
       local key = dkey .. id
       local f = redis.call('HMGET', key, 'state', 'item_id', 'lane', 'category', 'kind', 'payload',
-        'attempts', 'maybe_sent', 'lookup_only')
+        'attempts', 'maybe_sent', 'lookup_only', 'cancel_requested')
       -- An id whose ledger says it is not waiting (gone, cancelled) is dropped, not claimed.
       if f[1] == 'queued' then
         tokens_used = tokens_used + 1
@@ -149,6 +150,7 @@ local function take(list_key, max)
         out[n + 8] = token
         out[n + 9] = f[8] or ''
         out[n + 10] = f[9] or ''
+        out[n + 11] = f[10] and '1' or ''
         got = got + 1
       end
     end

@@ -169,8 +169,7 @@ struct Dispatcher::Impl {
   void claimer_loop();
   void worker_loop();
   // One delivery's outcome: a publish (unless its cancel mark is set), or a recall.
-  Completion publish_completion(const Delivery& delivery, RedisConnection& conn,
-                                std::mt19937_64& rng);
+  Completion publish_completion(const Delivery& delivery, std::mt19937_64& rng);
   Completion recall_completion(const Delivery& delivery, RedisConnection& conn,
                                std::mt19937_64& rng);
   void finisher_loop();
@@ -324,18 +323,12 @@ void Dispatcher::Impl::claimer_loop() {
   }
 }
 
-Completion Dispatcher::Impl::publish_completion(const Delivery& delivery, RedisConnection& conn,
-                                                std::mt19937_64& rng) {
-  // As late as possible before the call: a retraction that came while this delivery waited in
-  // our queue marked it, and then it must not go out. One that comes after this look is the
-  // recall delivery's business (the retraction queued one for every delivery in flight).
-  auto cancel = queue.cancel_requested(conn, delivery.id);
-  if (!cancel) {
-    return try_later(delivery, "redis_unavailable",
-                     "could not look for a cancel mark: " + cancel.error().message, queue,
-                     options.defer_limits, rng);
-  }
-  if (*cancel) {
+Completion Dispatcher::Impl::publish_completion(const Delivery& delivery, std::mt19937_64& rng) {
+  // The claim read the cancel mark, so no round trip is spent on it here: a retraction that came
+  // while an earlier holder had this delivery marked it, and then it must not go out. One that
+  // comes after the claim is the recall delivery's business (the retraction queued one for every
+  // delivery in flight), and the claim is at most a moment ago: claims take only free slots.
+  if (delivery.cancel_requested) {
     return settled_completion(delivery, OutcomeKind::cancelled, "retracted before publishing");
   }
   Result<PublishReceipt> result = Error::permanent("not published");
@@ -415,7 +408,7 @@ void Dispatcher::Impl::worker_loop() {
     }
     Completion completion = delivery.kind == kRetractionKind
                                 ? recall_completion(delivery, conn, rng)
-                                : publish_completion(delivery, conn, rng);
+                                : publish_completion(delivery, rng);
     if (completion.outcome == OutcomeKind::cancelled) {
       spdlog::info("dispatch {}: {} not published: it was retracted", options.channel, delivery.id);
     } else if (completion.outcome != OutcomeKind::published) {
