@@ -342,48 +342,73 @@ Result<int> StatsStore::settle_first_publications(RedisConnection& conn, const s
   if (older_than.count() > 0) {
     max = std::to_string(to_unix_ms(std::chrono::system_clock::now()) - older_than.count());
   }
-  auto pending = conn.command({"ZRANGEBYSCORE", pending_key, "-inf", max, "LIMIT", "0",
-                               std::to_string(std::max(1, limit))});
+  auto pending = conn.command({"ZRANGEBYSCORE", pending_key, "-inf", max, "WITHSCORES", "LIMIT",
+                               "0", std::to_string(std::max(1, limit))});
   if (!pending) return pending.error();
   if (pending->is_error()) return error_from_reply(*pending, "reading pending item counts");
   if (pending->elements.empty()) return 0;
 
-  std::vector<std::vector<std::string>> reads;
-  for (const auto& id : pending->elements) {
-    reads.push_back({"HMGET", channel_key(channel, "d:" + id.str), "item_id", "category", "kind",
-                     "level", "published_at", "state", "exercise"});
-  }
-  auto ledgers = conn.pipeline(reads);
-  if (!ledgers) return ledgers.error();
-  if (auto checked = check_replies(*ledgers, "reading ledgers"); !checked) return checked.error();
-
-  std::vector<RedisScript::Call> calls;
-  for (const auto& l : *ledgers) {
-    auto at = [&](std::size_t i) { return i < l.elements.size() ? l.elements[i].str : ""; };
-    const std::string item_id = at(0), kind = at(2), state = at(5);
-    const auto published = to_number(at(4));
-    // Not a counted publication (should not be here): just dropped from the pending set.
-    if (item_id.empty() || !published || state != "published" || at(6) == "1" ||
-        !counts_as_item(kind)) {
-      continue;
+  // What an item count needs, from the member itself ("<delivery id>|<item id>|<category>|<kind>|
+  // <level>", as complete.lua writes it) or, for a plain delivery id, from the ledger.
+  struct Pending {
+    std::string item_id, category, kind, level, published;
+  };
+  std::vector<Pending> found;
+  std::vector<std::vector<std::string>> ledger_reads;
+  for (std::size_t i = 0; i + 1 < pending->elements.size(); i += 2) {
+    const std::string& member = pending->elements[i].str;
+    std::vector<std::string> parts;
+    for (std::size_t from = 0;;) {
+      const std::size_t bar = member.find('|', from);
+      parts.push_back(member.substr(from, bar - from));
+      if (bar == std::string::npos) break;
+      from = bar + 1;
     }
-    const std::string day = tally_day(from_unix_ms(*published), utc_offset_minutes_);
-    calls.push_back({{items_key("item:" + item_id), items_key("first_pub:" + item_id)},
-                     {std::to_string(*published), stats_field(day, at(1), kind, at(3)),
-                      year_of(day), items_key("stats:")}});
+    if (parts.size() == 5) {
+      found.push_back({parts[1], parts[2], parts[3], parts[4], pending->elements[i + 1].str});
+    } else {
+      ledger_reads.push_back({"HMGET", channel_key(channel, "d:" + member), "item_id", "category",
+                              "kind", "level", "published_at", "state", "exercise"});
+    }
   }
-  if (!calls.empty()) {
-    auto counted = kCountItemScript.run_many(conn, calls);
+  if (!ledger_reads.empty()) {
+    auto ledgers = conn.pipeline(ledger_reads);
+    if (!ledgers) return ledgers.error();
+    if (auto checked = check_replies(*ledgers, "reading ledgers"); !checked) return checked.error();
+    for (const auto& l : *ledgers) {
+      auto at = [&](std::size_t i) { return i < l.elements.size() ? l.elements[i].str : ""; };
+      // Not a counted publication (should not be here): just dropped from the pending set.
+      if (at(5) != "published" || at(6) == "1") continue;
+      found.push_back({at(0), at(1), at(2), at(3), at(4)});
+    }
+  }
+
+  RedisScript::Call count;
+  count.args = {items_key("stats:")};
+  for (const Pending& p : found) {
+    const auto published = to_number(p.published);
+    if (p.item_id.empty() || !published || !counts_as_item(p.kind)) continue;
+    const std::string day = tally_day(from_unix_ms(*published), utc_offset_minutes_);
+    count.keys.push_back(items_key("item:" + p.item_id));
+    count.keys.push_back(items_key("first_pub:" + p.item_id));
+    count.args.insert(
+        count.args.end(),
+        {std::to_string(*published), stats_field(day, p.category, p.kind, p.level), year_of(day)});
+  }
+  if (!count.keys.empty()) {
+    auto counted = kCountItemScript.run(conn, count.keys, count.args);
     if (!counted) return counted.error();
-    if (auto checked = check_replies(*counted, "counting items"); !checked) return checked.error();
+    if (counted->is_error()) return error_from_reply(*counted, "counting items");
   }
   // Only now: had this process died before, the entries would still be pending for recovery.
   std::vector<std::string> zrem = {"ZREM", pending_key};
-  for (const auto& id : pending->elements) zrem.push_back(id.str);
+  for (std::size_t i = 0; i + 1 < pending->elements.size(); i += 2) {
+    zrem.push_back(pending->elements[i].str);
+  }
   auto removed = conn.command(zrem);
   if (!removed) return removed.error();
   if (removed->is_error()) return error_from_reply(*removed, "clearing pending item counts");
-  return static_cast<int>(pending->elements.size());
+  return static_cast<int>(pending->elements.size() / 2);
 }
 
 Result<ReconcileReport> StatsStore::reconcile(RedisConnection& conn, const std::string& from_day,
@@ -646,7 +671,7 @@ Result<ImportSummary> StatsStore::import_records(RedisConnection& conn,
             remote == r.remote_ids.end() ? "" : remote->second, field, who, retention, now}});
     }
     count_calls.push_back({{items_key("item:" + id), items_key("first_pub:" + id)},
-                           {ms, field, year_of(day), items_key("stats:")}});
+                           {items_key("stats:"), ms, field, year_of(day)}});
   }
   // Items first, so the item counts below always find the item's hash to mark.
   for (const auto* batch : {&item_calls, &delivery_calls, &count_calls}) {

@@ -24,8 +24,10 @@
 //   <p>{<ch>}:tally:<yyyy>    HASH successful deliveries of the channel (DeliveryQueue,
 //                             complete.lua)
 //   <p>{<ch>}:failed:<yyyy>   HASH dead letters of the channel by the day they died
-//   <p>{<ch>}:firstpub        ZSET delivery id -> published ms: publications whose item count is
-//                             not yet settled (see settle_first_publications)
+//   <p>{<ch>}:firstpub        ZSET "<delivery id>|<item id>|<category>|<kind>|<level>" ->
+//                             published ms: publications whose item count is not yet settled
+//                             (see settle_first_publications; a plain delivery id, as written
+//                             before, is settled from its ledger)
 //   <p>{items}:stats:<yyyy>   HASH items by the day of their first successful delivery
 //   <p>{items}:stats:channels SET every channel that ever had a delivery or an import
 //   <hash>:months             HASH the month rollup of each of the three yearly hashes above: the

@@ -5,7 +5,9 @@
 -- (claim sets it; complete and reclaim delete it), so a matching token proves it is in flight.
 -- KEYS[1] inflight, KEYS[2] timed, KEYS[3] dead, KEYS[4] tally hash of the year of ARGV[2],
 -- KEYS[5] wake:alert, KEYS[6] wake, KEYS[7] failed hash of the year of ARGV[2], KEYS[8] firstpub
--- (ZSET of publications whose item count is pending, see queue/stats_store.h), KEYS[9] and
+-- (ZSET of publications whose item count is pending, members
+-- "<delivery id>|<item id>|<category>|<kind>|<level>" so that settling them reads no ledger; see
+-- queue/stats_store.h), KEYS[9] and
 -- KEYS[10] the month rollups of KEYS[4] and KEYS[7] (same fields with the month for the day),
 -- KEYS[10+i] ledger hash of completion i.
 -- Counting (queue/stats_store.h): a drill (ledger exercise = '1') is never counted; a counted
@@ -76,7 +78,7 @@ for i = 1, #KEYS - 10 do
   local result = 0
   local f = redis.call('HMGET', key, 'lease_token', 'category', 'kind', 'attempts', 'lane',
     'lease_owner', 'exercise', 'level', 'failed_at', 'deferred_since', 'lookup_only',
-    'maybe_sent')
+    'maybe_sent', 'item_id')
   local drill = f[7] == '1'
   if f[1] == token then
     local who = f[6] or ''
@@ -94,7 +96,8 @@ for i = 1, #KEYS - 10 do
         counts[field] = (counts[field] or 0) + 1
         if f[3] == 'publication' or f[3] == 'alert' then
           firstpub[#firstpub + 1] = now
-          firstpub[#firstpub + 1] = id
+          firstpub[#firstpub + 1] = table.concat({id, f[13] or '', f[2] or '', f[3] or '',
+            f[8] or ''}, '|')
         end
       else
         redis.call('HSET', key, 'not_counted', '1')

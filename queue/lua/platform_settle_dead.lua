@@ -8,7 +8,7 @@
 -- The counter fields and rollups are complete.lua's: "<day>|<category>|<kind>[|<level>]", the
 -- month rollup the same with "<yyyy-mm>". Returns 'ok', 'not_found', 'not_dead' or 'changed'.
 local f = redis.call('HMGET', KEYS[1], 'state', 'category', 'kind', 'level', 'exercise',
-  'failed_at')
+  'failed_at', 'item_id')
 if not f[1] then return 'not_found' end
 if f[1] ~= 'dead' then return 'not_dead' end
 if (f[6] or '') ~= ARGV[7] then return 'changed' end
@@ -33,7 +33,9 @@ else
   if ARGV[6] ~= '' then add(KEYS[5], KEYS[6], field(ARGV[6]), -1) end
   add(KEYS[3], KEYS[4], field(ARGV[5]), 1)
   if f[3] == 'publication' or f[3] == 'alert' then
-    redis.call('ZADD', KEYS[7], ARGV[4], ARGV[2])
+    -- The member as complete.lua writes it: settling it reads no ledger.
+    redis.call('ZADD', KEYS[7], ARGV[4],
+      table.concat({ARGV[2], f[7] or '', f[2] or '', f[3] or '', f[4] or ''}, '|'))
   end
 end
 redis.call('XADD', KEYS[8], '*', 'at', now, 'event', 'reconciled', 'who', ARGV[8],

@@ -225,6 +225,30 @@ TEST_CASE("an item counts on the day of its first delivery even if that one sett
   CHECK(f.reconcile("2026-01-01", "2026-12-31").ok);
 }
 
+TEST_CASE("a pending count left by an older version (a plain delivery id) is still settled",
+          "[queue][stats]") {
+  Fixture f;
+  const std::string item = item_id('7');
+  f.enqueue(item, "weibo", {});
+  f.finish("weibo", OutcomeKind::published);
+  // Rewrite the pending member as older versions wrote it: the delivery id alone.
+  const std::string pending = f.queue.key("weibo", "firstpub");
+  auto members = f.conn.command({"ZRANGE", pending, "0", "-1", "WITHSCORES"});
+  REQUIRE(members);
+  REQUIRE(members->elements.size() == 2);
+  CHECK(members->elements[0].str.find('|') != std::string::npos);  // the new, self-contained form
+  const std::string delivery = delivery_id_for(item, "weibo");
+  REQUIRE(f.conn.command({"DEL", pending}));
+  REQUIRE(f.conn.command({"ZADD", pending, members->elements[1].str, delivery}));
+
+  f.settle();
+  CHECK(f.total("2026-03-01", "2026-03-31").items == 1);
+  auto left = f.conn.command({"ZCARD", pending});
+  REQUIRE(left);
+  CHECK(left->integer == 0);
+  CHECK(f.reconcile("2026-01-01", "2026-12-31").ok);
+}
+
 TEST_CASE("retractions and corrections are counted apart and add no items", "[queue][stats]") {
   Fixture f;
   const std::string original = item_id('3');
