@@ -305,8 +305,7 @@ std::optional<TimePoint> parse_http_date(std::string_view text, TimePoint now) {
   const int minute = to_int(time_text.substr(3, 2));
   const int second = to_int(time_text.substr(6, 2));
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  return time_point_cast<TimePoint::duration>(sys_days(date) + hours(hour) + minutes(minute) +
-                                              seconds(second));
+  return to_time_point(sys_days(date) + hours(hour) + minutes(minute) + seconds(second));
 }
 
 }  // namespace

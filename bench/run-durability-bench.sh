@@ -48,7 +48,8 @@ run() {
   mkdir -p "$dir"
   cat >"$dir/herald.json" <<EOF
 {
-  "http": {"listen": "127.0.0.1:$port", "handler_threads": 16, "max_connections": 1024},
+  "http": {"listen": "127.0.0.1:$port", "handler_threads": 16, "max_connections": 1024,
+           "public": {"listen": "127.0.0.1:0"}},
   "redis": {"url": "embedded"},
   "data_dir": "$dir/data",
   "auth": {"users": [{"name": "duty", "roles": ["duty_officer"], "token_sha256": "$token_sha"}]},
@@ -66,6 +67,9 @@ EOF
     sleep 0.1
   done
   local sock="$dir/data/redis/redis.sock"
+  # The embedded server's generated password, through the environment (not redis-cli's arguments).
+  REDISCLI_AUTH=$(cat "$dir/data/redis/password")
+  export REDISCLI_AUTH
   # heraldd always starts it with "always"; the comparison run switches the live server.
   if [[ $mode == everysec ]]; then redis-cli -s "$sock" config set appendfsync everysec >/dev/null; fi
   local actual

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/json_fields.h"
+#include "core/redact.h"
 
 namespace herald {
 namespace {
@@ -43,25 +44,55 @@ bool is_listen_address(std::string_view text) {
          is_port(text.substr(colon + 1), 0);
 }
 
+// "db=N&user=U&password=P", the query queue/redis.h reads after a socket path or a database.
+bool is_redis_query(std::string_view query) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.starts_with("db=")) {
+      if (!is_digits(pair.substr(3))) return false;
+    } else if (!pair.starts_with("user=") && !pair.starts_with("password=")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The password a redis URL carries, in its user-info or its query (still percent-encoded: only
+// whether there is one matters here).
+bool redis_url_has_password(std::string_view url) {
+  if (url.find("password=") != std::string_view::npos) return true;
+  if (!url.starts_with("redis://")) return false;
+  std::string_view authority = url.substr(8);
+  authority = authority.substr(0, authority.find_first_of("/?"));
+  return authority.find('@') != std::string_view::npos;
+}
+
 // The forms queue/redis.h understands; checked here too so a typo stops start-up with its key.
 bool is_redis_url(std::string_view url) {
   if (url == "embedded") return true;
   if (url.starts_with("unix://")) {
     std::string_view path = url.substr(7);
     if (const auto query = path.find('?'); query != std::string_view::npos) {
-      const std::string_view db = path.substr(query + 1);
-      if (!db.starts_with("db=") || !is_digits(db.substr(3))) return false;
+      if (!is_redis_query(path.substr(query + 1))) return false;
       path = path.substr(0, query);
     }
     return path.size() > 1 && path.front() == '/';
   }
   if (!url.starts_with("redis://")) return false;
   std::string_view rest = url.substr(8);
+  if (const auto query = rest.find('?'); query != std::string_view::npos) {
+    if (!is_redis_query(rest.substr(query + 1))) return false;
+    rest = rest.substr(0, query);
+  }
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     const std::string_view db = rest.substr(slash + 1);
     if (!db.empty() && !is_digits(db)) return false;
     rest = rest.substr(0, slash);
   }
+  // [user]:password@ (a password may hold an unencoded '@': the last one ends the user-info).
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
   const auto colon = rest.rfind(':');
   if (colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
     return is_host(rest.substr(0, colon)) && is_port(rest.substr(colon + 1), 1);
@@ -146,14 +177,32 @@ void resolve_paths(json& value, const std::string& base_dir) {
   }
 }
 
-void read_http(FieldReader r, HttpConfig& http) {
-  http.listen = r.string("listen", http.listen);
-  if (r.ok() && !is_listen_address(http.listen)) {
+std::string read_listen(FieldReader& r, const std::string& fallback) {
+  std::string listen = r.string("listen", fallback);
+  if (r.ok() && !is_listen_address(listen)) {
     r.fail("listen",
            "expected \"host:port\" with a port from 0 to 65535, e.g. \"127.0.0.1:8080\", "
            "got " +
-               json(http.listen).dump());
+               json(listen).dump());
   }
+  return listen;
+}
+
+void read_public_http(FieldReader r, PublicHttpConfig& pub) {
+  pub.listen = read_listen(r, pub.listen);
+  pub.max_connections = int_in(r, "max_connections", 1, 100000, pub.max_connections);
+  pub.max_connections_per_client =
+      int_in(r, "max_connections_per_client", 1, 100000, pub.max_connections_per_client);
+  pub.header_timeout_ms = int_in(r, "header_timeout_ms", 100, 3600000, pub.header_timeout_ms);
+  pub.idle_timeout_ms = int_in(r, "idle_timeout_ms", 100, 3600000, pub.idle_timeout_ms);
+  pub.read_timeout_ms = int_in(r, "read_timeout_ms", 100, 3600000, pub.read_timeout_ms);
+  pub.cache_ms = int_in(r, "cache_ms", 0, 3600000, pub.cache_ms);
+  pub.io_threads = int_in(r, "io_threads", 1, 64, pub.io_threads);
+  pub.handler_threads = int_in(r, "handler_threads", 1, 256, pub.handler_threads);
+}
+
+void read_http(FieldReader r, HttpConfig& http) {
+  http.listen = read_listen(r, http.listen);
   http.max_body_bytes =
       static_cast<std::size_t>(r.integer("max_body_bytes", 1024, std::int64_t{1} << 30,
                                          static_cast<std::int64_t>(http.max_body_bytes)));
@@ -161,17 +210,45 @@ void read_http(FieldReader r, HttpConfig& http) {
   http.header_timeout_ms = int_in(r, "header_timeout_ms", 100, 3600000, http.header_timeout_ms);
   http.idle_timeout_ms = int_in(r, "idle_timeout_ms", 100, 3600000, http.idle_timeout_ms);
   http.max_connections = int_in(r, "max_connections", 1, 100000, http.max_connections);
+  http.max_connections_per_client =
+      int_in(r, "max_connections_per_client", 1, 100000, http.max_connections_per_client);
   http.io_threads = int_in(r, "io_threads", 1, 64, http.io_threads);
   http.handler_threads = int_in(r, "handler_threads", 1, 256, http.handler_threads);
+  read_public_http(r.child("public"), http.public_listener);
+  // Both on one port would be one listener again (or a start-up failure): refused here, by key.
+  if (r.ok() && http.public_listener.listen == http.listen && !http.listen.ends_with(":0")) {
+    r.fail_at("http.public.listen",
+              "must differ from http.listen: the public listener needs its own port");
+  }
 }
 
 void read_redis(FieldReader r, RedisConfig& redis, const std::string& base_dir) {
   redis.url = r.string("url", redis.url);
   if (r.ok() && !is_redis_url(redis.url)) {
+    // Shown redacted: the URL may carry the password.
     r.fail("url",
-           "expected \"embedded\", \"redis://host:port/db\" or \"unix:///path/to/socket\", "
-           "got " +
-               json(redis.url).dump());
+           "expected \"embedded\", \"redis://host:port/db\" (with a password: "
+           "\"redis://[user]:password@host:port/db\") or \"unix:///path/to/socket\", got " +
+               json(redact_url(redis.url)).dump());
+  }
+  // redis.password / redis.password_file (and redis.username for an ACL user): the password
+  // kept out of the URL, so the URL can be shown and the password file locked down on its own.
+  redis.password = r.optional_secret("password").value_or("");
+  redis.username = r.string("username", "");
+  if (r.ok() && !redis.username.empty() &&
+      redis.username.find_first_of(" \t\r\n") != std::string::npos) {
+    r.fail("username", "must not contain white space");
+  }
+  if (r.ok() && redis.url == "embedded" && (!redis.password.empty() || !redis.username.empty())) {
+    r.fail(redis.password.empty() ? "username" : "password",
+           "must not be set with url \"embedded\" (the embedded Redis generates its own password "
+           "under data_dir)");
+  }
+  if (r.ok() && !redis.password.empty() && redis_url_has_password(redis.url)) {
+    r.fail("password", "the url already carries a password; give it in one place only");
+  }
+  if (r.ok() && !redis.username.empty() && redis.password.empty()) {
+    r.fail("username", "needs redis.password or redis.password_file");
   }
   redis.connect_timeout_ms = int_in(r, "connect_timeout_ms", 1, 60000, redis.connect_timeout_ms);
   redis.command_timeout_ms = int_in(r, "command_timeout_ms", 1, 60000, redis.command_timeout_ms);
@@ -195,6 +272,11 @@ void read_redis(FieldReader r, RedisConfig& redis, const std::string& base_dir) 
   // A bare name is looked up on PATH; anything with a slash is a path like the others.
   if (e.binary.find('/') != std::string::npos) e.binary = resolve(base_dir, e.binary);
   e.port = int_in(embedded, "port", 0, 65535, e.port);
+  // A TCP port is open to every local user (and more); the unix socket sits in a 0700 directory.
+  if (embedded.ok() && e.port != 0) {
+    embedded.fail("port",
+                  "must be 0: the embedded Redis listens only on a unix socket under data_dir");
+  }
   e.appendonly = embedded.boolean("appendonly", e.appendonly);
 }
 

@@ -16,6 +16,21 @@ namespace herald {
 
 // Every member mirrors a key of the same name; herald.example.json documents each one.
 
+// http.public: the internet-facing listener of the feeds and CAP documents (and /healthz). Its own
+// acceptor, threads and caps, so that a flood on it never reaches the API listener.
+struct PublicHttpConfig {
+  std::string listen = "127.0.0.1:8081";
+  int max_connections = 2048;
+  int max_connections_per_client = 32;  // open connections from one client address
+  int header_timeout_ms = 2000;         // short: a slow client is dropped early
+  int idle_timeout_ms = 5000;           // a keep-alive connection waiting for its next request
+  int read_timeout_ms = 5000;
+  int cache_ms = 1000;  // a rendered feed or CAP document is served from memory this long; 0: never
+  int io_threads = 1;
+  int handler_threads = 2;  // each with its own Redis connection, apart from the API's pool
+};
+
+// http: the API listener (/v1, /metrics, /readyz, /healthz); `public` is the feeds' listener.
 struct HttpConfig {
   std::string listen = "127.0.0.1:8080";  // "host:port"; port 0 picks a free one (tests)
   std::size_t max_body_bytes = 1048576;
@@ -23,18 +38,25 @@ struct HttpConfig {
   int header_timeout_ms = 5000;  // the request line and headers, from their first byte
   int idle_timeout_ms = 30000;   // a keep-alive connection waiting for its next request
   int max_connections = 256;
+  int max_connections_per_client = 64;  // open connections from one client address
   int io_threads = 1;
   int handler_threads = 4;
+  PublicHttpConfig public_listener;  // key "public"
 };
 
 struct EmbeddedRedisConfig {
   std::string binary = "/usr/bin/redis-server";
-  int port = 0;  // 0: a unix socket under data_dir, no TCP port
+  int port = 0;  // must be 0: a unix socket in a 0700 directory under data_dir, no TCP port
   bool appendonly = true;
 };
 
 struct RedisConfig {
-  std::string url = "embedded";  // "embedded", "redis://host:port/db" or "unix:///path"
+  // "embedded", "redis://[[user]:password@]host:port/db" or "unix:///path[?db=N]"
+  std::string url = "embedded";
+  // From redis.password or redis.password_file, and redis.username (an ACL user); sent with AUTH
+  // on every connection. Never printed.
+  std::string username;
+  std::string password;
   int connect_timeout_ms = 2000;
   int command_timeout_ms = 2000;
   int pool_size = 8;

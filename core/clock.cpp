@@ -35,6 +35,15 @@ TimePoint from_unix_ms(std::int64_t ms) {
   return TimePoint(std::chrono::duration_cast<TimePoint::duration>(Millis(ms)));
 }
 
+std::optional<TimePoint> to_time_point(std::chrono::sys_seconds t) {
+  constexpr seconds kLatest =
+      std::chrono::duration_cast<seconds>(TimePoint::duration::max()) - days(1);
+  constexpr seconds kEarliest =
+      std::chrono::duration_cast<seconds>(TimePoint::duration::min()) + days(1);
+  if (t.time_since_epoch() >= kLatest || t.time_since_epoch() <= kEarliest) return std::nullopt;
+  return TimePoint(t);
+}
+
 bool parse_rfc3339(const std::string& text, TimePoint& out) {
   // 0         1         2
   // 0123456789012345678901234
@@ -88,9 +97,10 @@ bool parse_rfc3339(const std::string& text, TimePoint& out) {
   }
   if (pos != text.size()) return false;
 
-  const auto local = std::chrono::sys_days(date).time_since_epoch() + hours(hour) +
-                     minutes(minute) + seconds(second) + fraction;
-  out = TimePoint(std::chrono::duration_cast<TimePoint::duration>(local - offset));
+  const auto whole = to_time_point(std::chrono::sys_days(date) + hours(hour) + minutes(minute) +
+                                   seconds(second) - offset);
+  if (!whole) return false;
+  out = *whole + fraction;
   return true;
 }
 

@@ -45,8 +45,14 @@ class ManualClock final : public Clock {
 std::int64_t to_unix_ms(TimePoint t);
 TimePoint from_unix_ms(std::int64_t ms);
 
+// `t` as a TimePoint, or nullopt when a TimePoint cannot hold it: 64 bits of nanoseconds reach
+// from 1677-09-21 to 2262-04-11, and a day's margin at each end keeps a display offset added later
+// from overflowing too. Every reader of an outside date converts through it, since converting
+// such a date directly overflows, which is undefined behaviour.
+std::optional<TimePoint> to_time_point(std::chrono::sys_seconds t);
+
 // RFC 3339 with an explicit offset, e.g. "2026-11-29T08:00:00+08:00". Returns false on any
-// malformed input (no exceptions: this parses user input).
+// malformed input (no exceptions: this parses user input), and for a time to_time_point refuses.
 bool parse_rfc3339(const std::string& text, TimePoint& out);
 // Formats in the given fixed UTC offset (minutes), e.g. 480 for Beijing time.
 std::string format_rfc3339(TimePoint t, int utc_offset_minutes = 480);

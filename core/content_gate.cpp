@@ -412,7 +412,8 @@ GateVerdict ContentGate::check_json(const nlohmann::json& item) const {
   }
   for (const auto& [key, value] : item.items()) {
     if (std::find_if(std::begin(kContract), std::end(kContract),
-                     [&](const char* k) { return key == k; }) != std::end(kContract)) {
+                     // clang before 16 cannot capture a structured binding.
+                     [&name = key](const char* k) { return name == k; }) != std::end(kContract)) {
       continue;
     }
     fields.push_back({key + " (name)", key});

@@ -122,7 +122,12 @@ std::string csv_field(std::string_view value) {
     // A leading apostrophe makes the spreadsheet show the text as typed instead of running it.
     return csv_field("'" + std::string(value));
   }
-  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
+  // A byte order mark leading the file's first field would be taken for the file's own and
+  // dropped by a reader (this one too): quoted, it is the field's.
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos &&
+      value.substr(0, 3) != "\xEF\xBB\xBF") {
+    return std::string(value);
+  }
   std::string out = "\"";
   for (char c : value) {
     if (c == '"') out += '"';

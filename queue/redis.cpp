@@ -80,7 +80,8 @@ bool parse_int(std::string_view text, int& out) {
 }
 
 Error bad_url(const std::string& url, const std::string& why) {
-  Error e = Error::invalid("redis.url", "invalid redis URL \"" + url + "\": " + why);
+  // The URL may hold a password: show it redacted, and never quote the user-info back in `why`.
+  Error e = Error::invalid("redis.url", "invalid redis URL \"" + redact_url(url) + "\": " + why);
   e.code = "invalid_redis_url";
   return e;
 }
@@ -114,6 +115,36 @@ std::string RedisEndpoint::describe() const {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + std::to_string(db);
 }
 
+namespace {
+
+// "db=N&user=U&password=P" after a unix socket path or a redis:// URL's database.
+Result<void> parse_query(const std::string& url, std::string_view query, RedisEndpoint& ep) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string_view name = pair.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (name == "db") {
+      if (!parse_int(value, ep.db) || ep.db < 0) {
+        return bad_url(url,
+                       "db must be a non-negative integer, got \"" + std::string(value) + "\"");
+      }
+    } else if (name == "password") {
+      ep.password = percent_decode(value);
+    } else if (name == "user") {
+      ep.username = percent_decode(value);
+    } else {
+      return bad_url(url,
+                     "unknown parameter \"" + std::string(name) + "\" (known: db, user, password)");
+    }
+  }
+  return ok();
+}
+
+}  // namespace
+
 Result<RedisEndpoint> parse_redis_url(const std::string& url) {
   RedisEndpoint ep;
   if (url.empty()) return bad_url(url, "it is empty");
@@ -137,27 +168,7 @@ Result<RedisEndpoint> parse_redis_url(const std::string& url) {
       return bad_url(url, "the socket path must be absolute (unix:///path/to/socket)");
     }
     ep.unix_path = std::string(path);
-    while (!query.empty()) {
-      auto amp = query.find('&');
-      std::string_view pair = query.substr(0, amp);
-      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-      auto eq = pair.find('=');
-      std::string_view name = pair.substr(0, eq);
-      std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-      if (name == "db") {
-        if (!parse_int(value, ep.db) || ep.db < 0) {
-          return bad_url(url,
-                         "db must be a non-negative integer, got \"" + std::string(value) + "\"");
-        }
-      } else if (name == "password") {
-        ep.password = percent_decode(value);
-      } else if (name == "user") {
-        ep.username = percent_decode(value);
-      } else {
-        return bad_url(
-            url, "unknown parameter \"" + std::string(name) + "\" (known: db, user, password)");
-      }
-    }
+    if (auto parsed = parse_query(url, query, ep); !parsed) return parsed.error();
     return ep;
   }
   if (scheme == "rediss") return bad_url(url, "TLS (rediss://) is not supported");
@@ -165,6 +176,11 @@ Result<RedisEndpoint> parse_redis_url(const std::string& url) {
     return bad_url(url, "unknown scheme \"" + scheme + "\" (expected redis:// or unix://)");
   }
 
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
   std::string_view authority = rest;
   std::string_view path;
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
@@ -214,6 +230,7 @@ Result<RedisEndpoint> parse_redis_url(const std::string& url) {
                               std::string(path) + "\"");
     }
   }
+  if (auto parsed = parse_query(url, query, ep); !parsed) return parsed.error();
   return ep;
 }
 
@@ -222,6 +239,9 @@ Error error_from_reply(const RedisValue& reply, std::string_view what) {
                                                     "MASTERDOWN",  "READONLY",  "OOM",
                                                     "CLUSTERDOWN", "UNBLOCKED", "NOREPLICAS"};
   std::string message = std::string(what) + ": " + reply.str;
+  if (starts_with(reply.str, "NOAUTH")) {
+    message += " (this Redis requires a password: set it in redis.url or redis.password_file)";
+  }
   for (auto prefix : kTransient) {
     if (starts_with(reply.str, prefix)) return Error::retryable(std::move(message));
   }
@@ -241,9 +261,14 @@ struct RedisConnection::Impl {
   SteadyClock::time_point next_connect{};
   std::string last_error;
 
-  explicit Impl(RedisOptions o) : options(std::move(o)), endpoint(parse_redis_url(options.url)) {}
+  explicit Impl(RedisOptions o) : options(std::move(o)), endpoint(parse_redis_url(options.url)) {
+    if (endpoint && !options.password.empty()) {
+      endpoint->username = options.username;
+      endpoint->password = options.password;
+    }
+  }
 
-  std::string where() const { return endpoint ? endpoint->describe() : options.url; }
+  std::string where() const { return endpoint ? endpoint->describe() : redact_url(options.url); }
 
   // Drops the context after an I/O failure. The reply stream is out of step (or the socket is
   // gone), so the context can never be reused.
@@ -293,10 +318,23 @@ struct RedisConnection::Impl {
       }
       return ok();
     };
+    // AUTH before anything else, on every new connection (reconnects and blocking-read
+    // connections are new connections too). Redis's refusal (WRONGPASS, or "ERR AUTH ... called
+    // without any password configured") never quotes the password, and neither do we.
     if (!ep.password.empty()) {
-      auto authed = ep.username.empty() ? simple({"AUTH", ep.password})
-                                        : simple({"AUTH", ep.username, ep.password});
-      if (!authed) return authed;
+      std::vector<std::string> auth = {"AUTH"};
+      if (!ep.username.empty()) auth.push_back(ep.username);
+      auth.push_back(ep.password);
+      if (auto authed = simple(auth); !authed) {
+        if (authed.error().kind == ErrorKind::retryable) return authed;
+        Error refused = Error::credentials(
+            "redis " + where() + " refused the password" +
+            (ep.username.empty() ? std::string() : " of user \"" + ep.username + "\"") +
+            " (check redis.url, redis.username and redis.password_file): " +
+            authed.error().message);
+        refused.code = "redis_auth_failed";
+        return refused;
+      }
     }
     if (ep.db != 0) {
       if (auto selected = simple({"SELECT", std::to_string(ep.db)}); !selected) return selected;

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/redact.h"
 #include "core/result.h"
 
 struct redisContext;
@@ -20,8 +21,14 @@ struct redisContext;
 namespace herald {
 
 struct RedisOptions {
-  // "redis://[[user]:password@]host[:port][/db]" or "unix:///path/to/socket" (optionally "?db=N").
+  // "redis://[[user]:password@]host[:port][/db]" or "unix:///path/to/socket" (optionally
+  // "?db=N&user=U&password=P"); user and password percent-decoded.
   std::string url = "redis://127.0.0.1:6379/0";
+  // Credentials given apart from the URL (redis.password_file, the embedded server's generated
+  // password); when set they replace the URL's. Sent with AUTH as the first command of every new
+  // connection, and never part of a message.
+  std::string username;
+  std::string password;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
   std::chrono::milliseconds reconnect_backoff_min{100};
@@ -32,7 +39,8 @@ struct RedisOptions {
   std::chrono::milliseconds wait_timeout{1000};
 };
 
-// Parses a redis URL; an invalid one is an invalid_input error naming what is wrong.
+// Parses a redis URL; an invalid one is an invalid_input error naming what is wrong, with the URL
+// shown redacted (its password never appears).
 struct RedisEndpoint {
   std::string host;
   int port = 6379;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs Herald on its embedded default: heraldd starts its own redis-server under
 # var/demo, and herald-sim stands in for the platforms. Ctrl-C stops everything.
-# Usage: scripts/run.sh   (API on 127.0.0.1:8080; env HERALD_SIM_PORT moves herald-sim, default 8091)
+# Usage: scripts/run.sh   (API on 127.0.0.1:8080, feeds on 127.0.0.1:8081; env HERALD_SIM_PORT moves herald-sim, default 8091)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
@@ -11,6 +11,7 @@ fi
 scripts/setup.sh
 
 port=8080  # http.listen of config/herald.demo.json
+feeds_port=8081  # http.public.listen of config/herald.demo.json: the feeds' own listener
 sim_port="${HERALD_SIM_PORT:-8091}"
 export HERALD_SIM_URL="http://127.0.0.1:${sim_port}"
 smtp_port=8025  # herald-sim's SMTP sink: channels.media.smtp.url of config/herald.demo.json
@@ -28,7 +29,7 @@ cat <<TXT
 
 Herald API:  http://127.0.0.1:${port}
 herald-sim:  ${HERALD_SIM_URL}   (what the platforms received: /_sim/published?platform=weibo|wechat|portal|webhook|websub|smtp)
-Feeds:       http://127.0.0.1:${port}/feeds/news.rss, /feeds/news.atom, /feeds/alerts.cap.atom, /feeds/cap/{id}.xml
+Feeds:       http://127.0.0.1:${feeds_port}/feeds/news.rss, /feeds/news.atom, /feeds/alerts.cap.atom, /feeds/cap/{id}.xml
 Demo tokens: demo-duty-token (duty officer), demo-admin-token (admin, reviewer, compiler), demo-reviewer-token (reviewer)
 
 In another terminal, from ${PWD}: submit the sample alert as the duty officer, have two reviewers
@@ -40,7 +41,7 @@ approve it (两级审核), watch it reach Weibo, WeChat, the portal and the medi
   HERALD_TOKEN=demo-admin-token heraldctl approve \$id --comment 核实无误
   HERALD_TOKEN=demo-reviewer-token heraldctl approve \$id --comment 同意发布
   heraldctl wait \$id && heraldctl show \$id
-  curl -s http://127.0.0.1:${port}/feeds/cap/\$id.xml
+  curl -s http://127.0.0.1:${feeds_port}/feeds/cap/\$id.xml
   heraldctl retract \$id --reason "局势缓和，撤回提醒"
 
 TXT

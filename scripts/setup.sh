@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Herald needs from Debian 12's packages (only what is missing) and builds it into
-# build/. Usage: scripts/setup.sh [--no-build] [--sanitize]
+# build/. Usage: scripts/setup.sh [--no-build] [--sanitize] [--build-dir DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,25 +8,40 @@ usage() {
   cat <<TXT
 scripts/setup.sh: install Herald's Debian packages (if missing) and build it.
   --no-build   only install packages
-  --sanitize   build with ASan/UBSan into build-asan/
+  --sanitize   build with clang, ASan and UBSan into build-asan/, with the libFuzzer targets
+               (tests/fuzz/): the tree scripts/test.sh runs the suite in a second time
+  --build-dir DIR  build into DIR instead
 TXT
 }
 
 build=1
 build_dir=build
 cmake_extra=()
-for arg in "$@"; do
-  case "$arg" in
+sanitize=0
+custom_dir=
+while [ $# -gt 0 ]; do
+  case "$1" in
     --help|-h) usage; exit 0 ;;
     --no-build) build=0 ;;
-    --sanitize) build_dir=build-asan; cmake_extra+=(-DHERALD_SANITIZE=ON) ;;
-    *) echo "setup.sh: unknown option $arg" >&2; usage >&2; exit 2 ;;
+    --sanitize) sanitize=1 ;;
+    --build-dir) custom_dir=$2; shift ;;
+    *) echo "setup.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
+  shift
 done
+if [ "$sanitize" -eq 1 ]; then
+  # One tree for the sanitizer suite and the fuzzers. -O1 and line tables only keep the build
+  # time and the binaries small enough for CI; the benchmarks are not run there.
+  build_dir=build-asan
+  cmake_extra+=(-DHERALD_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 -DHERALD_BUILD_BENCH=OFF
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only")
+fi
+[ -z "$custom_dir" ] || build_dir=$custom_dir
 
 packages=(build-essential cmake pkg-config ca-certificates curl
   libboost-dev libhiredis-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libspdlog-dev
-  catch2 libcli11-dev redis-server libxml2-utils libicu-dev libopencc-dev)
+  catch2 libcli11-dev redis-server libxml2-utils libicu-dev libopencc-dev
+  clang-14 libclang-rt-14-dev libxml2-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

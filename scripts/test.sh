@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up Herald, starts a throw-away redis-server on a free loopback port, runs the whole test
-# suite (ctest) against it, and stops what it started. Usage: scripts/test.sh [ctest args...]
+# suite (ctest) against it, then again built with ASan+UBSan (build-asan/, clang), then runs each
+# fuzz target briefly (HERALD_FUZZ_SECONDS, 15 s each, two at a time), and stops what it started.
+# Usage: scripts/test.sh [ctest args...]   (HERALD_TEST_SANITIZE=0: plain suite only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
@@ -34,3 +36,26 @@ echo "test: redis-server on port ${port}"
 start=$(date +%s)
 ctest --test-dir build --output-on-failure -j 2 "$@"
 echo "test: suite took $(( $(date +%s) - start )) s"
+
+[ "${HERALD_TEST_SANITIZE:-1}" = "0" ] && exit 0
+start=$(date +%s)
+scripts/setup.sh --sanitize
+echo "test: sanitizer build took $(( $(date +%s) - start )) s"
+# Every report goes to a file, the spawned heraldd and herald-sim's included (their stderr is not
+# always read by the test that started them): any file there fails the run.
+reports="$redis_dir/sanitizer-reports"
+mkdir -p "$reports"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$reports/asan"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:abort_on_error=1:log_path=$reports/ubsan"
+start=$(date +%s)
+status=0
+ctest --test-dir build-asan --output-on-failure -j 2 "$@" || status=$?
+echo "test: sanitizer suite took $(( $(date +%s) - start )) s"
+if [ -n "$(ls -A "$reports")" ]; then
+  for report in "$reports"/*; do echo "test: sanitizer report $report:"; cat "$report"; done
+  exit 1
+fi
+[ "$status" -eq 0 ] || exit "$status"
+start=$(date +%s)
+scripts/fuzz.sh --seconds "${HERALD_FUZZ_SECONDS:-15}" --jobs 2
+echo "test: fuzzing took $(( $(date +%s) - start )) s"

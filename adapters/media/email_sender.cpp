@@ -24,27 +24,6 @@ constexpr CURLoption kRcptAllowFails = CURLOPT_MAIL_RCPT_ALLOWFAILS;
 constexpr CURLoption kRcptAllowFails = CURLOPT_MAIL_RCPT_ALLLOWFAILS;
 #endif
 
-struct SmtpReply {
-  int code = 0;
-  std::string text;
-  std::string command;  // verb of the command this answers ("MAIL", "RCPT", "DATA", …)
-};
-
-// Why the debug callback: libcurl reports only the last SMTP reply of a transaction, and with
-// MAIL_RCPT_ALLOWFAILS it silently drops refused recipients. Sending one transaction per
-// recipient would give exact answers but deliver N separate copies (N DATA phases, each of which
-// can fail on its own), so instead we watch the conversation libcurl hands to
-// CURLOPT_DEBUGFUNCTION: every command it sends (CURLINFO_HEADER_OUT) and every reply line
-// (CURLINFO_HEADER_IN). libcurl never pipelines SMTP commands, so the conversation is strictly
-// lock-step: the n-th final reply that follows a "RCPT" command is the answer to the n-th recipient
-// of CURLOPT_MAIL_RCPT, which libcurl sends in list order.
-struct Conversation {
-  std::string last_command;
-  std::string reply_text;  // multi-line reply being collected
-  std::vector<SmtpReply> rcpt_replies;
-  std::optional<SmtpReply> last_reply;
-};
-
 std::string command_verb(std::string_view line) {
   std::string verb;
   for (char c : line) {
@@ -54,7 +33,7 @@ std::string command_verb(std::string_view line) {
   return verb;
 }
 
-void on_reply_line(Conversation& talk, std::string_view line) {
+void on_reply_line(SmtpConversation& talk, std::string_view line) {
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
   if (line.size() < 3 ||
       !std::all_of(line.begin(), line.begin() + 3, [](char c) { return c >= '0' && c <= '9'; })) {
@@ -74,18 +53,12 @@ void on_reply_line(Conversation& talk, std::string_view line) {
 }
 
 int on_debug(CURL*, curl_infotype type, char* data, std::size_t size, void* user) {
-  auto* talk = static_cast<Conversation*>(user);
+  auto* talk = static_cast<SmtpConversation*>(user);
   const std::string_view chunk(data, size);
   if (type == CURLINFO_HEADER_OUT) {
-    talk->last_command = command_verb(chunk);
+    read_smtp_sent(*talk, chunk);
   } else if (type == CURLINFO_HEADER_IN) {
-    std::size_t start = 0;
-    while (start < chunk.size()) {
-      std::size_t end = chunk.find('\n', start);
-      if (end == std::string_view::npos) end = chunk.size();
-      on_reply_line(*talk, chunk.substr(start, end - start));
-      start = end + 1;
-    }
+    read_smtp_received(*talk, chunk);
   }
   return 0;
 }
@@ -209,6 +182,20 @@ Error transport_error(CURLcode code, const char* detail) {
 
 }  // namespace
 
+void read_smtp_sent(SmtpConversation& talk, std::string_view command) {
+  talk.last_command = command_verb(command);
+}
+
+void read_smtp_received(SmtpConversation& talk, std::string_view lines) {
+  std::size_t start = 0;
+  while (start < lines.size()) {
+    std::size_t end = lines.find('\n', start);
+    if (end == std::string_view::npos) end = lines.size();
+    on_reply_line(talk, lines.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
 EmailSender::EmailSender(SmtpOptions options) : options_(std::move(options)) {
   init_http_client_library();
 }
@@ -259,7 +246,7 @@ Result<EmailOutcome> EmailSender::send(const EmailMessage& message) {
     recipients.release();
     recipients.reset(next);
   }
-  Conversation talk;
+  SmtpConversation talk;
   Upload upload{text, 0};
   char error_buffer[CURL_ERROR_SIZE] = {};
   CURL* h = curl.get();

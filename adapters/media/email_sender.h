@@ -3,7 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +33,31 @@ struct SmtpOptions {
   std::string username, password;
   std::chrono::milliseconds timeout{10000};
 };
+
+struct SmtpReply {
+  int code = 0;
+  std::string text;
+  std::string command;  // verb of the command this answers ("MAIL", "RCPT", "DATA", …)
+};
+
+// Why read the conversation: libcurl reports only the last SMTP reply of a transaction, and with
+// MAIL_RCPT_ALLOWFAILS it silently drops refused recipients. Sending one transaction per
+// recipient would give exact answers but deliver N separate copies (N DATA phases, each of which
+// can fail on its own), so instead we watch the conversation libcurl hands to
+// CURLOPT_DEBUGFUNCTION: every command it sends (CURLINFO_HEADER_OUT) and every reply line
+// (CURLINFO_HEADER_IN). libcurl never pipelines SMTP commands, so the conversation is strictly
+// lock-step: the n-th final reply that follows a "RCPT" command is the answer to the n-th recipient
+// of CURLOPT_MAIL_RCPT, which libcurl sends in list order.
+struct SmtpConversation {
+  std::string last_command;
+  std::string reply_text;  // multi-line reply being collected
+  std::vector<SmtpReply> rcpt_replies;
+  std::optional<SmtpReply> last_reply;
+};
+// A command libcurl sent (its verb is what the next reply answers).
+void read_smtp_sent(SmtpConversation& talk, std::string_view command);
+// Reply lines libcurl received, one or more ("250-…" continues a reply, "250 …" ends it).
+void read_smtp_received(SmtpConversation& talk, std::string_view lines);
 
 class EmailSender {
  public:

@@ -11,6 +11,7 @@
 
 #include "adapters/url.h"
 #include "core/json_fields.h"
+#include "core/redact.h"
 
 namespace herald {
 namespace {
@@ -175,6 +176,17 @@ Result<MediaSettings> parse_media_settings(const json& section, const std::strin
         smtp.options.url.rfind("smtps://", 0) != 0) {
       m.fail("url", "must be an smtp:// or smtps:// URL");
     }
+    // A password in the URL would be printed wherever the URL is, and would bypass the check
+    // below; credentials have keys of their own.
+    if (m.ok()) {
+      const std::string_view rest =
+          std::string_view(smtp.options.url).substr(smtp.options.url.find("://") + 3);
+      if (rest.substr(0, rest.find('/')).find('@') != std::string_view::npos) {
+        m.fail("url",
+               "must not carry credentials (user@ or user:password@); use \"username\" "
+               "and \"password\" or \"password_file\"");
+      }
+    }
     smtp.from = m.string("from");
     if (m.ok() && smtp.from.find('@') == std::string::npos) {
       m.fail("from", "must be an e-mail address");
@@ -190,6 +202,14 @@ Result<MediaSettings> parse_media_settings(const json& section, const std::strin
     smtp.options.starttls = m.boolean("starttls", false);
     smtp.options.username = m.string("username", "");
     smtp.options.password = m.optional_secret("password").value_or("");
+    // Credentials over plain smtp:// would cross the network readable unless STARTTLS is
+    // required (CURLUSESSL_ALL: no TLS, no AUTH); smtps:// is TLS from the first byte.
+    if (m.ok() && (!smtp.options.username.empty() || !smtp.options.password.empty()) &&
+        smtp.options.url.rfind("smtp://", 0) == 0 && !smtp.options.starttls) {
+      m.fail(smtp.options.password.empty() ? "username" : "password",
+             "credentials over smtp:// need \"starttls\": true (or an smtps:// url): they would "
+             "otherwise be sent unencrypted");
+    }
     smtp.options.timeout =
         std::chrono::milliseconds(m.integer("timeout_ms", 1, kMaxTimeoutMs, 10000));
     s.smtp = std::move(smtp);
@@ -338,7 +358,8 @@ Result<void> MediaChannel::push(const Delivery& delivery, const std::set<std::st
     auto held = store_->hold_step(delivery.id, step, holder, timeout + kHoldMargin);
     if (!held) return failures.add(held.error());
     if (!*held) {
-      Error busy = Error::retryable("another attempt is pushing " + step + " right now");
+      Error busy =
+          Error::retryable("another attempt is pushing " + redact_url(step) + " right now");
       busy.code = "media_step_busy";
       return failures.add(std::move(busy));
     }

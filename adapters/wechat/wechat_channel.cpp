@@ -91,6 +91,27 @@ std::string random_boundary() {
 
 }  // namespace
 
+Result<WechatAnswer> parse_wechat_answer(std::string_view body) {
+  WechatAnswer answer;
+  answer.body = json::parse(body, nullptr, false);
+  if (!answer.body.is_object()) {
+    return coded(Error::retryable("WeChat answered 200 with a body that is not a JSON object: " +
+                                  body_excerpt(body)),
+                 "wechat_bad_answer");
+  }
+  const auto code = answer.body.find("errcode");
+  if (code != answer.body.end()) {
+    if (code->is_number_integer()) {
+      answer.errcode = code->get<long>();
+    } else if (code->is_string()) {  // wechatpy coerces it; so do we
+      answer.errcode = std::strtol(code->get<std::string>().c_str(), nullptr, 10);
+    }
+  }
+  const auto message = answer.body.find("errmsg");
+  if (message != answer.body.end() && message->is_string()) answer.errmsg = *message;
+  return answer;
+}
+
 Result<WechatSettings> parse_wechat_settings(const json& section, const std::string& path) {
   WechatSettings settings;
   FieldReader r(section, path);
@@ -200,7 +221,12 @@ WechatChannel::WechatChannel(WechatSettings settings, const Clock& clock, TokenC
 }
 
 Result<WechatChannel::Answer> WechatChannel::post(const std::string& url, const std::string& body,
-                                                  const std::string& content_type) {
+                                                  const std::string& content_type,
+                                                  bool token_endpoint) {
+  const auto excerpt = [token_endpoint](const std::string& text) {
+    return token_endpoint ? std::string("(the body of a token answer is not shown)")
+                          : body_excerpt(text);
+  };
   HttpRequest request;
   request.method = "POST";
   request.url = url;
@@ -222,36 +248,19 @@ Result<WechatChannel::Answer> WechatChannel::post(const std::string& url, const 
     // WeChat itself answers errors with 200: a 5xx came from in between, maybe after WeChat
     // acted on the request.
     return coded(Error::ambiguous("WeChat answered HTTP " + std::to_string(response->status) +
-                                  ": " + body_excerpt(response->body)),
+                                  ": " + excerpt(response->body)),
                  "http_" + std::to_string(response->status));
   }
   if (response->status == 408) {
-    return coded(Error::retryable("WeChat answered HTTP 408: " + body_excerpt(response->body)),
+    return coded(Error::retryable("WeChat answered HTTP 408: " + excerpt(response->body)),
                  "http_408");
   }
   if (response->status != 200) {
     return coded(Error::permanent("WeChat answered HTTP " + std::to_string(response->status) +
-                                  ": " + body_excerpt(response->body)),
+                                  ": " + excerpt(response->body)),
                  "http_" + std::to_string(response->status));
   }
-  Answer answer;
-  answer.body = json::parse(response->body, nullptr, false);
-  if (!answer.body.is_object()) {
-    return coded(Error::retryable("WeChat answered 200 with a body that is not a JSON object: " +
-                                  body_excerpt(response->body)),
-                 "wechat_bad_answer");
-  }
-  const auto code = answer.body.find("errcode");
-  if (code != answer.body.end()) {
-    if (code->is_number_integer()) {
-      answer.errcode = code->get<long>();
-    } else if (code->is_string()) {  // wechatpy coerces it; so do we
-      answer.errcode = std::strtol(code->get<std::string>().c_str(), nullptr, 10);
-    }
-  }
-  const auto message = answer.body.find("errmsg");
-  if (message != answer.body.end() && message->is_string()) answer.errmsg = *message;
-  return answer;
+  return parse_wechat_answer(response->body);
 }
 
 Result<CachedToken> WechatChannel::fetch_token(bool force) {
@@ -259,7 +268,8 @@ Result<CachedToken> WechatChannel::fetch_token(bool force) {
                      {"appid", settings_.appid},
                      {"secret", settings_.secret},
                      {"force_refresh", force}};
-  auto answer = post(settings_.api_base + "/cgi-bin/stable_token", body.dump(), "application/json");
+  auto answer = post(settings_.api_base + "/cgi-bin/stable_token", body.dump(), "application/json",
+                     /*token_endpoint=*/true);
   if (!answer) return answer.error();
   if (answer->errcode != 0) {
     auto classified = classify_wechat_error(answer->errcode, answer->errmsg, "stable_token",
@@ -268,11 +278,22 @@ Result<CachedToken> WechatChannel::fetch_token(bool force) {
   }
   const auto token = answer->body.find("access_token");
   const auto expires = answer->body.find("expires_in");
-  if (token == answer->body.end() || !token->is_string() || token->get<std::string>().empty() ||
-      expires == answer->body.end() || !expires->is_number_integer() ||
-      expires->get<long long>() <= 0) {
-    return coded(Error::retryable("stable_token answered without a token: " +
-                                  body_excerpt(answer->body.dump(), 120)),
+  // Say what was missing or malformed, never what the answer held: it may hold the token.
+  std::vector<std::string> problems;
+  if (token == answer->body.end()) {
+    problems.push_back("no access_token");
+  } else if (!token->is_string() || token->get<std::string>().empty()) {
+    problems.push_back("access_token not a non-empty string");
+  }
+  if (expires == answer->body.end()) {
+    problems.push_back("no expires_in");
+  } else if (!expires->is_number_integer() || expires->get<long long>() <= 0) {
+    problems.push_back("expires_in not a positive integer");
+  }
+  if (!problems.empty()) {
+    std::string what;
+    for (const auto& problem : problems) what += (what.empty() ? "" : ", ") + problem;
+    return coded(Error::retryable("stable_token answered without a usable token (" + what + ")"),
                  "wechat_bad_answer");
   }
   const milliseconds life(expires->get<long long>() * 1000);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/channel.h"
@@ -69,6 +70,16 @@ Result<WechatSettings> parse_wechat_settings(const nlohmann::json& section,
 // WeChat's 64 bytes) "herald-" and a SHA-256 prefix of it.
 std::string wechat_client_msg_id(const Delivery& delivery);
 
+// What a WeChat API answered with HTTP 200 (WeChat answers its errors with 200 too): errcode (0
+// when absent; a string is read as a number, as wechatpy does), errmsg, and the whole body.
+struct WechatAnswer {
+  long errcode = 0;
+  std::string errmsg;
+  nlohmann::json body;
+};
+// A body that is not a JSON object is a retryable error "wechat_bad_answer".
+Result<WechatAnswer> parse_wechat_answer(std::string_view body);
+
 // Safe to call from several dispatcher threads at once.
 class WechatChannel final : public Channel {
  public:
@@ -100,11 +111,7 @@ class WechatChannel final : public Channel {
                                             const std::vector<HeldDelivery>& held) override;
 
  private:
-  struct Answer {
-    long errcode = 0;
-    std::string errmsg;
-    nlohmann::json body;
-  };
+  using Answer = WechatAnswer;
 
   Result<std::string> access_token();
   Result<std::string> replace_rejected(const std::string& failed);
@@ -114,8 +121,10 @@ class WechatChannel final : public Channel {
   Result<Answer> call(const std::string& resource, const std::string& body,
                       const std::string& content_type = "application/json",
                       const std::string& query = "");
+  // `token_endpoint`: the answer may hold an access token, so no excerpt of its body may go into
+  // an error message (they end in logs, dead letters and API answers).
   Result<Answer> post(const std::string& url, const std::string& body,
-                      const std::string& content_type);
+                      const std::string& content_type, bool token_endpoint = false);
   Result<void> check(const Answer& answer, const std::string& api);
 
   Result<PublishReceipt> broadcast(const Delivery& delivery, const nlohmann::json& item);

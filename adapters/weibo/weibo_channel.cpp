@@ -123,12 +123,20 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
   return text;
 }
 
-struct WeiboAnswer {
-  long code = 0;
-  std::string text;
-};
+Error weibo_error(ErrorKind kind, long status, long code, std::string_view text,
+                  std::string_view meaning) {
+  std::string message = code != 0 ? "Weibo error " + std::to_string(code)
+                                  : "Weibo answered HTTP without an error code";
+  if (!text.empty()) message += " (" + body_excerpt(text, 200) + ")";
+  message += ", HTTP " + std::to_string(status) + ": " + std::string(meaning);
+  Error error(kind, std::move(message));
+  error.code = code != 0 ? "weibo_" + std::to_string(code) : "http_" + std::to_string(status);
+  return error;
+}
 
-WeiboAnswer weibo_answer(std::string_view body) {
+}  // namespace
+
+WeiboAnswer parse_weibo_answer(std::string_view body) {
   WeiboAnswer answer;
   const json parsed = json::parse(body, nullptr, false);
   if (!parsed.is_object()) return answer;
@@ -144,18 +152,13 @@ WeiboAnswer weibo_answer(std::string_view body) {
   return answer;
 }
 
-Error weibo_error(ErrorKind kind, long status, long code, std::string_view text,
-                  std::string_view meaning) {
-  std::string message = code != 0 ? "Weibo error " + std::to_string(code)
-                                  : "Weibo answered HTTP without an error code";
-  if (!text.empty()) message += " (" + body_excerpt(text, 200) + ")";
-  message += ", HTTP " + std::to_string(status) + ": " + std::string(meaning);
-  Error error(kind, std::move(message));
-  error.code = code != 0 ? "weibo_" + std::to_string(code) : "http_" + std::to_string(status);
-  return error;
+std::string weibo_post_id(const json& post) {
+  if (!post.is_object()) return {};
+  std::string idstr = string_field(post, "idstr");
+  const auto id = post.find("id");
+  if (idstr.empty() && id != post.end() && id->is_number_integer()) idstr = id->dump();
+  return idstr;
 }
-
-}  // namespace
 
 Result<WeiboSettings> parse_weibo_settings(const json& section, const std::string& path) {
   WeiboSettings settings;
@@ -367,7 +370,7 @@ Result<json> WeiboChannel::timeline_page(int page) {
   request.total_timeout = settings_.timeout;
   auto response = http_.send(request);
   if (!response) return response.error();
-  const WeiboAnswer answer = weibo_answer(response->body);
+  const WeiboAnswer answer = parse_weibo_answer(response->body);
   if (response->status != 200 || answer.code != 0) {
     auto classified =
         classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
@@ -394,9 +397,7 @@ Result<Lookup> WeiboChannel::do_lookup(const Delivery& delivery) {
       if (!post.is_object() || string_field(post, "text").find(marker) == std::string::npos) {
         continue;
       }
-      std::string idstr = string_field(post, "idstr");
-      const auto id = post.find("id");
-      if (idstr.empty() && id != post.end() && id->is_number_integer()) idstr = id->dump();
+      const std::string idstr = weibo_post_id(post);
       if (!idstr.empty()) return Lookup{LookupState::found, PublishReceipt{idstr}};
     }
     // A short page is the end of the account's posts.
@@ -434,15 +435,10 @@ Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
   auto response = post_form("share.json", body);
   if (!response) return response.error();
 
-  const WeiboAnswer answer = weibo_answer(response->body);
+  const WeiboAnswer answer = parse_weibo_answer(response->body);
   if (response->status == 200 && answer.code == 0) {
-    const json parsed = json::parse(response->body, nullptr, false);
-    if (parsed.is_object()) {
-      const std::string idstr = string_field(parsed, "idstr");
-      if (!idstr.empty()) return PublishReceipt{idstr};
-      const auto id = parsed.find("id");
-      if (id != parsed.end() && id->is_number_integer()) return PublishReceipt{id->dump()};
-    }
+    const std::string idstr = weibo_post_id(json::parse(response->body, nullptr, false));
+    if (!idstr.empty()) return PublishReceipt{idstr};
     // Maybe posted, maybe not: the next attempt reads the timeline first.
     Error error = Error::ambiguous("Weibo answered 200 without a status id: " +
                                    body_excerpt(response->body, 200));
@@ -483,7 +479,7 @@ Result<void> WeiboChannel::do_recall(const Delivery& /*delivery*/, const std::st
   auto response = post_form("destroy.json",
                             form({{"access_token", settings_.access_token}, {"id", remote_id}}));
   if (!response) return response.error();
-  const WeiboAnswer answer = weibo_answer(response->body);
+  const WeiboAnswer answer = parse_weibo_answer(response->body);
   if (response->status == 200 && answer.code == 0) return ok();
   if (answer.code == kTargetMissing) return ok();
   return classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
@@ -501,7 +497,8 @@ std::optional<TimePoint> parse_weibo_time(std::string_view text) {
   if (words.size() != 6 || words[3].size() != 8 || words[4].size() != 5) return std::nullopt;
   auto number = [](std::string_view digits) -> std::optional<int> {
     int value = 0;
-    if (digits.empty()) return std::nullopt;
+    // No field of the format has more than 4 digits; more could overflow `value`.
+    if (digits.empty() || digits.size() > 4) return std::nullopt;
     for (char c : digits) {
       if (c < '0' || c > '9') return std::nullopt;
       value = value * 10 + (c - '0');
@@ -523,8 +520,8 @@ std::optional<TimePoint> parse_weibo_time(std::string_view text) {
       std::chrono::day(static_cast<unsigned>(*day))};
   if (!date.ok() || *hh > 23 || *mm > 59 || *ss > 60) return std::nullopt;
   const auto offset = std::chrono::minutes((*zh * 60 + *zm) * (words[4][0] == '-' ? -1 : 1));
-  return TimePoint(std::chrono::sys_days(date)) + std::chrono::hours(*hh) +
-         std::chrono::minutes(*mm) + std::chrono::seconds(*ss) - offset;
+  return to_time_point(std::chrono::sys_days(date) + std::chrono::hours(*hh) +
+                       std::chrono::minutes(*mm) + std::chrono::seconds(*ss) - offset);
 }
 
 Result<PlatformListing> WeiboChannel::do_list_published(TimePoint from, TimePoint to,
@@ -539,9 +536,7 @@ Result<PlatformListing> WeiboChannel::do_list_published(TimePoint from, TimePoin
     bool past_from = false;
     for (const json& post : *statuses) {
       if (!post.is_object()) continue;
-      std::string idstr = string_field(post, "idstr");
-      const auto id = post.find("id");
-      if (idstr.empty() && id != post.end() && id->is_number_integer()) idstr = id->dump();
+      const std::string idstr = weibo_post_id(post);
       const auto at = parse_weibo_time(string_field(post, "created_at"));
       if (!at) {
         // Without its time a post cannot be placed in or out of the period: guessing either way

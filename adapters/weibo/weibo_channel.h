@@ -93,6 +93,18 @@ std::chrono::milliseconds until_next_hour(TimePoint now);
 // Weibo's created_at, "Tue May 31 17:46:55 +0800 2011"; nullopt if it is not that shape.
 std::optional<TimePoint> parse_weibo_time(std::string_view text);
 
+// What any Weibo answer says about an error: error_code (0 when the body has none, or is not a JSON
+// object) and Weibo's error text.
+struct WeiboAnswer {
+  long code = 0;
+  std::string text;
+};
+WeiboAnswer parse_weibo_answer(std::string_view body);
+
+// A post's id as share.json and user_timeline give it: "idstr", else the integer "id"; "" when the
+// post has neither (or is not an object).
+std::string weibo_post_id(const nlohmann::json& post);
+
 // Safe to call from several dispatcher threads at once (an HttpClientPool inside).
 class WeiboChannel final : public Channel {
  public:

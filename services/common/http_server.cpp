@@ -73,6 +73,10 @@ constexpr std::size_t kIdleReadChunk = 4096;
 // client reads our answer instead of a reset.
 constexpr std::chrono::milliseconds kLingerTimeout{1000};
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+// Refusals still writing their 503 or lingering, at most; beyond this a refused connection is
+// closed at once, so a flood of reconnects cannot make the refusals themselves hold thousands of
+// descriptors.
+constexpr std::size_t kMaxLingeringRefusals = 256;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -176,6 +180,28 @@ struct ServerState {
   std::optional<asio::thread_pool::executor_type> pool;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> refusals{0};  // BusyRejection objects alive
+
+  // Open connections per client address, for max_connections_per_client. Taken by the acceptor
+  // and given back by a session's destructor, on whichever thread that runs.
+  std::mutex clients_mutex;
+  std::unordered_map<std::string, std::size_t> per_client;
+
+  // Counts a connection from `address`; false (nothing counted) when it already has its share.
+  bool admit_client(const std::string& address) {
+    if (options.max_connections_per_client == 0) return true;
+    std::lock_guard lock(clients_mutex);
+    std::size_t& open = per_client[address];
+    if (open >= options.max_connections_per_client) return false;
+    ++open;
+    return true;
+  }
+  void release_client(const std::string& address) {
+    if (options.max_connections_per_client == 0) return;
+    std::lock_guard lock(clients_mutex);
+    auto it = per_client.find(address);
+    if (it != per_client.end() && --it->second == 0) per_client.erase(it);
+  }
 
   std::mutex mutex;
   std::condition_variable drained;
@@ -217,17 +243,20 @@ struct ServerState {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<ServerState> state)
+  // `client` is the remote address, already counted by state->admit_client().
+  Session(tcp::socket socket, std::shared_ptr<ServerState> state, std::string client)
       : executor_(socket.get_executor()),
         stream_(std::move(socket)),
         timer_(executor_),
-        state_(std::move(state)) {
+        state_(std::move(state)),
+        remote_address_(std::move(client)) {
     ++state_->connections;
   }
 
   ~Session() {
     if (counted_) state_->end_request();
     state_->remove_session(this);
+    state_->release_client(remote_address_);
     --state_->connections;
   }
 
@@ -240,9 +269,6 @@ class Session : public std::enable_shared_from_this<Session> {
       stream_.socket().close(ec);
       return;
     }
-    beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_address_ = endpoint.address().to_string();
     asio::dispatch(executor_, [self = shared_from_this()] { self->read_header(); });
   }
 
@@ -472,23 +498,35 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
 };
 
-// Answers a connection beyond max_connections with 503 and closes it, so the client learns why
-// instead of waiting or seeing a bare reset. Nothing of the request is parsed; input is drained
-// for a moment after the answer (as Session::linger_close does) so the answer is read.
+std::string busy_answer(std::string_view code, std::string_view message) {
+  const std::string body = R"({"error":{"code":")" + std::string(code) + R"(","message":")" +
+                           std::string(message) + R"("}})";
+  return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+         "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Answers a connection beyond max_connections (or beyond its address's share) with 503 and closes
+// it, so the client learns why instead of waiting or seeing a bare reset. Nothing of the request
+// is parsed; input is drained for a moment after the answer (as Session::linger_close does) so the
+// answer is read.
 class BusyRejection : public std::enable_shared_from_this<BusyRejection> {
  public:
-  explicit BusyRejection(tcp::socket socket) : stream_(std::move(socket)) {}
+  BusyRejection(tcp::socket socket, std::shared_ptr<ServerState> state, bool per_client)
+      : stream_(std::move(socket)), state_(std::move(state)), per_client_(per_client) {
+    ++state_->refusals;
+  }
+  ~BusyRejection() { --state_->refusals; }
+  BusyRejection(const BusyRejection&) = delete;
+  BusyRejection& operator=(const BusyRejection&) = delete;
 
   void start() {
-    static const std::string kAnswer = [] {
-      const std::string body =
-          R"({"error":{"code":"busy","message":"too many open connections, try again shortly"}})";
-      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-             "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\n\r\n" + body;
-    }();
+    static const std::string kBusy =
+        busy_answer("busy", "too many open connections, try again shortly");
+    static const std::string kBusyClient = busy_answer(
+        "busy_client", "too many open connections from your address, try again shortly");
     stream_.expires_after(kLingerTimeout);
-    asio::async_write(stream_, asio::buffer(kAnswer),
+    asio::async_write(stream_, asio::buffer(per_client_ ? kBusyClient : kBusy),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         beast::error_code ignored;
                         if (ec) return self->stream_.socket().close(ignored);
@@ -509,6 +547,8 @@ class BusyRejection : public std::enable_shared_from_this<BusyRejection> {
   }
 
   beast::tcp_stream stream_;
+  std::shared_ptr<ServerState> state_;
+  bool per_client_;
   std::array<char, 1024> scratch_{};
 };
 
@@ -556,16 +596,27 @@ struct HttpServer::Impl {
         });
         return;
       }
-      if (state->stopping) {
-        beast::error_code close_ec;
-        socket.close(close_ec);
-      } else if (state->connections >= state->options.max_connections) {
-        std::make_shared<BusyRejection>(std::move(socket))->start();
-      } else {
-        std::make_shared<Session>(std::move(socket), state)->start();
-      }
+      admit(std::move(socket));
       accept();
     });
+  }
+
+  void admit(tcp::socket socket) {
+    beast::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    if (state->stopping || ec) {
+      socket.close(ec);
+      return;
+    }
+    std::string client = endpoint.address().to_string();
+    const bool full = state->connections >= state->options.max_connections;
+    if (!full && state->admit_client(client)) {
+      std::make_shared<Session>(std::move(socket), state, std::move(client))->start();
+    } else if (state->refusals >= kMaxLingeringRefusals) {
+      socket.close(ec);  // the cheapest refusal of all, for a flood
+    } else {
+      std::make_shared<BusyRejection>(std::move(socket), state, !full)->start();
+    }
   }
 
   void run_io() {

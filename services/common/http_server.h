@@ -1,6 +1,7 @@
 // HttpServer: a small HTTP/1.1 server (Boost.Beast, kept in http_server.cpp alone so Beast is
 // compiled once) that hands each request to a handler on a worker pool, never on the I/O thread.
-// Used by heraldd (API, feeds, metrics) and herald-sim (the platforms).
+// Used by heraldd (one server for the API, another for the public feeds) and herald-sim (the
+// platforms).
 #pragma once
 
 #include <chrono>
@@ -58,8 +59,12 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds idle_timeout{30000};  // keep-alive connection with no request
   // Connections beyond this get a 503 {"error":{"code":"busy"}} with Retry-After and are closed
-  // (after a short linger so the client reads it), never left hanging.
+  // (after a short linger so the client reads it), never left hanging. The refusal is written by
+  // the I/O thread: no handler thread is spent on it.
   std::size_t max_connections = 256;
+  // At most this many open connections from one client address (0: no limit), so that one address
+  // cannot take all of max_connections; beyond it the same 503 (code "busy_client").
+  std::size_t max_connections_per_client = 0;
   int io_threads = 1;
   int handler_threads = 4;
 };

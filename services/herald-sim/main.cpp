@@ -36,7 +36,8 @@ constexpr const char* kFooter = R"(Fault SPEC: PLATFORM:KEY=VALUE,...;PLATFORM:.
 5xx + 429 + quota + drop + late must add up to at most 1. Platforms: webhook, portal, weibo,
 wechat, websub, smtp.
 Control: GET /_sim/health, GET /_sim/published?platform=NAME (the platform's truth: every post,
-article, mass send, submission or delivery it holds, deleted/withdrawn ones marked, not omitted),
+article, mass send, submission or delivery it holds, deleted/withdrawn ones marked, not omitted;
+WeChat's also lists issued_tokens, every access_token it handed out),
 GET|POST /_sim/faults (spec as text or {"spec": "..."}), POST /_sim/reset (forgets recordings and
 faults), GET|POST /_sim/config ({"webhook_secret": "..."}).
 SMTP sink (--smtp-listen; no STARTTLS, no AUTH) faults, e.g. smtp:rcpt_550=*@bad.example:

@@ -199,6 +199,7 @@ WechatSim::Token WechatSim::mint() {
   // Real tokens are opaque and long (store ≥512 chars, §2.2): 136 characters here.
   token.value = std::to_string(next_id_++) + "_" + random_hex(130);
   token.expires_at = now_ms() + token_ttl_ms_;
+  issued_.push_back(token.value);
   return token;
 }
 
@@ -802,6 +803,7 @@ json WechatSim::published(const ServerRequest& /*request*/) const {
           {"deleted", deleted},
           {"requests", requests_},
           {"token_fetches", token_fetches_},
+          {"issued_tokens", issued_},
           {"forced_refreshes", forced_refreshes_},
           {"calls", calls_},
           {"materials", materials},
@@ -818,6 +820,7 @@ void WechatSim::reset() {
   current_ = Token{};
   plain_ = Token{};
   retired_.clear();
+  issued_.clear();
   last_force_ms_ = 0;
   forces_per_day_.clear();
   calls_.clear();

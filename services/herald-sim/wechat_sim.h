@@ -159,6 +159,8 @@ class WechatSim : public PlatformSim {
   Token current_;  // stable_token's
   Token plain_;  // /cgi-bin/token's: "与 getAccessToken 获取的调用凭证完全隔离" (§2.2)
   std::vector<Token> retired_;
+  // Every token value ever handed out, for tests that check no log or answer shows one.
+  std::vector<std::string> issued_;
   std::int64_t last_force_ms_ = 0;
   std::map<std::int64_t, int> forces_per_day_;
   std::map<std::string, std::uint64_t> calls_;

@@ -3,6 +3,7 @@
 #include "adapters/url.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -240,8 +241,13 @@ Cli::Cli(CLI::App& app) : app_(app) {
   app_.add_option("--server", connection_.server,
                   "heraldd base URL (default http://127.0.0.1:8080)")
       ->envname("HERALD_URL");
-  // No default shown, and never echoed anywhere: the token is a secret.
-  app_.add_option("--token", connection_.token, "bearer token")->envname("HERALD_TOKEN");
+  // No default shown, and never echoed anywhere: the token is a secret. HERALD_TOKEN is read in
+  // resolve_token(), not bound here, so that a --token on the command line is told apart.
+  app_.add_option("--token-file", token_file_,
+                  "file holding the bearer token (first line); or set HERALD_TOKEN");
+  app_.add_option("--token", token_flag_,
+                  "bearer token (deprecated: other users see it in ps; use HERALD_TOKEN or "
+                  "--token-file)");
   app_.add_option("--timeout", timeout_seconds_, "seconds allowed per HTTP request (default 15)")
       ->check(CLI::Range(0.1, 3600.0));
   add_submit();
@@ -264,15 +270,38 @@ CLI::App* Cli::subcommand(const std::string& name, const std::string& descriptio
   CLI::App* sub = app_.add_subcommand(name, description);
   sub->footer(
       std::string("Global options, before or after the subcommand: --server URL (env HERALD_URL), "
-                  "--token TOKEN (env HERALD_TOKEN), --timeout SECONDS.\n") +
+                  "--token-file FILE or env HERALD_TOKEN, --timeout SECONDS.\n") +
       kExitFooter);
   return sub;
 }
 
-int Cli::run() {
-  if (connection_.token.empty()) {
-    return report_failure(usage_error("no token: give --token or set HERALD_TOKEN"));
+Result<std::string> Cli::resolve_token() const {
+  if (!token_file_.empty() && !token_flag_.empty()) {
+    return usage_error("give --token-file or --token, not both");
   }
+  if (!token_file_.empty()) {
+    auto text = read_text(token_file_);
+    if (!text) return text.error();
+    std::string token = text->substr(0, text->find_first_of("\r\n"));
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.pop_back();
+    if (token.empty()) return usage_error(token_file_ + " holds no token on its first line");
+    return token;
+  }
+  if (!token_flag_.empty()) {
+    std::cerr << "heraldctl: warning: --token is visible to other users (ps, /proc); use "
+                 "HERALD_TOKEN or --token-file instead\n";
+    return token_flag_;
+  }
+  if (const char* env = std::getenv("HERALD_TOKEN"); env != nullptr && *env != '\0') {
+    return std::string(env);
+  }
+  return usage_error("no token: set HERALD_TOKEN or give --token-file FILE");
+}
+
+int Cli::run() {
+  auto token = resolve_token();
+  if (!token) return report_failure(token.error());
+  connection_.token = std::move(*token);
   connection_.timeout =
       std::chrono::milliseconds(static_cast<long long>(timeout_seconds_ * 1000.0));
   ApiClient client(connection_);

@@ -69,7 +69,13 @@ class Cli {
   CLI::App* subcommand(const std::string& name, const std::string& description);
 
   CLI::App& app_;
+  // Where the token comes from: --token-file, else --token (visible in ps: kept for old scripts,
+  // with a warning), else HERALD_TOKEN.
+  Result<std::string> resolve_token() const;
+
   ConnectionOptions connection_;
+  std::string token_flag_;
+  std::string token_file_;
   double timeout_seconds_ = 15;
   std::map<const CLI::App*, std::function<int(ApiClient&)>> runners_;
 };

@@ -1,5 +1,6 @@
-// heraldctl: the command line over heraldd's REST API (DESIGN.md §4). Server and token come from
-// --server/--token or HERALD_URL/HERALD_TOKEN. Exit codes (client.h): 0 ok, 1 runtime failure
+// heraldctl: the command line over heraldd's REST API (DESIGN.md §4). The server comes from
+// --server or HERALD_URL, the token from HERALD_TOKEN or --token-file (--token still works, with a
+// warning: arguments show in ps). Exit codes (client.h): 0 ok, 1 runtime failure
 // worth retrying, 2 bad usage, bad config or a 4xx refusal.
 #include <CLI/CLI.hpp>
 #include <exception>

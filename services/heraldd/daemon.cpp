@@ -37,6 +37,44 @@ Result<void> gate_delivery(const SharedContentGate& gate, const Delivery& delive
   return fail("held by the content gate (" + verdict.code + "): " + verdict.message);
 }
 
+// Feeds face the internet and the API must not: the API listener does not serve them, and says
+// where they are instead of a bare "no such route".
+ServerResponse feeds_elsewhere(const std::string& path, const std::string& public_listen) {
+  return ServerResponse::error(404, "not_found",
+                               path + " is served by the public listener (http.public.listen, " +
+                                   public_listen + "), not by the API listener");
+}
+
+HttpServerOptions server_options(const HttpConfig& http) {
+  HttpServerOptions so;
+  so.listen = http.listen;
+  so.max_body_bytes = http.max_body_bytes;
+  so.read_timeout = std::chrono::milliseconds(http.read_timeout_ms);
+  so.header_timeout = std::chrono::milliseconds(http.header_timeout_ms);
+  so.idle_timeout = std::chrono::milliseconds(http.idle_timeout_ms);
+  so.max_connections = static_cast<std::size_t>(http.max_connections);
+  so.max_connections_per_client = static_cast<std::size_t>(http.max_connections_per_client);
+  so.io_threads = http.io_threads;
+  so.handler_threads = http.handler_threads;
+  return so;
+}
+
+HttpServerOptions public_server_options(const PublicHttpConfig& pub) {
+  HttpServerOptions so;
+  so.listen = pub.listen;
+  // Only GETs come here: a body of any size is not something a feed reader sends.
+  so.max_body_bytes = 1024;
+  so.max_header_bytes = 8 * 1024;
+  so.read_timeout = std::chrono::milliseconds(pub.read_timeout_ms);
+  so.header_timeout = std::chrono::milliseconds(pub.header_timeout_ms);
+  so.idle_timeout = std::chrono::milliseconds(pub.idle_timeout_ms);
+  so.max_connections = static_cast<std::size_t>(pub.max_connections);
+  so.max_connections_per_client = static_cast<std::size_t>(pub.max_connections_per_client);
+  so.io_threads = pub.io_threads;
+  so.handler_threads = pub.handler_threads;
+  return so;
+}
+
 std::string host_name() {
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
@@ -57,13 +95,14 @@ Result<void> Daemon::start() {
     EmbeddedRedisOptions eo;
     eo.binary = config_.redis.embedded.binary;
     eo.data_dir = config_.data_dir;
-    eo.port = config_.redis.embedded.port;
     eo.appendonly = config_.redis.embedded.appendonly;
     embedded_redis_ = std::make_unique<EmbeddedRedis>(eo);
     if (auto started = embedded_redis_->start(); !started) return started;
     redis_url = embedded_redis_->url();
   }
   redis_options_.url = redis_url;
+  redis_options_.username = config_.redis.username;
+  redis_options_.password = embedded_redis_ ? embedded_redis_->password() : config_.redis.password;
   redis_options_.connect_timeout = std::chrono::milliseconds(config_.redis.connect_timeout_ms);
   redis_options_.command_timeout = std::chrono::milliseconds(config_.redis.command_timeout_ms);
   redis_options_.wait_replicas = config_.redis.wait_replicas;
@@ -155,12 +194,17 @@ Result<void> Daemon::start() {
   }
   api_ = std::make_unique<Api>(
       ApiDeps{*pool_, *items_, *queue_, *auth_, clock_, gate_, *audit_, enabled, review, {}});
-  // The feeds are served while the media channel is enabled (its section says what they are).
+  // The feeds are served while the media channel is enabled (its section says what they are),
+  // by the public listener only.
+  const PublicHttpConfig& pub = config_.http.public_listener;
+  public_pool_ = std::make_unique<RedisPool>(redis_options_, pub.handler_threads);
+  public_feed_store_ = std::make_unique<RedisFeedStore>(config_.redis.key_prefix, *public_pool_);
   if (const auto media = config_.channels.find("media");
       media != config_.channels.end() && media->second.enabled) {
     auto settings = parse_media_settings(media->second.settings, "channels.media");
     if (!settings) return settings.error();
-    api_->add_routes(std::make_unique<FeedRoutes>(std::move(*settings), *feed_store_));
+    feed_routes_ = std::make_unique<FeedRoutes>(std::move(*settings), *public_feed_store_,
+                                                std::chrono::milliseconds(pub.cache_ms));
   }
   api_->add_routes(std::make_unique<RecallRoutes>(
       RecallDeps{*pool_, *items_, clock_, gate_, enabled, ItemLimits{}}));
@@ -195,25 +239,28 @@ Result<void> Daemon::start() {
         return out;
       },
       [this] { return token_cache_->refresh_counts(); }}));
-  HttpServerOptions so;
-  so.listen = config_.http.listen;
-  so.max_body_bytes = config_.http.max_body_bytes;
-  so.read_timeout = std::chrono::milliseconds(config_.http.read_timeout_ms);
-  so.header_timeout = std::chrono::milliseconds(config_.http.header_timeout_ms);
-  so.idle_timeout = std::chrono::milliseconds(config_.http.idle_timeout_ms);
-  so.max_connections = config_.http.max_connections;
-  so.io_threads = config_.http.io_threads;
-  so.handler_threads = config_.http.handler_threads;
-  server_ = std::make_unique<HttpServer>(so, [this](const ServerRequest& r) {
-    const auto started = std::chrono::steady_clock::now();
-    // Until Redis has been reached nothing but liveness can be answered truthfully.
-    ServerResponse response =
-        ready_.load() || r.path == "/healthz" ? api_->handle(r) : not_ready_response();
-    http_metrics_->observe(
-        r.path, response.status,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    return response;
-  });
+  // Two servers, each with its own acceptor, I/O thread(s), handler pool and connection caps: a
+  // flood of the public listener (slow or idle connections, or requests) holds none of what the
+  // API needs.
+  server_ =
+      std::make_unique<HttpServer>(server_options(config_.http), [this](const ServerRequest& r) {
+        const auto started = std::chrono::steady_clock::now();
+        ServerResponse response;
+        if (r.path.rfind("/feeds/", 0) == 0) {
+          response = feeds_elsewhere(r.path, config_.http.public_listener.listen);
+        } else if (ready_.load() || r.path == "/healthz") {
+          response = api_->handle(r);
+        } else {
+          // Until Redis has been reached nothing but liveness can be answered truthfully.
+          response = not_ready_response();
+        }
+        http_metrics_->observe(
+            r.path, response.status,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        return response;
+      });
+  public_server_ = std::make_unique<HttpServer>(
+      public_server_options(pub), [this](const ServerRequest& r) { return handle_public(r); });
 
   // Redis first, so that when it is there the API never answers "not ready" once it listens.
   auto finished = finish_startup();
@@ -222,9 +269,15 @@ Result<void> Daemon::start() {
   // (a wrong password, a key of the wrong type) is a mistake to fix: exit as before.
   if (!finished && finished.error().kind != ErrorKind::retryable) return finished;
   if (auto listening = server_->start(); !listening) return listening;
+  if (auto listening = public_server_->start(); !listening) {
+    Error error = listening.error();
+    error.field = "http.public.listen";
+    return error;
+  }
   if (finished) {
-    spdlog::info("heraldd ready: API on {} port {}, {} channel(s), redis {}", config_.http.listen,
-                 server_->port(), dispatchers_.size(), redis_where_);
+    spdlog::info("heraldd ready: API on {} port {}, feeds on {} port {}, {} channel(s), redis {}",
+                 config_.http.listen, server_->port(), pub.listen, public_server_->port(),
+                 dispatchers_.size(), redis_where_);
     return ok();
   }
   {
@@ -289,9 +342,9 @@ void Daemon::startup_loop() {
     if (finished) {
       spdlog::info(
           "redis {} reached after {} attempt(s) in {} s; start-up finished, heraldd ready: API on "
-          "{} port {}, {} channel(s)",
+          "{} port {}, feeds on {} port {}, {} channel(s)",
           redis_where_, attempts, waited, config_.http.listen, server_->port(),
-          dispatchers_.size());
+          config_.http.public_listener.listen, public_server_->port(), dispatchers_.size());
       return;
     }
     startup_error_ = finished.error().message;
@@ -303,6 +356,29 @@ void Daemon::startup_loop() {
     }
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
+}
+
+ServerResponse Daemon::handle_public(const ServerRequest& r) {
+  const auto started = std::chrono::steady_clock::now();
+  ServerResponse response;
+  if (r.path == "/healthz") {
+    response = ServerResponse::json(200, R"({"status":"ok"})");
+  } else if (r.path.rfind("/feeds/", 0) != 0) {
+    response = ServerResponse::error(
+        404, "not_found",
+        "no such route: " + r.path + " (this is the public listener: it serves /feeds/ only)");
+  } else if (!feed_routes_) {
+    response =
+        ServerResponse::error(404, "not_found", "no feeds: the media channel is not enabled");
+  } else if (!ready_.load()) {
+    response = not_ready_response();
+  } else {
+    response = *feed_routes_->handle(r, nullptr);
+  }
+  http_metrics_->observe(
+      r.path, response.status,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return response;
 }
 
 ServerResponse Daemon::not_ready_response() {
@@ -333,6 +409,10 @@ Result<void> Daemon::reload_gate() {
 
 int Daemon::api_port() const {
   return server_ ? server_->port() : 0;
+}
+
+int Daemon::public_port() const {
+  return public_server_ ? public_server_->port() : 0;
 }
 
 void Daemon::recovery_loop() {
@@ -372,6 +452,7 @@ void Daemon::stop() {
   }
   stop_cv_.notify_all();
   if (startup_.joinable()) startup_.join();  // at most one attempt's timeouts away
+  if (public_server_) public_server_->stop();
   if (server_) server_->stop();
   // In parallel, so a shutdown waits for one drain, not one per channel.
   std::vector<std::thread> stopping;

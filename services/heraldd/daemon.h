@@ -1,6 +1,7 @@
 // Daemon: heraldd's parts wired together explicitly, in start-up order: (embedded) Redis, the queue
-// and item store, the channels, one dispatcher per channel, the API server, then what needs Redis
-// (the channel registry, the month rollups, the dispatchers' and the recovery loop's start).
+// and item store, the channels, one dispatcher per channel, the API server and the public (feeds)
+// server, then what needs Redis (the channel registry, the month rollups, the dispatchers' and the
+// recovery loop's start).
 // An external Redis that is not reachable at start-up does not stop heraldd: it serves /healthz,
 // answers everything else 503 "unavailable", and finishes starting once Redis answers.
 #pragma once
@@ -30,6 +31,7 @@
 #include "services/heraldd/api.h"
 #include "services/heraldd/auth.h"
 #include "services/heraldd/embedded_redis.h"
+#include "services/heraldd/feed_routes.h"
 #include "services/heraldd/metrics_routes.h"
 #include "services/heraldd/platform_reconciler.h"
 
@@ -52,6 +54,7 @@ class Daemon {
   // list in force; the error is returned (and logged) so the caller can say why.
   Result<void> reload_gate();
   int api_port() const;
+  int public_port() const;
 
  private:
   void recovery_loop();
@@ -62,6 +65,8 @@ class Daemon {
   void startup_loop();
   // The answer to every request but /healthz until start-up has finished.
   ServerResponse not_ready_response();
+  // The public listener's whole surface: /healthz and the feeds.
+  ServerResponse handle_public(const ServerRequest& request);
 
   Config config_;
   SystemClock clock_;
@@ -83,7 +88,13 @@ class Daemon {
   MetricsRegistry metrics_;
   std::unique_ptr<HttpMetrics> http_metrics_;
   std::unique_ptr<Api> api_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<HttpServer> server_;  // the API listener (http.listen)
+  // The public listener (http.public) and what only it uses: its own Redis connections, so that
+  // feed readers never wait for (or take) one of the API's.
+  std::unique_ptr<RedisPool> public_pool_;
+  std::unique_ptr<RedisFeedStore> public_feed_store_;
+  std::unique_ptr<FeedRoutes> feed_routes_;  // null while the media channel is disabled
+  std::unique_ptr<HttpServer> public_server_;
 
   std::mutex mutex_;
   std::condition_variable stop_cv_;

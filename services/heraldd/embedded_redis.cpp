@@ -1,13 +1,20 @@
 #include "services/heraldd/embedded_redis.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "queue/redis.h"
@@ -18,6 +25,51 @@ namespace herald {
 namespace {
 
 constexpr const char* kAppendFsync = "always";
+constexpr std::size_t kPasswordBytes = 32;  // 256 random bits, written as 64 hex digits
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+// A value in redis.conf: double-quoted, so a data_dir with spaces or quotes stays one argument.
+std::string conf_quote(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Creates `path` with mode 0600 (replacing what is there) and writes `content` to it, fsynced.
+Result<void> write_private_file(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Error::permanent("cannot create " + tmp + ": " + errno_text());
+  std::size_t written = 0;
+  while (written < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = errno_text();
+      ::close(fd);
+      return Error::permanent("cannot write " + tmp + ": " + why);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  // The umask may have taken bits away, never added any; still, say what we mean.
+  if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0) {
+    const std::string why = errno_text();
+    ::close(fd);
+    return Error::permanent("cannot finish " + tmp + ": " + why);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Error::permanent("cannot rename " + tmp + " to " + path + ": " + errno_text());
+  }
+  return ok();
+}
 
 bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -32,8 +84,7 @@ bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds 
 
 EmbeddedRedis::EmbeddedRedis(EmbeddedRedisOptions options) : options_(std::move(options)) {
   dir_ = (std::filesystem::absolute(options_.data_dir) / "redis").string();
-  url_ = options_.port == 0 ? "unix://" + dir_ + "/redis.sock"
-                            : "redis://127.0.0.1:" + std::to_string(options_.port) + "/0";
+  url_ = "unix://" + dir_ + "/redis.sock";
 }
 
 EmbeddedRedis::~EmbeddedRedis() {
@@ -43,6 +94,7 @@ EmbeddedRedis::~EmbeddedRedis() {
 bool EmbeddedRedis::answers_ping() const {
   RedisOptions opts;
   opts.url = url_;
+  opts.password = password_;
   opts.connect_timeout = std::chrono::milliseconds(300);
   opts.command_timeout = std::chrono::milliseconds(300);
   RedisConnection conn(opts);
@@ -50,7 +102,83 @@ bool EmbeddedRedis::answers_ping() const {
   return pong && !pong->is_error();
 }
 
-Result<void> EmbeddedRedis::spawn() {
+bool EmbeddedRedis::socket_answers() const {
+  RedisOptions opts;
+  opts.url = url_;
+  opts.connect_timeout = std::chrono::milliseconds(300);
+  opts.command_timeout = std::chrono::milliseconds(300);
+  RedisConnection conn(opts);
+  return conn.command({"PING"}).ok();  // PONG, or NOAUTH from a server with a password
+}
+
+// The socket's directory is the lock: only heraldd's user may enter it, so only heraldd's user
+// can reach the socket, whatever the socket's own mode (and unixsocketperm 700 as well).
+Result<void> EmbeddedRedis::prepare_dir() {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return Error::permanent("cannot create " + dir_ + ": " + ec.message());
+  struct stat st {};
+  if (::lstat(dir_.c_str(), &st) != 0) {
+    return Error::permanent("cannot stat " + dir_ + ": " + errno_text());
+  }
+  if (!S_ISDIR(st.st_mode)) return Error::permanent(dir_ + " is not a directory");
+  if (st.st_uid != ::geteuid()) {
+    return Error::permanent(dir_ + " belongs to another user; the embedded Redis needs a " +
+                            "directory of its own user (mode 0700)");
+  }
+  if ((st.st_mode & 07777) != 0700 && ::chmod(dir_.c_str(), 0700) != 0) {
+    return Error::permanent("cannot set mode 0700 on " + dir_ + ": " + errno_text());
+  }
+  return ok();
+}
+
+Result<void> EmbeddedRedis::load_or_create_password() {
+  const std::string path = dir_ + "/password";
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) return Error::permanent(path + " is not a regular file");
+    if ((st.st_mode & 077) != 0 && ::chmod(path.c_str(), 0600) != 0) {
+      return Error::permanent("cannot set mode 0600 on " + path + ": " + errno_text());
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream content;
+    content << in.rdbuf();
+    std::string password = content.str();
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+      password.pop_back();
+    }
+    if (!in || password.empty() || password.find_first_of(" \t\r\n\"") != std::string::npos) {
+      // Never quote the content: it is (or was meant to be) the password.
+      return Error::permanent(path + " does not hold a usable password; delete it and restart " +
+                              "heraldd to generate a new one");
+    }
+    password_ = std::move(password);
+    return ok();
+  }
+  if (errno != ENOENT) return Error::permanent("cannot stat " + path + ": " + errno_text());
+  unsigned char random[kPasswordBytes];
+  std::size_t got = 0;
+  while (got < sizeof random) {
+    const ssize_t n = ::getrandom(random + got, sizeof random - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error::permanent("cannot read random bytes for the embedded Redis password");
+    got += static_cast<std::size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string password;
+  for (unsigned char byte : random) {
+    password += kHex[byte >> 4];
+    password += kHex[byte & 0x0f];
+  }
+  if (auto written = write_private_file(path, password + "\n"); !written) return written;
+  spdlog::info("embedded redis: generated a password in {} (mode 0600)", path);
+  password_ = std::move(password);
+  return ok();
+}
+
+// The password goes to redis-server through this 0600 file, never on its command line: every local
+// user can read a process's arguments (ps, /proc/PID/cmdline).
+Result<void> EmbeddedRedis::write_server_config() {
   // appendfsync always, not everysec: a 201 must mean the item survives a power cut (DESIGN.md §3
   // "Durable before answered"), and everysec loses the last second of accepted writes. With
   // always, Redis writes and fsyncs the AOF for each batch of commands "before sending the
@@ -58,27 +186,24 @@ Result<void> EmbeddedRedis::spawn() {
   // https://redis.io/docs/latest/operate/oss_and_stack/management/persistence/), so any reply
   // heraldd has received to a write implies the write is on disk; no extra command is needed.
   // The same setting is in deploy/redis-production.conf; bench/README.md has its cost.
-  std::vector<std::string> args = {options_.binary,
-                                   "--dir",
-                                   dir_,
-                                   "--appendonly",
-                                   options_.appendonly ? "yes" : "no",
-                                   "--appendfsync",
-                                   kAppendFsync,
-                                   "--save",
-                                   "",
-                                   "--maxmemory-policy",
-                                   "noeviction",
-                                   "--daemonize",
-                                   "no",
-                                   "--logfile",
-                                   dir_ + "/redis.log"};
-  if (options_.port == 0) {
-    args.insert(args.end(),
-                {"--port", "0", "--unixsocket", dir_ + "/redis.sock", "--unixsocketperm", "700"});
-  } else {
-    args.insert(args.end(), {"--port", std::to_string(options_.port), "--bind", "127.0.0.1"});
-  }
+  std::string conf;
+  conf += "dir " + conf_quote(dir_) + "\n";
+  conf += std::string("appendonly ") + (options_.appendonly ? "yes" : "no") + "\n";
+  conf += std::string("appendfsync ") + kAppendFsync + "\n";
+  conf += "save \"\"\n";
+  conf += "maxmemory-policy noeviction\n";
+  conf += "daemonize no\n";
+  conf += "logfile " + conf_quote(dir_ + "/redis.log") + "\n";
+  // No TCP port: only the unix socket, in the 0700 directory.
+  conf += "port 0\n";
+  conf += "unixsocket " + conf_quote(dir_ + "/redis.sock") + "\n";
+  conf += "unixsocketperm 700\n";
+  conf += "requirepass " + conf_quote(password_) + "\n";
+  return write_private_file(dir_ + "/redis.conf", conf);
+}
+
+Result<void> EmbeddedRedis::spawn() {
+  std::vector<std::string> args = {options_.binary, dir_ + "/redis.conf"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -112,18 +237,19 @@ Result<void> EmbeddedRedis::spawn() {
 }
 
 Result<void> EmbeddedRedis::start() {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec) return Error::permanent("cannot create " + dir_ + ": " + ec.message());
+  if (auto prepared = prepare_dir(); !prepared) return prepared;
   if (access(options_.binary.c_str(), X_OK) != 0) {
     return Error::permanent("redis-server not found at " + options_.binary +
                             " (install the redis-server package or set redis.embedded.binary)");
   }
-  if (answers_ping()) {
+  if (socket_answers()) {
     return Error::permanent("a redis-server already answers at " + url_ +
                             " (is another heraldd using this data_dir?)");
   }
-  if (options_.port == 0) std::filesystem::remove(dir_ + "/redis.sock", ec);
+  if (auto loaded = load_or_create_password(); !loaded) return loaded;
+  if (auto written = write_server_config(); !written) return written;
+  std::error_code ec;
+  std::filesystem::remove(dir_ + "/redis.sock", ec);
   {
     std::lock_guard lock(mutex_);
     if (auto started = spawn(); !started) return started;
@@ -162,6 +288,11 @@ void EmbeddedRedis::supervise() {
         backoff = std::chrono::milliseconds(200);
     }
   }
+}
+
+pid_t EmbeddedRedis::pid() {
+  std::lock_guard lock(mutex_);
+  return pid_;
 }
 
 void EmbeddedRedis::stop() {

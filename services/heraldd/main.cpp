@@ -1,6 +1,7 @@
 // heraldd: Herald's daemon. Exit codes: 0 after a clean stop, 1 on a runtime failure, 2 on bad
 // usage or bad config.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -12,6 +13,36 @@
 #include "config/config.h"
 #include "services/heraldd/daemon.h"
 #include "services/heraldd/logging.h"
+
+namespace {
+
+// Two listeners with thousands of connections between them (plus Redis, curl and the embedded
+// Redis's pipes) need more descriptors than the usual soft limit of 1024: take the hard limit. A
+// hard limit below the listeners' caps is worth a warning, since accept() then fails for both.
+void raise_open_files_limit(const herald::HttpConfig& http) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      limit.rlim_cur = before;
+      spdlog::warn("could not raise the open files limit from {}", before);
+    }
+  }
+  // Headroom for Redis connections, HTTP clients, logs and refusals being written.
+  constexpr rlim_t kOtherDescriptors = 512;
+  const auto needed = static_cast<rlim_t>(http.max_connections) +
+                      static_cast<rlim_t>(http.public_listener.max_connections) + kOtherDescriptors;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    spdlog::warn(
+        "open files limit {} is below what http.max_connections and http.public.max_connections "
+        "allow ({} with headroom): raise it (LimitNOFILE=) or lower them",
+        limit.rlim_cur, needed);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"heraldd: publishes approved items and overseas safety alerts to every channel"};
@@ -54,6 +85,7 @@ int main(int argc, char** argv) {
   }
 
   herald::init_http_client_library();  // before any thread starts (curl_global_init)
+  raise_open_files_limit(config->http);
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
   sigset_t signals;
@@ -71,7 +103,8 @@ int main(int argc, char** argv) {
     daemon.stop();
     return e.kind == herald::ErrorKind::invalid_input ? 2 : 1;
   }
-  std::cout << "heraldd listening on port " << daemon.api_port() << std::endl;
+  std::cout << "heraldd listening on port " << daemon.api_port() << ", feeds on port "
+            << daemon.public_port() << std::endl;
 
   int sig = 0;
   while (sigwait(&signals, &sig) == 0) {

@@ -33,7 +33,7 @@ std::optional<TimePoint> day_start(const std::string& day, int utc_offset_minute
       std::chrono::month(static_cast<unsigned>(std::stoi(day.substr(5, 2)))),
       std::chrono::day(static_cast<unsigned>(std::stoi(day.substr(8, 2))))};
   if (!date.ok()) return std::nullopt;
-  return TimePoint(std::chrono::sys_days(date)) - std::chrono::minutes(utc_offset_minutes);
+  return to_time_point(std::chrono::sys_days(date) - std::chrono::minutes(utc_offset_minutes));
 }
 
 bool is_publication(const LedgerEntry& e) {

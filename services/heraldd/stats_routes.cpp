@@ -89,8 +89,8 @@ std::optional<TimePoint> noon_of(const std::string& day, int utc_offset_minutes)
                                          std::chrono::month(std::stoi(day.substr(5, 2))),
                                          std::chrono::day(std::stoi(day.substr(8, 2)))};
   if (!date.ok()) return std::nullopt;
-  return TimePoint(std::chrono::sys_days(date)) + std::chrono::hours(12) -
-         std::chrono::minutes(utc_offset_minutes);
+  return to_time_point(std::chrono::sys_days(date) + std::chrono::hours(12) -
+                       std::chrono::minutes(utc_offset_minutes));
 }
 
 }  // namespace

@@ -124,6 +124,42 @@ struct World {
 
 }  // namespace
 
+TEST_CASE("SMTP credentials are refused over smtp:// unless STARTTLS is required",
+          "[media][config][secrets]") {
+  const json base = {{"public_base_url", "https://www.example.gov.cn"},
+                     {"feeds", {{{"name", "news"}, {"title", "新闻"}}}}};
+  auto with_smtp = [&](json smtp) {
+    json section = base;
+    smtp["from"] = "herald@example.gov.cn";
+    smtp["to"] = {"desk@media.example"};
+    section["smtp"] = std::move(smtp);
+    return herald::parse_media_settings(section, "channels.media");
+  };
+  SECTION("refused: a password or a user over plain smtp://, or credentials in the url") {
+    auto password =
+        with_smtp({{"url", "smtp://mail:25"}, {"username", "u"}, {"password", "pw-9x"}});
+    REQUIRE_FALSE(password);
+    CHECK(password.error().field == "channels.media.smtp.password");
+    CHECK_THAT(password.error().message, Catch::Contains("starttls"));
+    CHECK_THAT(password.error().message, !Catch::Contains("pw-9x"));
+    auto user = with_smtp({{"url", "smtp://mail:25"}, {"username", "u"}, {"starttls", false}});
+    REQUIRE_FALSE(user);
+    CHECK(user.error().field == "channels.media.smtp.username");
+    auto in_url = with_smtp({{"url", "smtp://u:pw-9x@mail:25"}, {"starttls", true}});
+    REQUIRE_FALSE(in_url);
+    CHECK(in_url.error().field == "channels.media.smtp.url");
+    CHECK_THAT(in_url.error().message, !Catch::Contains("pw-9x"));
+  }
+  SECTION("accepted: STARTTLS required, smtps://, or no credentials") {
+    auto starttls = with_smtp(
+        {{"url", "smtp://mail:587"}, {"starttls", true}, {"username", "u"}, {"password", "pw"}});
+    REQUIRE(starttls);
+    CHECK(starttls->smtp->options.starttls);
+    CHECK(with_smtp({{"url", "smtps://mail:465"}, {"username", "u"}, {"password", "pw"}}));
+    CHECK(with_smtp({{"url", "smtp://mail:25"}}));
+  }
+}
+
 TEST_CASE("the media section is validated key by key", "[media][config]") {
   const json base = {{"public_base_url", "https://www.example.gov.cn"},
                      {"feeds", {{{"name", "news"}, {"title", "新闻"}}}}};

@@ -115,6 +115,10 @@ TEST_CASE("parse_weibo_time reads Weibo's created_at with its offset", "[adapter
   CHECK_FALSE(herald::parse_weibo_time("2011-05-31 17:46:55"));
   CHECK_FALSE(herald::parse_weibo_time("Tue Foo 31 17:46:55 +0800 2011"));
   CHECK_FALSE(herald::parse_weibo_time("Tue Feb 30 17:46:55 +0800 2011"));
+  // Years no clock holds, and digits enough to overflow an int: refused, not undefined behaviour.
+  CHECK_FALSE(herald::parse_weibo_time("Fri Dec 31 23:59:59 +0800 9999"));
+  CHECK_FALSE(herald::parse_weibo_time("Tue May 31 17:46:55 +0800 99999999999"));
+  CHECK_FALSE(herald::parse_weibo_time("Tue May 99999999999 17:46:55 +0800 2011"));
 }
 
 TEST_CASE("a channel that cannot list says so", "[adapters][reconcile]") {

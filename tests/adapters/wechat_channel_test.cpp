@@ -12,6 +12,7 @@
 #include "core/item.h"
 #include "queue/redis.h"
 #include "queue/redis_token_cache.h"
+#include "tests/adapters/scripted_http_server.h"
 #include "tests/adapters/settings_problems.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/redis_server.h"
@@ -765,5 +766,49 @@ TEST_CASE("every text of a drill starts with 【演练】", "[adapters][wechat]"
     auto text = herald::render_wechat_text(alert, 600);
     REQUIRE(text.ok());
     CHECK_THAT(*text, Catch::StartsWith("【海外安全提醒】"));
+  }
+}
+
+TEST_CASE("a token answer without what it needs says what was missing, never the token",
+          "[adapters][wechat][secrets]") {
+  const std::string token = "LEAKY" + repeat("t0k3n", 30);
+  json answer;
+  int status = 200;
+  herald::test::ScriptedHttpServer server([&](const herald::test::ScriptedRequest&) {
+    herald::test::ScriptedResponse r;
+    r.status = status;
+    r.headers = {{"Content-Type", "application/json"}};
+    r.body = answer.dump();
+    return r;
+  });
+  SharedTokens tokens;
+  WechatChannel channel(settings_for(server.url()), tokens.clock, &tokens.cache);
+  const json item = item_json("t1", "标题", "摘要", "alert");
+
+  auto publish_error = [&] {
+    auto result = channel.publish(delivery_for(item));
+    REQUIRE_FALSE(result.ok());
+    INFO(result.error().message);
+    CHECK(result.error().message.find("LEAKY") == std::string::npos);
+    CHECK(result.error().message.find("t0k3n") == std::string::npos);
+    return result.error();
+  };
+  SECTION("no expires_in") {
+    answer = {{"access_token", token}};
+    const auto e = publish_error();
+    CHECK(e.code == "wechat_bad_answer");
+    CHECK_THAT(e.message, Catch::Contains("no expires_in"));
+  }
+  SECTION("expires_in not a number, and no access_token") {
+    answer = {{"expires_in", "7200"}, {"token", token}};
+    const auto e = publish_error();
+    CHECK_THAT(e.message, Catch::Contains("no access_token"));
+    CHECK_THAT(e.message, Catch::Contains("expires_in not a positive integer"));
+  }
+  SECTION("a proxy's error page that quotes the token") {
+    status = 502;
+    answer = {{"access_token", token}, {"expires_in", 7200}};
+    const auto e = publish_error();
+    CHECK_THAT(e.message, Catch::Contains("HTTP 502"));
   }
 }

@@ -69,6 +69,13 @@ TEST_CASE("An empty config gives every default", "[config]") {
   CHECK(c.http.max_connections == 256);
   CHECK(c.http.io_threads == 1);
   CHECK(c.http.handler_threads == 4);
+  CHECK(c.http.max_connections_per_client == 64);
+  CHECK(c.http.public_listener.listen == "127.0.0.1:8081");
+  CHECK(c.http.public_listener.max_connections == 2048);
+  CHECK(c.http.public_listener.max_connections_per_client == 32);
+  CHECK(c.http.public_listener.header_timeout_ms == 2000);
+  CHECK(c.http.public_listener.idle_timeout_ms == 5000);
+  CHECK(c.http.public_listener.cache_ms == 1000);
   CHECK(c.redis.url == "embedded");
   CHECK(c.redis.connect_timeout_ms == 2000);
   CHECK(c.redis.command_timeout_ms == 2000);
@@ -183,6 +190,7 @@ TEST_CASE("Unknown keys are rejected at every depth with their full path", "[con
   const Case cases[] = {
       {R"({"htp": {}})", "htp", "did you mean 'http'"},
       {R"({"http": {"listn": "1.2.3.4:80"}})", "http.listn", "did you mean 'listen'"},
+      {R"({"http": {"public": {"cache": 10}}})", "http.public.cache", "known: listen"},
       {R"({"redis": {"embedded": {"prt": 1}}})", "redis.embedded.prt", "known: binary, port"},
       {R"({"review": {"approvals_required": {"alerts": 1}}})", "review.approvals_required.alerts",
        "did you mean 'alert'"},
@@ -229,6 +237,16 @@ TEST_CASE("Wrong types, values out of range and bad enums name the key and what 
       {R"({"review": {"approvals_required": {"publication": 0}}})",
        "review.approvals_required.publication", "between 1 and 5"},
       {R"({"http": {"io_threads": 0}})", "http.io_threads", "between 1 and 64"},
+      {R"({"http": {"max_connections_per_client": 0}})", "http.max_connections_per_client",
+       "between 1 and 100000"},
+      {R"({"http": {"public": {"max_connections": 0}}})", "http.public.max_connections",
+       "between 1 and 100000"},
+      {R"({"http": {"public": {"cache_ms": -1}}})", "http.public.cache_ms", "between 0 and"},
+      {R"({"http": {"public": {"header_timeout_ms": 50}}})", "http.public.header_timeout_ms",
+       "between 100 and"},
+      {R"({"http": {"public": {"listen": "8081"}}})", "http.public.listen", "host:port"},
+      {R"({"http": {"listen": "127.0.0.1:9000", "public": {"listen": "127.0.0.1:9000"}}})",
+       "http.public.listen", "must differ from http.listen"},
       {R"({"redis": {"embedded": {"port": 70000}}})", "redis.embedded.port", "0 and 65535"},
       {R"({"office": {"utc_offset_minutes": 900}})", "office.utc_offset_minutes", "-720 and 840"},
       {R"({"queue": {"retry_base_ms": 5000, "retry_max_ms": 4000}})", "queue.retry_max_ms",
@@ -438,6 +456,7 @@ TEST_CASE("The demo config loads with the simulator URL from the environment", "
     if (!demo) FAIL(demo.error().field << ": " << demo.error().message);
     CHECK(demo->redis.url == "embedded");
     CHECK(demo->http.listen == "127.0.0.1:8080");
+    CHECK(demo->http.public_listener.listen == "127.0.0.1:8081");
     CHECK(demo->data_dir == std::string(HERALD_SOURCE_DIR) + "/var/demo");
     CHECK(demo->enabled_channels() ==
           std::set<std::string>{"media", "portal", "webhook", "wechat", "weibo"});
@@ -531,7 +550,8 @@ TEST_CASE("review.cms and review.cms_alerts: defaults, values, refusals", "[conf
   auto with_review = [&](const std::string& review) {
     return "{" + users + R"(, "review": )" + review + "}";
   };
-  const Config c = must_parse(with_review(R"({"accept_cms_approvals": true, "cms_alerts": "accepted",
+  const Config c =
+      must_parse(with_review(R"({"accept_cms_approvals": true, "cms_alerts": "accepted",
       "cms": [{"name": "trs", "publisher_user": "cms-bot", "hmac_key": "k1"}]})"));
   REQUIRE(c.review.cms.size() == 1);
   CHECK(c.review.cms[0].name == "trs");
@@ -574,5 +594,61 @@ TEST_CASE("review.cms and review.cms_alerts: defaults, values, refusals", "[conf
     CHECK(e.field == b.field);
     // A key is a secret: no message repeats it.
     CHECK(e.message.find("\"k\"") == std::string::npos);
+  }
+}
+
+TEST_CASE("redis passwords: in the url, redis.password(_file) and redis.username; never echoed",
+          "[config][secrets]") {
+  SECTION("the url may carry a user and a password, or a password alone") {
+    CHECK(must_parse(R"({"redis": {"url": "redis://herald:p%40ss@10.0.0.5:6379/1"}})").redis.url ==
+          "redis://herald:p%40ss@10.0.0.5:6379/1");
+    must_parse(R"({"redis": {"url": "redis://:pw@cache/0"}})");
+    must_parse(R"({"redis": {"url": "redis://cache:6379/0?password=pw"}})");
+    must_parse(R"({"redis": {"url": "unix:///run/redis.sock?db=2&password=pw"}})");
+  }
+  SECTION("password_file and username, for TCP and unix sockets") {
+    const std::string dir = herald::test::make_temp_dir("config-redis");
+    std::ofstream(dir + "/redis.pw") << "file-pass-31\n";
+    const Config tcp = must_parse(
+        R"({"redis": {"url": "redis://10.0.0.5:6379/0", "username": "herald",
+                      "password_file": "redis.pw"}})",
+        dir);
+    CHECK(tcp.redis.password == "file-pass-31");
+    CHECK(tcp.redis.username == "herald");
+    const Config unix_socket =
+        must_parse(R"({"redis": {"url": "unix:///run/redis.sock", "password_file": ")" + dir +
+                   R"(/redis.pw"}})");
+    CHECK(unix_socket.redis.password == "file-pass-31");
+    CHECK(unix_socket.redis.username.empty());
+  }
+  SECTION("refusals name the key and never quote the password") {
+    struct Case {
+      std::string text;
+      const char* field;
+      const char* says;
+    };
+    const Case cases[] = {
+        {R"({"redis": {"url": "redis://u:leak-me-1@host:notaport/0"}})", "redis.url",
+         "redis://u:***@host:notaport/0"},
+        {R"({"redis": {"url": "redis://host/0?password=leak-me-1&size=2"}})", "redis.url",
+         "password=***"},
+        {R"({"redis": {"url": "redis://:leak-me-1@h/0", "password": "leak-me-2"}})",
+         "redis.password", "one place only"},
+        {R"({"redis": {"password": "leak-me-1"}})", "redis.password", "embedded"},
+        {R"({"redis": {"url": "redis://h/0", "username": "herald"}})", "redis.username",
+         "password_file"},
+        {R"({"redis": {"url": "redis://h/0", "password_file": "/nonexistent/leak-me-1"}})",
+         "redis.password_file", "cannot read"},
+        {R"({"redis": {"embedded": {"port": 6390}}})", "redis.embedded.port", "unix socket"},
+    };
+    for (const auto& c : cases) {
+      INFO(c.text);
+      const auto e = must_fail(c.text);
+      CHECK(e.field == c.field);
+      CHECK_THAT(e.message, Catch::Contains(c.says));
+      if (c.text.find("password_file") == std::string::npos) {
+        CHECK(e.message.find("leak-me") == std::string::npos);
+      }
+    }
   }
 }

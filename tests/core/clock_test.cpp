@@ -76,12 +76,24 @@ TEST_CASE("Malformed or out-of-range RFC 3339 times are refused", "[core][clock]
       "2026-11-29T08:00:00+08:00 ",  // trailing space
       "２026-11-29T08:00:00Z",       // a full-width digit
       "2026-11-29T08:00:00Y",
+      "9767-03-01T00:00:00+08:00",  // past 2262: more nanoseconds than 64 bits hold
+      "2262-04-11T00:00:00Z",
+      "1677-09-22T00:00:00Z",
+      "0000-01-01T00:00:00Z",
   };
   for (const char* text : bad) {
     INFO(text);
     TimePoint t;
     CHECK_FALSE(parse_rfc3339(text, t));
   }
+}
+
+TEST_CASE("RFC 3339 times at the ends of what a TimePoint holds are parsed", "[core][clock]") {
+  TimePoint t;
+  REQUIRE(parse_rfc3339("2262-04-10T00:00:00Z", t));
+  CHECK(format_rfc3339(t, 840) == "2262-04-10T14:00:00+14:00");
+  REQUIRE(parse_rfc3339("1677-09-23T00:00:00Z", t));
+  CHECK(format_rfc3339(t, -720) == "1677-09-22T12:00:00-12:00");
 }
 
 TEST_CASE("RFC 3339 formatting uses the given fixed offset and round-trips", "[core][clock]") {

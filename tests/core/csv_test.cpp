@@ -90,6 +90,16 @@ TEST_CASE("csv_line quotes only what needs quoting and reads back the same", "[c
   CHECK((*parsed)[0].fields == tricky);
 }
 
+TEST_CASE("A first field that starts with a byte order mark reads back with it", "[core][csv]") {
+  // Found by fuzzing: written bare, the field's mark was taken for the file's and dropped.
+  const std::string bom = "\xEF\xBB\xBF";
+  CHECK(csv_field(bom + "remote_id") == "\"" + bom + "remote_id\"");
+  auto parsed = parse_csv(csv_line({bom + "remote_id", "x"}));
+  REQUIRE(parsed);
+  REQUIRE(parsed->size() == 1);
+  CHECK((*parsed)[0].fields == std::vector<std::string>{bom + "remote_id", "x"});
+}
+
 TEST_CASE("csv_field keeps supplied text from running as a spreadsheet formula", "[core][csv]") {
   CHECK(csv_field("=HYPERLINK(\"http://x\",\"y\")") ==
         "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");

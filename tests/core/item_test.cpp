@@ -259,6 +259,12 @@ TEST_CASE("Each validation error names the JSON path of the bad field", "[core][
        "did you mean 'level'"},
       {"expires not RFC 3339", [](json& j) { j["alert"]["expires"] = "tomorrow"; }, "alert.expires",
        "RFC 3339"},
+      // Found by fuzzing: a year past 2262 overflowed the nanosecond clock (undefined behaviour).
+      {"expires in a year no clock holds",
+       [](json& j) { j["alert"]["expires"] = "9767-03-01T00:00:00+08:00"; }, "alert.expires",
+       "RFC 3339"},
+      {"publish_at in a year no clock holds",
+       [](json& j) { j["publish_at"] = "9999-12-31T23:59:59+08:00"; }, "publish_at", "RFC 3339"},
       {"expires before publish_at",
        [](json& j) { j["alert"]["expires"] = "2026-11-29T07:59:59+08:00"; }, "alert.expires",
        "later than publish_at"},

@@ -363,6 +363,121 @@ TEST_CASE("parse_redis_url reads the documented forms and names what is wrong", 
   }
 }
 
+TEST_CASE("a password in the URL is read with or without a user, percent-decoded, never shown",
+          "[redis][secrets]") {
+  SECTION("user-info and query forms") {
+    auto user = parse_redis_url("redis://herald:s%3Acr%2Ft%20pw@cache:7000/3");
+    REQUIRE(user);
+    CHECK(user->username == "herald");
+    CHECK(user->password == "s:cr/t pw");
+    CHECK(user->db == 3);
+    auto no_user = parse_redis_url("redis://:only%40pw@cache/1");
+    REQUIRE(no_user);
+    CHECK(no_user->username.empty());
+    CHECK(no_user->password == "only@pw");
+    auto unencoded_at = parse_redis_url("redis://:p@ss@cache:7000/0");
+    REQUIRE(unencoded_at);
+    CHECK(unencoded_at->password == "p@ss");
+    CHECK(unencoded_at->host == "cache");
+    auto query = parse_redis_url("redis://cache:7000/2?user=app&password=q%26pw");
+    REQUIRE(query);
+    CHECK(query->username == "app");
+    CHECK(query->password == "q&pw");
+    CHECK(query->db == 2);
+    auto unix_pw = parse_redis_url("unix:///run/r.sock?db=1&password=upw");
+    REQUIRE(unix_pw);
+    CHECK(unix_pw->password == "upw");
+    for (const auto* ep : {&*user, &*no_user, &*query, &*unix_pw}) {
+      CHECK(ep->describe().find("pw") == std::string::npos);
+    }
+  }
+  SECTION("an invalid URL's error shows it redacted") {
+    for (const char* url :
+         {"redis://app:hunter2secret@host:notaport/0", "redis://:hunter2secret@:6379",
+          "redis://:hunter2secret@host/x", "redis://host/0?password=hunter2secret&size=1",
+          "unix:///r.sock?password=hunter2secret&db=x"}) {
+      INFO(url);
+      auto parsed = parse_redis_url(url);
+      REQUIRE_FALSE(parsed);
+      CHECK(parsed.error().message.find("hunter2secret") == std::string::npos);
+      CHECK(parsed.error().message.find("***") != std::string::npos);
+    }
+  }
+  SECTION("redact_url") {
+    CHECK(redact_url("redis://u:pw@h:1/0") == "redis://u:***@h:1/0");
+    CHECK(redact_url("redis://pw@h") == "redis://***@h");
+    CHECK(redact_url("redis://:p/w?x@h:1/0") == "redis://:***@h:1/0");
+    CHECK(redact_url("redis://h:1/0") == "redis://h:1/0");
+    CHECK(redact_url("unix:///s.sock?db=1&password=pw") == "unix:///s.sock?db=1&password=***");
+    CHECK(redact_url("https://a/b?access_token=t&x=1") == "https://a/b?access_token=***&x=1");
+    CHECK(redact_url("embedded") == "embedded");
+  }
+}
+
+TEST_CASE("AUTH is sent first on every connection; a wrong password is a clear error without it",
+          "[redis][secrets]") {
+  ignore_sigpipe();
+  test::OwnRedisServer plain_auth(test::RedisAuth{"", "right-pass-4f1c"});
+  test::OwnRedisServer acl_user(test::RedisAuth{"herald", "acl-pass-9b2e"});
+
+  SECTION("the right password, in the URL or in the options, with or without a user") {
+    auto pw_in_url = parse_redis_url(plain_auth.url());
+    REQUIRE(pw_in_url);
+    RedisConnection by_url(options_for(
+        "redis://:right-pass-4f1c@127.0.0.1:" + std::to_string(pw_in_url->port) + "/0"));
+    auto pong = by_url.command({"PING"});
+    REQUIRE(pong);
+    CHECK(pong->str == "PONG");
+    RedisConnection by_options(plain_auth.options());
+    CHECK(by_options.command({"PING"})->str == "PONG");
+    RedisConnection as_user(acl_user.options());
+    auto who = as_user.command({"ACL", "WHOAMI"});
+    REQUIRE(who);
+    CHECK(who->str == "herald");
+  }
+  SECTION("reconnects and blocking connections authenticate again") {
+    RedisOptions o = plain_auth.options();
+    o.reconnect_backoff_min = 1ms;
+    o.reconnect_backoff_max = 5ms;
+    RedisConnection conn(o);
+    RedisConnection killer(plain_auth.options());
+    const long long first = client_id(conn);
+    REQUIRE(killer.command({"CLIENT", "KILL", "ID", std::to_string(first)}));
+    REQUIRE(test::wait_until([&] { return conn.command({"PING"}).ok(); }, 5s));
+    CHECK(client_id(conn) != first);
+    auto popped = conn.blocking_command({"BLPOP", "t:secrets:nothing", "0.05"}, 1000ms);
+    REQUIRE(popped);
+    CHECK_FALSE(popped->is_error());
+  }
+  SECTION("a wrong password or none") {
+    RedisOptions wrong = plain_auth.options();
+    wrong.password = "wrong-pass-77aa";
+    RedisConnection bad(wrong);
+    auto refused = bad.command({"PING"});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().kind == ErrorKind::credentials);
+    CHECK(refused.error().code == "redis_auth_failed");
+    CHECK(refused.error().message.find("refused the password") != std::string::npos);
+    CHECK(refused.error().message.find("wrong-pass-77aa") == std::string::npos);
+    CHECK(refused.error().message.find("right-pass-4f1c") == std::string::npos);
+
+    RedisOptions wrong_user = acl_user.options();
+    wrong_user.password = "not-acl-pass";
+    RedisConnection bad_user(wrong_user);
+    auto user_refused = bad_user.command({"PING"});
+    REQUIRE_FALSE(user_refused);
+    CHECK(user_refused.error().message.find("user \"herald\"") != std::string::npos);
+    CHECK(user_refused.error().message.find("not-acl-pass") == std::string::npos);
+
+    RedisConnection none(options_for(plain_auth.url()));
+    auto noauth = none.command({"PING"});
+    REQUIRE(noauth);  // an error reply is a value
+    CHECK(noauth->is_error());
+    CHECK(error_from_reply(*noauth, "PING").message.find("requires a password") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("the pool lends each connection to one holder at a time", "[redis]") {
   RedisPool pool(options_for(test::test_redis_url()), 2);
   REQUIRE(pool.size() == 2);

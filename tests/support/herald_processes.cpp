@@ -65,7 +65,9 @@ SimHandle start_sim_with_smtp(const std::vector<std::string>& args) {
 nlohmann::json test_config(const std::string& key_prefix, const std::string& sim_url) {
   using nlohmann::json;
   return json{
-      {"http", {{"listen", "127.0.0.1:" + std::to_string(free_tcp_port())}}},
+      {"http",
+       {{"listen", "127.0.0.1:" + std::to_string(free_tcp_port())},
+        {"public", {{"listen", "127.0.0.1:" + std::to_string(free_tcp_port())}}}}},
       {"redis", {{"url", test_redis_url()}, {"key_prefix", key_prefix}}},
       {"auth",
        {{"users",
@@ -95,21 +97,30 @@ HeralddHandle start_heraldd(const nlohmann::json& config, const std::string& dir
   HeralddHandle h;
   h.config_path = dir + "/" + name + ".json";
   h.log_path = dir + "/" + name + ".log";
-  std::ofstream(h.config_path) << config.dump(2);
-  const std::string listen = config["http"]["listen"];
+  nlohmann::json written = config;
+  if (!written["http"]["public"].contains("listen")) {
+    written["http"]["public"]["listen"] = "127.0.0.1:" + std::to_string(free_tcp_port());
+  }
+  std::ofstream(h.config_path) << written.dump(2);
+  const std::string listen = written["http"]["listen"];
+  const std::string public_listen = written["http"]["public"]["listen"];
   h.url = "http://" + listen;
+  h.public_url = "http://" + public_listen;
   h.process = ChildProcess::spawn({HERALDD_PATH, "--config", h.config_path}, {}, h.log_path);
   const bool up = wait_until(
       [&] {
         if (!h.process.running()) return false;
-        HttpClient client;
-        auto r = client.send({"GET",
-                              h.url + "/healthz",
-                              {},
-                              "",
-                              std::chrono::milliseconds(200),
-                              std::chrono::milliseconds(500)});
-        return r && r->status == 200;
+        for (const std::string& base : {h.url, h.public_url}) {
+          HttpClient client;
+          auto r = client.send({"GET",
+                                base + "/healthz",
+                                {},
+                                "",
+                                std::chrono::milliseconds(200),
+                                std::chrono::milliseconds(500)});
+          if (!r || r->status != 200) return false;
+        }
+        return true;
       },
       std::chrono::seconds(15), std::chrono::milliseconds(20));
   if (!up) throw std::runtime_error("heraldd did not start: " + read_file(h.log_path));

@@ -32,16 +32,20 @@ SimHandle start_sim_with_smtp(const std::vector<std::string>& args = {});
 
 struct HeralddHandle {
   ChildProcess process;
-  std::string url;  // "http://127.0.0.1:PORT"
+  std::string url;         // the API listener (http.listen): "http://127.0.0.1:PORT"
+  std::string public_url;  // the public listener (http.public.listen), where the feeds are
   std::string config_path;
   std::string log_path;
 };
 
 // A config for heraldd against the test redis-server under `key_prefix`, with the webhook
-// channel pointed at `sim_url`, API on a free port, short leases, and the three test users.
+// channel pointed at `sim_url`, the API and the public listener each on a free port, short leases,
+// and the test users.
 nlohmann::json test_config(const std::string& key_prefix, const std::string& sim_url);
 
-// Writes `config` into `dir` and starts heraldd; waits until /healthz answers (throws if not).
+// Writes `config` into `dir` and starts heraldd; waits until /healthz answers on both listeners
+// (throws if not). A config without http.public.listen gets a free port for it (the default, 8081,
+// would make tests collide).
 HeralddHandle start_heraldd(const nlohmann::json& config, const std::string& dir,
                             const std::string& name = "heraldd");
 

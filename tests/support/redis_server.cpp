@@ -1,10 +1,12 @@
 #include "tests/support/redis_server.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -58,15 +60,44 @@ std::string unique_key_prefix(std::string_view tag) {
          std::to_string(counter++) + ":";
 }
 
-OwnRedisServer::OwnRedisServer() : port_(free_tcp_port()), dir_(make_temp_dir("own-redis")) {
+OwnRedisServer::OwnRedisServer() : OwnRedisServer(RedisAuth{}) {}
+
+OwnRedisServer::OwnRedisServer(RedisAuth auth)
+    : auth_(std::move(auth)), port_(free_tcp_port()), dir_(make_temp_dir("own-redis")) {
   start();
 }
 
 void OwnRedisServer::start() {
-  process_ =
-      ChildProcess::spawn({"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-                           "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_},
-                          {}, dir_ + "/redis.log");
+  std::vector<std::string> argv = {"/usr/bin/redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dir_};
+  // Through a 0600 config file, as heraldd's embedded server does: a test that looks for the
+  // password in what the processes print should not find it in this one's arguments either.
+  if (!auth_.password.empty()) {
+    std::string conf;
+    if (auth_.username.empty()) {
+      conf = "requirepass \"" + auth_.password + "\"\n";
+    } else {
+      conf =
+          "user default off\nuser " + auth_.username + " on >" + auth_.password + " ~* &* +@all\n";
+    }
+    const std::string conf_path = dir_ + "/auth.conf";
+    {
+      std::ofstream out(conf_path);
+      out << conf;
+    }
+    ::chmod(conf_path.c_str(), 0600);
+    argv.insert(argv.begin() + 1, conf_path);
+  }
+  process_ = ChildProcess::spawn(argv, {}, dir_ + "/redis.log");
   const bool up = wait_until(
       [&] {
         RedisConnection probe(options());
@@ -88,6 +119,8 @@ std::string OwnRedisServer::url() const {
 RedisOptions OwnRedisServer::options() const {
   RedisOptions o;
   o.url = url();
+  o.username = auth_.username;
+  o.password = auth_.password;
   return o;
 }
 

@@ -52,11 +52,20 @@ struct RawResponse {
 // One TCP connection with a receive timeout, so a broken server fails the test instead of hanging.
 class RawConnection {
  public:
-  explicit RawConnection(int port) {
+  // `source`: the client's address (any of 127/8 is loopback), to be another client.
+  explicit RawConnection(int port, const char* source = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) throw std::runtime_error("socket failed");
     timeval timeout{0, 100 * 1000};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (source != nullptr) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      inet_pton(AF_INET, source, &from.sin_addr);
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+        throw std::runtime_error(std::string("cannot bind to ") + source);
+      }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -509,6 +518,48 @@ TEST_CASE("HttpServer answers 503 and closes connections beyond max_connections"
       },
       10s);
   CHECK(served);
+}
+
+TEST_CASE("HttpServer caps the connections of one client address, not the others'",
+          "[http_server]") {
+  HttpServerOptions options = local_options();
+  options.max_connections_per_client = 2;
+  HttpServer server(options, echo);
+  REQUIRE(server.start().ok());
+
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(std::make_unique<RawConnection>(server.port()));
+    REQUIRE(held.back()->connected());
+    held.back()->send_text("GET /held HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(held.back()->read_response());  // counted by now
+  }
+  RawConnection third(server.port());
+  REQUIRE(third.connected());
+  auto refused = third.read_response();
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(json::parse(refused->body)["error"]["code"] == "busy_client");
+  CHECK(third.closed_by_peer(10s));
+
+  RawConnection other(server.port(), "127.0.0.2");
+  REQUIRE(other.connected());
+  other.send_text("GET /other HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto served = other.read_response();
+  REQUIRE(served);
+  CHECK(served->status == 200);
+
+  held.pop_back();
+  // The address's share comes back once a connection of it ends.
+  CHECK(wait_until(
+      [&] {
+        RawConnection next(server.port());
+        if (!next.connected()) return false;
+        next.send_text("GET /again HTTP/1.1\r\nHost: t\r\n\r\n");
+        auto response = next.read_response();
+        return response && response->status == 200;
+      },
+      10s));
 }
 
 TEST_CASE("HttpServer::start reports an address it cannot listen on", "[http_server]") {

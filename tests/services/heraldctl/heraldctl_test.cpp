@@ -510,3 +510,52 @@ TEST_CASE("a duty officer drives an alert from submission to retraction with her
   daemon.process.signal(SIGTERM);
   CHECK(daemon.process.wait(std::chrono::seconds(20)) == 0);
 }
+
+TEST_CASE("heraldctl takes its token from HERALD_TOKEN or --token-file, and warns about --token",
+          "[heraldctl][secrets]") {
+  ScriptedHttpServer server([](const ScriptedRequest&) {
+    ScriptedResponse r;
+    r.headers = {{"Content-Type", "application/json"}};
+    r.body = json{{"items", json::array()}, {"next_cursor", nullptr}}.dump();
+    return r;
+  });
+  const std::string dir = make_temp_dir("ctl-token");
+  const std::string token_file = dir + "/token";
+  std::ofstream(token_file) << "file-token-value\n";
+  auto last_authorization = [&] {
+    const auto requests = server.requests();
+    return requests.empty() ? std::string() : requests.back().header("authorization");
+  };
+
+  SECTION("HERALD_TOKEN") {
+    const CtlRun r = run_ctl({"list"}, {{"HERALD_URL", server.url()}, {"HERALD_TOKEN", "env-t"}});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(last_authorization() == "Bearer env-t");
+    CHECK(r.err.find("warning") == std::string::npos);
+  }
+  SECTION("--token-file, first line, over HERALD_TOKEN") {
+    const CtlRun r = run_ctl({"list", "--token-file", token_file},
+                             {{"HERALD_URL", server.url()}, {"HERALD_TOKEN", "env-t"}});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(last_authorization() == "Bearer file-token-value");
+    CHECK(r.err.find("file-token-value") == std::string::npos);
+  }
+  SECTION("--token still works, with a warning that never shows the token") {
+    const CtlRun r =
+        run_ctl({"list", "--token", "flag-token-value"}, {{"HERALD_URL", server.url()}});
+    CHECK(r.exit_code == 0);
+    CHECK(last_authorization() == "Bearer flag-token-value");
+    CHECK(r.err.find("warning: --token is visible to other users") != std::string::npos);
+    CHECK(r.err.find("flag-token-value") == std::string::npos);
+  }
+  SECTION("an unreadable or empty token file is a usage error") {
+    CHECK(run_ctl({"list", "--token-file", dir + "/missing"}, {{"HERALD_URL", server.url()}})
+              .exit_code == 2);
+    std::ofstream(dir + "/empty") << "\n";
+    CHECK(run_ctl({"list", "--token-file", dir + "/empty"}, {{"HERALD_URL", server.url()}})
+              .exit_code == 2);
+    CHECK(server.requests().empty());
+  }
+}

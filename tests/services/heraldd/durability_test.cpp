@@ -184,6 +184,9 @@ TEST_CASE("the embedded Redis and the production config fsync every write (appen
   // The running server's own view, through the socket heraldd gave it.
   herald::RedisOptions options;
   options.url = "unix://" + dir + "/data/redis/redis.sock";
+  // The embedded server requires the password heraldd generated for it.
+  options.password = read_file(dir + "/data/redis/password");
+  while (!options.password.empty() && options.password.back() == '\n') options.password.pop_back();
   herald::RedisConnection conn(options);
   for (const auto& [key, want] :
        {std::pair{"appendfsync", "always"}, std::pair{"appendonly", "yes"}}) {
@@ -213,7 +216,7 @@ TEST_CASE("redis.wait_replicas: 503 while no replica confirms a write, 201 once 
   AofRedis primary(dir);
   SimHandle sim = start_sim();
   json config = test_config("herald:", sim.url);
-  config["redis"] = {{"url", primary.url()}, {"wait_replicas", 1}, {"wait_timeout_ms", 200}};
+  config["redis"] = {{"url", primary.url()}, {"wait_replicas", 1}, {"wait_timeout_ms", 1000}};
   HeralddHandle daemon = start_heraldd(config, dir);
 
   // No replica: the item is stored, and the answer says so rather than claiming success.

@@ -88,10 +88,10 @@ TEST_CASE("one alert reaches all four channels exactly once and the CAP feed", "
   CHECK(mail.dump().find("radio@media.example") != std::string::npos);
 
   // The CAP feed links the alert, and its CAP document says what it is.
-  const auto feed = http("GET", daemon.url + "/feeds/alerts.cap.atom");
+  const auto feed = http("GET", daemon.public_url + "/feeds/alerts.cap.atom");
   REQUIRE(feed.status == 200);
   CHECK(feed.body.find("/feeds/cap/" + id + ".xml") != std::string::npos);
-  const auto cap = http("GET", daemon.url + "/feeds/cap/" + id + ".xml");
+  const auto cap = http("GET", daemon.public_url + "/feeds/cap/" + id + ".xml");
   REQUIRE(cap.status == 200);
   CHECK(cap.body.find("<identifier>" + id + "</identifier>") != std::string::npos);
   CHECK(cap.body.find("<msgType>Alert</msgType>") != std::string::npos);

@@ -36,7 +36,7 @@ struct Fixture {
     config["channels"]["weibo"] = {{"api_base", sim.url},
                                    {"access_token", "weibo-sim-token"},
                                    {"safe_domain", "www.scfao.gov.cn"},
-                                 {"rip", "127.0.0.1"}};
+                                   {"rip", "127.0.0.1"}};
     config["channels"]["portal"] = {{"url", sim.url},
                                     {"hmac_key", kPortalKey},
                                     {"app_id", "herald-test"},
@@ -173,7 +173,9 @@ TEST_CASE("a retraction withdraws a published alert from Weibo, the portal and t
     CHECK(second.at("already") == true);
     CHECK(second.at("reason") == "情况已变化，撤回提醒");
     for (const auto& c : second["channels"]) CHECK(c.at("recall").at("state") == "published");
-    for (const auto& d : f.get(id).at("recalls")) CHECK(d.at("attempts") == 1);
+    // Kept in a variable: a range-for over a member of a temporary reads freed memory.
+    const json item = f.get(id);
+    for (const auto& d : item.at("recalls")) CHECK(d.at("attempts") == 1);
     CHECK(sim_published(f.sim.url, "webhook").at("items").size() == 2);
   }
   SECTION("a retracted alert cannot be corrected") {

@@ -10,6 +10,7 @@
 #include "core/csv.h"
 #include "core/digest.h"
 #include "queue/delivery_queue.h"
+#include "services/heraldd/stats_routes.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/redis_server.h"
 
@@ -320,6 +321,22 @@ TEST_CASE("POST /v1/imports validates every row, dry-runs, imports once, and rec
     CHECK(http("POST", f.daemon.url + "/v1/imports", kDutyToken, kImportCsv,
                {{"Content-Type", "text/csv"}})
               .status == 403);
+  }
+}
+
+TEST_CASE("An import row dated in a year no clock holds is a problem, not an overflow",
+          "[heraldd][stats][import]") {
+  // Found by fuzzing: the day 9999-01-01 overflowed the nanosecond clock (undefined behaviour).
+  const herald::TimePoint now = herald::from_unix_ms(1796601600000);  // 2026-12-07
+  for (const char* day : {"9999-01-01", "0001-01-01", "9999-12-31T23:59:59+08:00"}) {
+    CAPTURE(day);
+    const herald::ParsedImport parsed = herald::parse_import_csv(
+        "published_at,category,kind,level,channels,title,link,remote_ids\r\n" + std::string(day) +
+            ",work_news,publication,,portal,far away,,\r\n",
+        480, now, {"portal"});
+    CHECK(parsed.records.empty());
+    REQUIRE(parsed.problems.size() == 1);
+    CHECK(parsed.problems[0].column == "published_at");
   }
 }
 
