@@ -83,7 +83,8 @@ std::string host_name() {
 
 }  // namespace
 
-Daemon::Daemon(Config config) : config_(std::move(config)) {}
+Daemon::Daemon(Config config, const ChannelRegistry& channels)
+    : config_(std::move(config)), registry_(channels) {}
 
 Daemon::~Daemon() {
   stop();
@@ -148,8 +149,6 @@ Result<void> Daemon::start() {
   auth_ = std::make_unique<Authenticator>(std::move(users));
 
   // Channels: each factory validates its own section; a bad one stops start-up with its key.
-  ChannelRegistry registry;
-  register_builtin_channels(registry);
   rate_limiter_ = std::make_unique<RedisRateLimiter>(config_.redis.key_prefix, *pool_, clock_);
   ChannelDeps deps{clock_, rate_limiter_.get()};
   RedisTokenCacheOptions token_options;
@@ -162,7 +161,7 @@ Result<void> Daemon::start() {
   const std::string owner_base = host_name() + ":" + std::to_string(getpid());
   for (const auto& [name, section] : config_.channels) {
     if (!section.enabled) continue;
-    auto channel = registry.create(name, section.settings, "channels." + name, deps);
+    auto channel = registry_.create(name, section.settings, "channels." + name, deps);
     if (!channel) return channel.error();
     DispatcherOptions dopts;
     dopts.channel = name;

@@ -39,7 +39,9 @@ namespace herald {
 
 class Daemon {
  public:
-  explicit Daemon(Config config);
+  // `channels` builds each enabled channel from its section; main() wires the one registry it also
+  // checked the config with, so a channel known to one is known to the other.
+  Daemon(Config config, const ChannelRegistry& channels);
   ~Daemon();
 
   // A channel section that does not validate is an invalid_input error (exit code 2); anything
@@ -69,6 +71,7 @@ class Daemon {
   ServerResponse handle_public(const ServerRequest& request);
 
   Config config_;
+  const ChannelRegistry& registry_;
   SystemClock clock_;
   std::unique_ptr<EmbeddedRedis> embedded_redis_;
   RedisOptions redis_options_;

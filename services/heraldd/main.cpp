@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  herald::Daemon daemon(std::move(*config));
+  herald::Daemon daemon(std::move(*config), registry);
   if (auto started = daemon.start(); !started) {
     const auto& e = started.error();
     std::cerr << "heraldd: " << (e.field.empty() ? "" : e.field + ": ") << e.message << "\n";
