@@ -203,8 +203,8 @@ class DeliveryQueue {
   Result<CancelResult> cancel(RedisConnection& conn, const std::string& delivery_id,
                               const std::string& who, const std::string& reason,
                               const std::string& item_id = "");
-  // True if the delivery's ledger carries a cancel mark (checked by a worker right before it
-  // publishes).
+  // True if the delivery's ledger carries a cancel mark. Workers do not call it: the claim hands
+  // them the mark (Delivery::cancel_requested); this reads it on its own, for tests and tools.
   Result<bool> cancel_requested(RedisConnection& conn, const std::string& delivery_id);
 
   // Published counts of one channel and year, per "<yyyy-mm-dd>|<category>|<kind>" (days in the

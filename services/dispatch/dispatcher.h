@@ -12,7 +12,6 @@
 #include <string>
 
 #include "adapters/channel.h"
-#include "core/clock.h"
 #include "queue/delivery_queue.h"
 #include "queue/redis.h"
 #include "queue/stats_store.h"
