@@ -1,5 +1,6 @@
 // queue_bench: Herald's delivery queue against a real redis-server, measured the way the BullMQ
-// comparison (bench/bullmq/bench.mjs) measures BullMQ, so the two figures can be set side by side:
+// comparison (bench/peers/bullmq/bench.mjs) measures BullMQ, so the two figures can be set side by
+// side:
 //   throughput: N routine deliveries enqueued, then W workers claim and ack them in batches of B
 //               (claim + publish-ack through the real Lua scripts, tally included) → deliveries/s;
 //   alert pickup: with a backlog of routine deliveries waiting, one alert is enqueued and a
@@ -165,7 +166,7 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "claiming threads, one connection each");
   app.add_option("--batch", batch, "most deliveries claimed (and acked) per round trip");
   app.add_option("--backlog", backlog, "routine deliveries waiting during the alert runs");
-  app.add_option("--runs", runs, "alert pickups measured (the median is printed)");
+  app.add_option("--runs", runs, "alert pickups measured (the median is printed; 0: none)");
   CLI11_PARSE(app, argc, argv);
 
   RedisOptions ro;
@@ -180,6 +181,7 @@ int main(int argc, char** argv) {
   const double rate = throughput(queue, ro, deliveries, workers, batch);
   std::printf("herald throughput: %d deliveries, %d workers, batch %d: %.0f deliveries/s\n",
               deliveries, workers, batch, rate);
+  if (runs == 0) return 0;  // bench/run measures alerts end to end, through heraldd
   const double pickup = alert_pickup_ms(queue, ro, backlog, runs);
   std::printf("herald alert pickup behind %d waiting: median %.3f ms over %d runs\n", backlog,
               pickup, runs);

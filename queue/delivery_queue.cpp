@@ -1,5 +1,7 @@
 #include "queue/delivery_queue.h"
 
+#include "queue/audit_log.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -72,15 +74,15 @@ long long int_at(const RedisValue& v, std::size_t i) {
   return parse_ms(e.str).value_or(0);
 }
 
-DeliveryRecord record_from_hash(const RedisValue& v) {
+// A ledger hash read back. Its state and lane are parsed here, once; a value no version of the
+// scripts writes is an error naming the delivery, not a record in a state nobody handles.
+Result<DeliveryRecord> record_from_hash(const RedisValue& v) {
   using Text = std::string DeliveryRecord::*;
   using Time = std::optional<TimePoint> DeliveryRecord::*;
   static const std::pair<const char*, Text> kTexts[] = {
       {"id", &DeliveryRecord::id},
       {"item_id", &DeliveryRecord::item_id},
       {"channel", &DeliveryRecord::channel},
-      {"lane", &DeliveryRecord::lane},
-      {"state", &DeliveryRecord::state},
       {"category", &DeliveryRecord::category},
       {"kind", &DeliveryRecord::kind},
       {"remote_id", &DeliveryRecord::remote_id},
@@ -92,10 +94,13 @@ DeliveryRecord record_from_hash(const RedisValue& v) {
       {"published_at", &DeliveryRecord::published_at},
       {"next_attempt_at", &DeliveryRecord::next_attempt_at}};
   DeliveryRecord r;
+  std::string state, lane;
   for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) {
     const std::string& field = v.elements[i].str;
     const std::string& value = v.elements[i + 1].str;
     if (field == "attempts") r.attempts = static_cast<int>(parse_ms(value).value_or(0));
+    if (field == "state") state = value;
+    if (field == "lane") lane = value;
     for (const auto& [name, member] : kTexts) {
       if (field == name) r.*member = value;
     }
@@ -104,6 +109,14 @@ DeliveryRecord record_from_hash(const RedisValue& v) {
       if (auto ms = parse_ms(value)) r.*member = from_ms(*ms);
     }
   }
+  const auto parsed_state = delivery_state_from_string(state);
+  if (!parsed_state) {
+    return Error::permanent("the ledger of delivery " + r.id + " has an unknown state '" + state +
+                            "'");
+  }
+  r.state = *parsed_state;
+  // A tombstone (cancel.lua, for an id that was never queued) has no lane.
+  r.lane = lane_from_string(lane).value_or(Lane::routine);
   return r;
 }
 
@@ -233,7 +246,7 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
       key(channel, "d:"),
       std::to_string(std::clamp(options_.move_batch, 1, kBatchPerCall)),
       std::to_string(options_.max_attempts),
-      key(channel, "audit:"),
+      key(channel, std::string(kAuditKeyPart)),
       std::to_string(std::max<long long>(1, options_.audit_retention.count()))};
   // A lease that expires on its last attempt buries the delivery: it counts as failed that day.
   const std::string day = tally_day(clock_.now(), options_.utc_offset_minutes);
@@ -324,7 +337,8 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete(
       key(channel, "tally:" + day.substr(0, 4) + ":months"),
       key(channel, "failed:" + day.substr(0, 4) + ":months")};
   const std::vector<std::string> fixed_args = {
-      script_now(), day, std::to_string(options_.max_attempts), key(channel, "audit:"),
+      script_now(), day, std::to_string(options_.max_attempts),
+      key(channel, std::string(kAuditKeyPart)),
       std::to_string(std::max<long long>(1, options_.audit_retention.count()))};
   std::vector<RedisScript::Call> calls;
   for (std::size_t i = 0; i < completions.size(); ++i) {
@@ -385,11 +399,12 @@ Result<std::vector<CompletionResult>> DeliveryQueue::complete_with_cancellations
       return Error::invalid("delivery_id", "delivery \"" + c.delivery_id +
                                                "\" does not belong to channel " + channel);
     }
-    cancels.push_back({{key(channel, "d:" + c.delivery_id), key(channel, "alert"),
-                        key(channel, "routine"), key(channel, "timed"), key(channel, "dead"),
-                        key(channel, "inflight"), key(channel, "audit:" + c.delivery_id)},
-                       {now, c.delivery_id, "", c.error_message, retention, "claimed",
-                        c.lease_token, "", channel}});
+    cancels.push_back(
+        {{key(channel, "d:" + c.delivery_id), key(channel, "alert"), key(channel, "routine"),
+          key(channel, "timed"), key(channel, "dead"), key(channel, "inflight"),
+          key(channel, std::string(kAuditKeyPart) + c.delivery_id)},
+         {now, c.delivery_id, "", c.error_message, retention, "claimed", c.lease_token, "",
+          channel}});
   }
   // The others first: a failure there leaves the cancellations to the caller's retry, and a
   // cancellation applied twice answers "stale" the second time, which is harmless.
@@ -423,14 +438,14 @@ Result<CancelResult> DeliveryQueue::cancel(RedisConnection& conn, const std::str
   if (channel.empty() || !check_channel(channel)) {
     return Error::invalid("id", "\"" + delivery_id + "\" is not a delivery id");
   }
-  auto reply =
-      cancel_script_.run(conn,
-                         {key(channel, "d:" + delivery_id), key(channel, "alert"),
-                          key(channel, "routine"), key(channel, "timed"), key(channel, "dead"),
-                          key(channel, "inflight"), key(channel, "audit:" + delivery_id)},
-                         {script_now(), delivery_id, who, reason,
-                          std::to_string(std::max<long long>(1, options_.audit_retention.count())),
-                          "request", "", item_id, channel});
+  auto reply = cancel_script_.run(
+      conn,
+      {key(channel, "d:" + delivery_id), key(channel, "alert"), key(channel, "routine"),
+       key(channel, "timed"), key(channel, "dead"), key(channel, "inflight"),
+       key(channel, std::string(kAuditKeyPart) + delivery_id)},
+      {script_now(), delivery_id, who, reason,
+       std::to_string(std::max<long long>(1, options_.audit_retention.count())), "request", "",
+       item_id, channel});
   if (auto checked = check_script_reply(reply, "cancelling " + delivery_id); !checked) {
     return checked.error();
   }
@@ -514,7 +529,9 @@ Result<std::vector<DeliveryRecord>> DeliveryQueue::get_many(
   for (const auto& r : *replies) {
     if (r.is_error()) return error_from_reply(r, "reading deliveries");
     if (r.elements.empty()) continue;
-    records.push_back(record_from_hash(r));
+    auto record = record_from_hash(r);
+    if (!record) return record.error();
+    records.push_back(std::move(*record));
   }
   return records;
 }
@@ -549,7 +566,7 @@ Result<void> DeliveryQueue::replay(RedisConnection& conn, const std::string& del
       conn,
       {key(channel, "d:" + delivery_id), key(channel, "dead"), key(channel, "alert"),
        key(channel, "routine"), key(channel, "wake:alert"), key(channel, "wake"),
-       key(channel, "audit:" + delivery_id)},
+       key(channel, std::string(kAuditKeyPart) + delivery_id)},
       {script_now(), delivery_id,
        std::to_string(std::max<long long>(1, options_.audit_retention.count())), who});
   if (auto checked = check_script_reply(reply, "replaying " + delivery_id); !checked) {

@@ -15,11 +15,11 @@
 //   <p>{<ch>}:failed:<yyyy>       HASH the same fields -> dead letters by the day they died
 //   <p>{<ch>}:tally:<yyyy>:months HASH the month rollups of the two ("<yyyy-mm>|<category>|...")
 //   <p>{<ch>}:failed:<yyyy>:months       (see queue/stats_store.h)
-//   <p>{<ch>}:audit:<id>          STREAM the delivery's audit trail (attempt, published, retry,
+//   <p>{<ch>}:log:<id>            LIST the delivery's audit trail (attempt, published, retry,
 //                                 dead, lease_expired, replayed; see queue/audit_log.h)
 // Every script declares its keys in KEYS, except claim and depths, which reach the ledger hashes
 // of ids they pop from a list; those names are built from "<p>{<ch>}:d:" and so stay in the slot.
-// Audit streams are named the same way from "<p>{<ch>}:audit:" (claim, complete).
+// Audit lists are named the same way from "<p>{<ch>}:log:" (claim, complete).
 // The scripts are queue/lua/*.lua. Needs Redis >= 6.2 (LPOP with a count, decimal BLPOP timeouts).
 //
 // Ledger fields: id, item_id, channel, lane, category, kind, payload (until published), state,
@@ -58,9 +58,11 @@ struct QueueOptions {
   int max_attempts = 8;                    // then the delivery is dead
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds retry_max{std::chrono::minutes(10)};
-  std::chrono::milliseconds idle_block{5000};  // longest a worker blocks when nothing is due
-  int utc_offset_minutes = 480;                // office time zone for tally days (+08:00)
-  int move_batch = 1000;  // most timed promotions and lease reclaims done by one claim call
+  // Longest a worker blocks while something is due later; with nothing due at all (nothing
+  // timed, no lease) the dispatcher blocks for two leases if that is longer.
+  std::chrono::milliseconds idle_block{5000};
+  int utc_offset_minutes = 480;  // office time zone for tally days (+08:00)
+  int move_batch = 1000;         // most timed promotions and lease reclaims done by one claim call
   std::chrono::seconds audit_retention{3660LL * 24 * 3600};  // EXPIRE of audit streams, refreshed
 };
 
@@ -119,8 +121,8 @@ struct DeliveryRecord {
   std::string id;
   std::string item_id;
   std::string channel;
-  std::string lane;
-  std::string state;  // to_string(DeliveryState)
+  Lane lane = Lane::routine;
+  DeliveryState state = DeliveryState::queued;
   std::string category;
   std::string kind;
   int attempts = 0;

@@ -17,6 +17,8 @@ const RedisScript kReviewScript("item_review", std::string(lua::kItemReview));
 
 const RedisScript kFanoutDoneScript("item_fanout_done", std::string(lua::kItemFanoutDone));
 
+const RedisScript kBodiesScript("item_bodies", std::string(lua::kItemBodies));
+
 const RedisScript kCreateApprovedScript("item_create_approved",
                                         std::string(lua::kItemCreateApproved));
 
@@ -134,16 +136,51 @@ Result<CreateResult> ItemStore::create(RedisConnection& conn, const Item& item,
                                        const std::string& idempotency_scope,
                                        const std::string& idempotency_key,
                                        const std::string& body_sha256) {
-  const bool use_idem = !idempotency_key.empty();
-  const std::string idem_key = key("idem:" + idempotency_scope + ":" + idempotency_key);
-  auto reply = kCreateScript.run(
-      conn,
-      {key("item:" + item.id), key("by_time"), idem_key, audit_.item_stream(item.id),
-       key("corrections:" + (item.corrects.empty() ? item.id : item.corrects))},
-      {item.id, item_to_json(item).dump(), item.author, std::to_string(to_unix_ms(item.created_at)),
-       use_idem ? "1" : "0", item.id + " " + body_sha256, std::to_string(kIdempotencyTtlSeconds),
-       to_string(item.kind), retention_seconds_, item.corrects});
-  return create_result(reply, item.id, body_sha256);
+  const auto call =
+      create_call(NewItem{&item, nullptr, idempotency_scope, idempotency_key, body_sha256});
+  return create_result(kCreateScript.run(conn, call.keys, call.args), item.id, body_sha256);
+}
+
+RedisScript::Call ItemStore::create_call(const NewItem& n) const {
+  const Item& item = *n.item;
+  const bool use_idem = !n.idempotency_key.empty();
+  const std::string idem_key = key("idem:" + n.idempotency_scope + ":" + n.idempotency_key);
+  if (!n.record) {
+    return {{key("item:" + item.id), key("by_time"), idem_key, audit_.item_log(item.id),
+             key("corrections:" + (item.corrects.empty() ? item.id : item.corrects))},
+            {item.id, item_to_json(item).dump(), item.author,
+             std::to_string(to_unix_ms(item.created_at)), use_idem ? "1" : "0",
+             item.id + " " + n.body_sha256, std::to_string(kIdempotencyTtlSeconds),
+             to_string(item.kind), retention_seconds_, item.corrects}};
+  }
+  const CmsApprovalRecord& record = *n.record;
+  std::string approvers;
+  std::vector<std::string> args = {item.id,
+                                   item_to_json(item).dump(),
+                                   item.author,
+                                   std::to_string(to_unix_ms(item.created_at)),
+                                   use_idem ? "1" : "0",
+                                   item.id + " " + n.body_sha256,
+                                   std::to_string(kIdempotencyTtlSeconds),
+                                   to_string(item.kind),
+                                   retention_seconds_,
+                                   record.json,
+                                   record.system,
+                                   record.reference,
+                                   ""};
+  for (const auto& a : record.approvals) {
+    approvers += (approvers.empty() ? "" : ",") + a.user;
+    args.push_back(nlohmann::json{
+        {"user", a.user},
+        {"decision", a.decision},
+        {"comment", a.comment},
+        {"at", to_unix_ms(a.at)},
+        {"via", a.via}}.dump());
+  }
+  args[12] = approvers;
+  return {{key("item:" + item.id), key("by_time"), idem_key, audit_.item_log(item.id),
+           key("approvals:" + item.id), key("fanout")},
+          std::move(args)};
 }
 
 Result<ReviewResult> ItemStore::review(RedisConnection& conn, const ReviewRequest& request) {
@@ -158,7 +195,7 @@ Result<ReviewResult> ItemStore::review(RedisConnection& conn, const ReviewReques
   auto reply = kReviewScript.run(
       conn,
       {key("item:" + request.item_id), key("approvals:" + request.item_id), key("fanout"),
-       audit_.item_stream(request.item_id),
+       audit_.item_log(request.item_id),
        key("item:" + (corrects.empty() ? request.item_id : corrects))},
       {request.item_id, request.user, request.decision, request.comment,
        std::to_string(clock_.now_ms()), std::to_string(request.required_publication),
@@ -196,7 +233,6 @@ Result<ReviewResult> ItemStore::review(RedisConnection& conn, const ReviewReques
 Result<void> ItemStore::fan_out(RedisConnection& conn, const Item& item) {
   std::vector<NewDelivery> deliveries;
   deliveries.reserve(item.channels.size());
-  const std::string payload = item_to_json(item).dump();
   // Taken before enqueueing: the audit entry "queued" must not come after the first attempt's.
   const TimePoint now = clock_.now();
   const bool scheduled = item.publish_at && *item.publish_at > now;
@@ -215,7 +251,8 @@ Result<void> ItemStore::fan_out(RedisConnection& conn, const Item& item) {
     nd.delivery.kind = item.corrects.empty() ? to_string(item.kind) : "correction";
     nd.delivery.level = item.alert ? item.alert->level : std::string();
     nd.delivery.exercise = item.status == "exercise";
-    nd.delivery.payload = payload;
+    // No payload: the dispatcher reads the item's body when it claims the delivery
+    // (load_payloads), so a waiting delivery is a small record, not a copy of the item.
     nd.publish_at = item.publish_at;
     deliveries.push_back(std::move(nd));
   }
@@ -225,9 +262,28 @@ Result<void> ItemStore::fan_out(RedisConnection& conn, const Item& item) {
   // With nothing to send the item is final at once: "queued" would wait for deliveries forever.
   const char* state = deliveries.empty() ? "withheld" : scheduled ? "scheduled" : "queued";
   auto reply = kFanoutDoneScript.run(
-      conn, {key("item:" + item.id), key("fanout"), audit_.item_stream(item.id)},
+      conn, {key("item:" + item.id), key("fanout"), audit_.item_log(item.id)},
       {item.id, state, std::to_string(to_unix_ms(now)), retention_seconds_, withheld});
   return check_reply(reply, "recording a fan-out");
+}
+
+Result<void> ItemStore::load_payloads(RedisConnection& conn,
+                                      std::vector<Delivery>& deliveries) const {
+  std::vector<std::string> keys;
+  std::vector<Delivery*> missing;
+  for (Delivery& d : deliveries) {
+    if (!d.payload.empty()) continue;
+    keys.push_back(key("item:" + d.item_id));
+    missing.push_back(&d);
+  }
+  if (keys.empty()) return {};
+  auto reply = kBodiesScript.run(conn, keys, {});
+  if (!reply) return reply.error();
+  if (reply->is_error()) return error_from_reply(*reply, "reading item bodies");
+  for (std::size_t i = 0; i < missing.size() && i < reply->elements.size(); ++i) {
+    missing[i]->payload = reply->elements[i].str;
+  }
+  return {};
 }
 
 Result<int> ItemStore::recover_fanouts(RedisConnection& conn,
@@ -307,38 +363,74 @@ Result<CreateResult> ItemStore::create_approved(RedisConnection& conn, const Ite
                                                 const std::string& idempotency_scope,
                                                 const std::string& idempotency_key,
                                                 const std::string& body_sha256) {
-  const bool use_idem = !idempotency_key.empty();
-  std::string approvers;
-  std::vector<std::string> args = {item.id,
-                                   item_to_json(item).dump(),
-                                   item.author,
-                                   std::to_string(to_unix_ms(item.created_at)),
-                                   use_idem ? "1" : "0",
-                                   item.id + " " + body_sha256,
-                                   std::to_string(kIdempotencyTtlSeconds),
-                                   to_string(item.kind),
-                                   retention_seconds_,
-                                   record.json,
-                                   record.system,
-                                   record.reference,
-                                   ""};
-  for (const auto& a : record.approvals) {
-    approvers += (approvers.empty() ? "" : ",") + a.user;
-    args.push_back(nlohmann::json{
-        {"user", a.user},
-        {"decision", a.decision},
-        {"comment", a.comment},
-        {"at", to_unix_ms(a.at)},
-        {"via", a.via}}.dump());
+  const auto call =
+      create_call(NewItem{&item, &record, idempotency_scope, idempotency_key, body_sha256});
+  return create_result(kCreateApprovedScript.run(conn, call.keys, call.args), item.id, body_sha256);
+}
+
+Result<std::vector<Result<CreateResult>>> ItemStore::create_many(
+    RedisConnection& conn, const std::vector<NewItem>& items) {
+  std::vector<RedisScript::Call> calls;
+  std::vector<std::vector<std::string>> commands;
+  calls.reserve(items.size());
+  commands.reserve(items.size());
+  for (const auto& n : items) {
+    calls.push_back(create_call(n));
+    const RedisScript& script = n.record ? kCreateApprovedScript : kCreateScript;
+    std::vector<std::string> command = {"EVALSHA", script.sha1(),
+                                        std::to_string(calls.back().keys.size())};
+    command.insert(command.end(), calls.back().keys.begin(), calls.back().keys.end());
+    command.insert(command.end(), calls.back().args.begin(), calls.back().args.end());
+    commands.push_back(std::move(command));
   }
-  args[12] = approvers;
-  auto reply = kCreateApprovedScript.run(
-      conn,
-      {key("item:" + item.id), key("by_time"),
-       key("idem:" + idempotency_scope + ":" + idempotency_key), audit_.item_stream(item.id),
-       key("approvals:" + item.id), key("fanout")},
-      args);
-  return create_result(reply, item.id, body_sha256);
+  // Not RedisScript::run_many: it sends its first call alone, and a batch mixes two scripts.
+  auto replies = conn.pipeline(commands);
+  if (!replies) return replies.error();
+  // NOSCRIPT: that call did not run (Redis restarted or flushed its scripts), so running exactly
+  // those calls again, in order, through run() (which loads the script) applies nothing twice.
+  for (const RedisScript* script : {&kCreateScript, &kCreateApprovedScript}) {
+    std::vector<std::size_t> missing;
+    std::vector<RedisScript::Call> again;
+    for (std::size_t i = 0; i < replies->size(); ++i) {
+      const RedisValue& r = (*replies)[i];
+      const bool is_this_script =
+          (items[i].record != nullptr) == (script == &kCreateApprovedScript);
+      if (is_this_script && r.is_error() && r.str.starts_with("NOSCRIPT")) {
+        missing.push_back(i);
+        again.push_back(calls[i]);
+      }
+    }
+    if (missing.empty()) continue;
+    auto retried = script->run_many(conn, again);
+    if (!retried) return retried.error();
+    for (std::size_t k = 0; k < missing.size(); ++k) {
+      (*replies)[missing[k]] = std::move((*retried)[k]);
+    }
+  }
+  std::vector<Result<CreateResult>> results;
+  results.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    results.push_back(
+        create_result(std::move((*replies)[i]), items[i].item->id, items[i].body_sha256));
+  }
+  return results;
+}
+
+Result<std::vector<std::string>> ItemStore::states(RedisConnection& conn,
+                                                   const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  if (ids.empty()) return out;
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(ids.size());
+  for (const auto& id : ids) commands.push_back({"HGET", key("item:" + id), "state"});
+  auto replies = conn.pipeline(commands);
+  if (!replies) return replies.error();
+  out.reserve(ids.size());
+  for (const auto& r : *replies) {
+    if (r.is_error()) return Error::retryable("reading item states: " + r.str);
+    out.push_back(r.str);
+  }
+  return out;
 }
 
 Result<std::vector<ListedItem>> ItemStore::list_newest(RedisConnection& conn,
@@ -404,7 +496,7 @@ Result<RetractResult> ItemStore::retract(RedisConnection& conn, const std::strin
   if (!stored) return stored.error();
   if (!*stored) return refusal("not_found", "no item with id " + item_id);
   auto reply = kRetractScript.run(
-      conn, {key("item:" + item_id), key("fanout"), audit_.item_stream(item_id), key("retracting")},
+      conn, {key("item:" + item_id), key("fanout"), audit_.item_log(item_id), key("retracting")},
       {item_id, who, reason, std::to_string(clock_.now_ms()), retention_seconds_});
   if (auto checked = check_reply(reply, "retracting an item"); !checked) return checked.error();
   const std::string status = reply_string(*reply, 0);
@@ -442,7 +534,7 @@ Result<std::vector<std::string>> ItemStore::withdraw_corrections(RedisConnection
   const std::string why = "the item it corrects (" + item_id + ") was retracted: " + reason;
   for (const auto& member : members->elements) {
     auto reply = kWithdrawCorrectionScript.run(
-        conn, {key("item:" + member.str), audit_.item_stream(member.str)},
+        conn, {key("item:" + member.str), audit_.item_log(member.str)},
         {member.str, who, why, std::to_string(clock_.now_ms()), retention_seconds_});
     if (auto checked = check_reply(reply, "withdrawing a correction"); !checked) {
       return checked.error();
@@ -503,11 +595,11 @@ Result<std::vector<RecallPlanEntry>> ItemStore::settle_retraction(RedisConnectio
   if (!records) return records.error();
   for (auto& entry : plan) {
     for (const auto& record : *records) {
-      if (record.id == entry.delivery_id) entry.delivery_state = record.state;
+      if (record.id == entry.delivery_id) entry.delivery_state = to_string(record.state);
       if (record.id == entry.recall_id) {
         // A recall queued by an earlier call (the delivery was in flight then) is still the plan.
         entry.action = "recall";
-        entry.recall_state = record.state;
+        entry.recall_state = to_string(record.state);
       }
     }
     if (entry.action != "recall") entry.recall_id.clear();

@@ -13,7 +13,7 @@
 // Keys, all under one {items} hash tag so each script touches one slot:
 //   <p>{items}:item:<id>   HASH json, state, author, created_at, kind, approval_record (CMS)
 //   <p>{items}:approvals:<id>  LIST of JSON {user, decision, comment, at}, in review order
-//   <p>{items}:audit:<id>  STREAM the item's audit trail (see queue/audit_log.h)
+//   <p>{items}:log:<id>    LIST the item's audit trail (see queue/audit_log.h)
 //   <p>{items}:by_time     ZSET id -> created ms (listing, newest first)
 //   <p>{items}:fanout      ZSET id -> ms when its fan-out was requested (pending fan-outs)
 //   <p>{items}:idem:<user>:<key>  STRING "<id> <sha256 of body>", expires after a day
@@ -128,6 +128,16 @@ struct CreateResult {
   bool replayed = false;  // the Idempotency-Key was seen before with the same body
 };
 
+// One item of ItemStore::create_many(): the arguments of create(), or of create_approved() when
+// `record` is set. The pointers must outlive the call.
+struct NewItem {
+  const Item* item = nullptr;
+  const CmsApprovalRecord* record = nullptr;
+  std::string idempotency_scope;
+  std::string idempotency_key;  // "" for none
+  std::string body_sha256;
+};
+
 class ItemStore {
  public:
   ItemStore(std::string prefix, DeliveryQueue& queue, const Clock& clock,
@@ -153,6 +163,11 @@ class ItemStore {
   // channels of withhold_drills_on() (audited as "drill_withheld"); with none left it becomes
   // "withheld", a final state.
   Result<void> fan_out(RedisConnection& conn, const Item& item);
+
+  // Sets the payload of each delivery that has none (an item's publication: its body is kept
+  // once, with the item) to the item's stored JSON, in one call. One whose item is not stored
+  // keeps an empty payload, which its channel refuses as a permanent failure.
+  Result<void> load_payloads(RedisConnection& conn, std::vector<Delivery>& deliveries) const;
 
   // The channels on which a drill (status "exercise") is not sent at all (config
   // channels.<name>.drills "withheld"). None by default.
@@ -191,6 +206,18 @@ class ItemStore {
                                        const std::string& idempotency_key,
                                        const std::string& body_sha256);
 
+  // create() or create_approved() (by NewItem::record) for each of `items`, all in one pipelined
+  // round trip (one more only to reload a script Redis lost), each item still one atomic script
+  // call, applied in order. One result per item: an item's refusal (an idempotency conflict) or
+  // error reply leaves the others alone. An I/O failure fails the whole call, and items before
+  // the failure may be stored: retrying with the same idempotency keys finds them.
+  Result<std::vector<Result<CreateResult>>> create_many(RedisConnection& conn,
+                                                        const std::vector<NewItem>& items);
+
+  // The stored state of each of `ids` ("" for an id with no item), in one pipelined round trip.
+  Result<std::vector<std::string>> states(RedisConnection& conn,
+                                          const std::vector<std::string>& ids);
+
   // Up to `count` items in `range`, newest first (by creation time, then id), in one ZSET read
   // and one pipelined read of the items. Items added meanwhile never shift a later page: a
   // position, not an offset, says where the next page starts.
@@ -199,6 +226,9 @@ class ItemStore {
 
  private:
   std::string key(const std::string& suffix) const;
+  // The KEYS and ARGV of item_create (or item_create_approved with a record): the one place
+  // they are built, for create(), create_approved() and create_many() alike.
+  RedisScript::Call create_call(const NewItem& item) const;
   // Withdraws the corrections of `item_id` still under review; their ids.
   Result<std::vector<std::string>> withdraw_corrections(RedisConnection& conn,
                                                         const std::string& item_id,

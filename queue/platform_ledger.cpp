@@ -57,11 +57,13 @@ Result<std::vector<LedgerEntry>> PlatformLedger::entries(RedisConnection& conn,
       // Not a hash (nothing else should match the pattern, but a stray key must not stop this).
       if (l.is_error()) continue;
       auto at = [&](std::size_t i) { return i < l.elements.size() ? l.elements[i].str : ""; };
-      if (at(0).empty() || at(2).empty()) continue;
+      const auto state = delivery_state_from_string(at(2));
+      // Not a ledger a version of the scripts wrote: nothing reconciliation could compare.
+      if (at(0).empty() || !state) continue;
       LedgerEntry e;
       e.delivery_id = at(0);
       e.item_id = at(1);
-      e.state = at(2);
+      e.state = *state;
       e.kind = at(3);
       e.remote_id = at(4);
       e.published_at = time_of(at(5));
@@ -109,7 +111,7 @@ Result<SettleResult> PlatformLedger::settle_dead_letter(
       {key("d:" + entry.delivery_id), key("dead"), key("tally:" + day.substr(0, 4)),
        key("tally:" + day.substr(0, 4) + ":months"), key("failed:" + failed_year),
        key("failed:" + failed_year + ":months"), key("firstpub"),
-       key("audit:" + entry.delivery_id)},
+       key(std::string(kAuditKeyPart) + entry.delivery_id)},
       {std::to_string(to_unix_ms(now)), entry.delivery_id, remote_id,
        std::to_string(to_unix_ms(published_at)), day, died,
        entry.failed_at ? std::to_string(to_unix_ms(*entry.failed_at)) : "", who,

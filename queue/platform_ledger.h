@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/delivery.h"
 #include "core/result.h"
 #include "queue/audit_log.h"
 #include "queue/redis.h"
@@ -23,8 +24,8 @@ namespace herald {
 struct LedgerEntry {
   std::string delivery_id;
   std::string item_id;
-  std::string state;  // to_string(DeliveryState)
-  std::string kind;   // publication, alert, correction, retraction
+  DeliveryState state = DeliveryState::queued;
+  std::string kind;  // publication, alert, correction, retraction
   std::string remote_id;
   std::optional<TimePoint> published_at, dead_at, failed_at;
   bool exercise = false;

@@ -659,14 +659,15 @@ Result<ImportSummary> StatsStore::import_records(RedisConnection& conn,
       item.alert = std::move(alert);
     }
     item.extra["imported"] = true;
-    item_calls.push_back({{items_key("item:" + id), items_key("by_time"), audit.item_stream(id)},
+    item_calls.push_back({{items_key("item:" + id), items_key("by_time"), audit.item_log(id)},
                           {id, item_to_json(item).dump(), who, ms, r.kind, retention, now}});
     for (const auto& ch : r.channels) {
       const std::string did = delivery_id_for(id, ch);
       const auto remote = r.remote_ids.find(ch);
       delivery_calls.push_back(
           {{channel_key(ch, "d:" + did), channel_key(ch, "tally:" + year_of(day)),
-            channel_key(ch, "audit:" + did), channel_key(ch, "tally:" + year_of(day) + ":months")},
+            channel_key(ch, std::string(kAuditKeyPart) + did),
+            channel_key(ch, "tally:" + year_of(day) + ":months")},
            {did, id, ch, r.kind == "alert" ? "alert" : "routine", r.category, r.kind, r.level, ms,
             remote == r.remote_ids.end() ? "" : remote->second, field, who, retention, now}});
     }

@@ -41,7 +41,7 @@ fi
 packages=(build-essential cmake pkg-config ca-certificates curl
   libboost-dev libhiredis-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libspdlog-dev
   catch2 libcli11-dev redis-server libxml2-utils libicu-dev libopencc-dev
-  clang-14 libclang-rt-14-dev libxml2-dev)
+  clang-14 libclang-rt-14-dev libxml2-dev clang-format-14 git)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

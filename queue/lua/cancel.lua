@@ -17,7 +17,7 @@
 -- 'already_cancelled' or 'stale' (claimed mode, token no longer matches).
 local now, id, who, reason = queue_now(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local function audit(...)
-  redis.call('XADD', KEYS[7], '*', 'at', now, ...)
+  audit_add(KEYS[7], 'at', now, ...)
   redis.call('EXPIRE', KEYS[7], ARGV[5])
 end
 local f = redis.call('HMGET', KEYS[1], 'state', 'lane', 'lease_token', 'cancel_requested',

@@ -10,19 +10,20 @@
 -- unique even if two processes' random generators ever agree, e.g. after a fork).
 -- ARGV[1] pinned now ms ('' = TIME), ARGV[2] lease ms, ARGV[3] owner, ARGV[4] max_alert,
 -- ARGV[5] max_routine, ARGV[6] ledger key prefix "<p>{<ch>}:d:", ARGV[7] move limit (promotions and reclaims per
--- call), ARGV[8] max_attempts, ARGV[9] audit stream prefix "<p>{<ch>}:audit:", ARGV[10] audit
+-- call), ARGV[8] max_attempts, ARGV[9] audit list prefix "<p>{<ch>}:log:", ARGV[10] audit
 -- retention s, ARGV[11] failed hash of the year of ARGV[12], ARGV[12] day "yyyy-mm-dd" (office
 -- time zone; a burial counts as failed, once per delivery, as in complete.lua), ARGV[13..] one
 -- random lease token per possible claim.
 --
 -- Cluster note: the ids of the deliveries this script touches come out of the lists and sets, so
--- their ledger keys (and audit streams, from ARGV[9]) cannot be declared in KEYS. They are built here from ARGV[6], which carries
+-- their ledger keys (and audit lists, from ARGV[9]) cannot be declared in KEYS. They are built here from ARGV[6], which carries
 -- the same {<ch>} hash tag as every declared key, so the script still touches a single slot.
 -- The failed hash (ARGV[11], written only on a burial) and its month rollup (ARGV[11] .. ':months')
 -- carry that hash tag too.
 --
 -- Returns { ms until the next due moment or -1, then 11 per claimed delivery:
---           id, item_id, lane, category, kind, payload, attempts, lease token, maybe_sent ('1' or
+--           id, item_id, lane, category, kind, payload ('' if none is stored: an item's
+--           publication, whose body the caller reads from the item), attempts, lease token, maybe_sent ('1' or
 --           ''), lookup_only ('1' or ''), cancel_requested ('1' or '': a retraction marked it
 --           while an earlier holder had it, so the worker cancels it instead of publishing) }.
 local now_s = queue_now(ARGV[1])
@@ -41,7 +42,7 @@ local kTokenBase = 12
 -- The delivery's audit trail, written in the step that makes the change it records.
 local function audit(id, ...)
   local key = audit_prefix .. id
-  redis.call('XADD', key, '*', 'at', now_s, ...)
+  audit_add(key, 'at', now_s, ...)
   redis.call('EXPIRE', key, retention)
 end
 

@@ -36,7 +36,7 @@ local day = ARGV[2]
 local max_attempts = tonumber(ARGV[3])
 local function audit(id, ...)
   local key = ARGV[4] .. id
-  redis.call('XADD', key, '*', 'at', now, ...)
+  audit_add(key, 'at', now, ...)
   redis.call('EXPIRE', key, ARGV[5])
 end
 local out = {}

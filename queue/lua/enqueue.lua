@@ -3,7 +3,8 @@
 -- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] wake:alert, KEYS[5] wake,
 -- KEYS[5+i] ledger hash of delivery i (all share the channel's {hash tag}).
 -- ARGV[1] pinned now ms ('' = Redis TIME, see now.lua), ARGV[2] channel, then 9 per delivery:
---   id, item_id, lane ('alert'|'routine'), category, kind, payload, due ms ('' = now),
+--   id, item_id, lane ('alert'|'routine'), category, kind, payload ('' for an item's publication:
+--   its body is stored once, with the item, and read when the delivery is claimed), due ms ('' = now),
 --   level (alert reminder level or ''), exercise ('1' for a drill: recorded so that complete.lua
 --   never counts it, and so reconciliation can tell).
 -- Returns the number of deliveries added.
@@ -23,8 +24,9 @@ for i = 1, #KEYS - 5 do
     local state, time_field, time_value = 'queued', 'queued_at', now
     if scheduled then state, time_field, time_value = 'scheduled', 'publish_at', due end
     redis.call('HSET', key, 'id', id, 'item_id', ARGV[b + 2], 'channel', channel, 'lane', lane,
-      'category', ARGV[b + 4], 'kind', ARGV[b + 5], 'payload', ARGV[b + 6], 'attempts', 0,
+      'category', ARGV[b + 4], 'kind', ARGV[b + 5], 'attempts', 0,
       'created_at', now, 'updated_at', now, 'state', state, time_field, time_value)
+    if ARGV[b + 6] ~= '' then redis.call('HSET', key, 'payload', ARGV[b + 6]) end
     if ARGV[b + 8] ~= '' then redis.call('HSET', key, 'level', ARGV[b + 8]) end
     if ARGV[b + 9] == '1' then redis.call('HSET', key, 'exercise', '1') end
     if scheduled then

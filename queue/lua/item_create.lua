@@ -12,6 +12,6 @@ redis.call('HSET', KEYS[1], 'json', ARGV[2], 'state', 'pending_review', 'author'
            'created_at', ARGV[4], 'kind', ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 if ARGV[10] ~= '' then redis.call('SADD', KEYS[5], ARGV[1]) end
-redis.call('XADD', KEYS[4], '*', 'event', 'submitted', 'who', ARGV[3], 'at', ARGV[4])
+audit_add(KEYS[4], 'event', 'submitted', 'who', ARGV[3], 'at', ARGV[4])
 redis.call('EXPIRE', KEYS[4], ARGV[9])
 return {'created', ''}

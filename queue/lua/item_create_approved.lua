@@ -12,11 +12,11 @@ redis.call('HSET', KEYS[1], 'json', ARGV[2], 'state', 'approved', 'author', ARGV
            'created_at', ARGV[4], 'kind', ARGV[8], 'approval_record', ARGV[10])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 for i = 14, #ARGV do redis.call('RPUSH', KEYS[5], ARGV[i]) end
-redis.call('XADD', KEYS[4], '*', 'event', 'submitted', 'who', ARGV[3], 'at', ARGV[4])
-redis.call('XADD', KEYS[4], '*', 'event', 'cms_approved', 'who', ARGV[3], 'at', ARGV[4],
-           'system', ARGV[11], 'reference', ARGV[12], 'approvers', ARGV[13],
-           'approval_record', ARGV[10])
-redis.call('XADD', KEYS[4], '*', 'event', 'approved', 'who', ARGV[3], 'at', ARGV[4])
+audit_add(KEYS[4], 'event', 'submitted', 'who', ARGV[3], 'at', ARGV[4])
+-- The record itself is kept once, in the item's hash (approval_record), not again in the trail.
+audit_add(KEYS[4], 'event', 'cms_approved', 'who', ARGV[3], 'at', ARGV[4],
+           'system', ARGV[11], 'reference', ARGV[12], 'approvers', ARGV[13])
+audit_add(KEYS[4], 'event', 'approved', 'who', ARGV[3], 'at', ARGV[4])
 redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[9])
 return {'created', ''}

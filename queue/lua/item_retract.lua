@@ -16,7 +16,7 @@ redis.call('HSET', KEYS[1], 'state', new_state, 'retracted_by', ARGV[2], 'retrac
   'retracted_at', ARGV[4], 'state_before_retraction', state)
 redis.call('ZREM', KEYS[2], ARGV[1])
 if new_state == 'retracted' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
-redis.call('XADD', KEYS[3], '*', 'event', new_state, 'who', ARGV[2], 'at', ARGV[4], 'reason',
+audit_add(KEYS[3], 'event', new_state, 'who', ARGV[2], 'at', ARGV[4], 'reason',
   ARGV[3], 'state_before', state)
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 return {new_state, '0', ARGV[2], ARGV[3]}

@@ -29,7 +29,7 @@ redis.call('RPUSH', KEYS[2], cjson.encode({user = ARGV[2], decision = ARGV[3],
   comment = ARGV[4], at = tonumber(now)}))
 local event = 'approval'
 if ARGV[3] == 'reject' then event = 'rejection' end
-redis.call('XADD', KEYS[4], '*', 'event', event, 'who', ARGV[2], 'at', now, 'decision', ARGV[3],
+audit_add(KEYS[4], 'event', event, 'who', ARGV[2], 'at', now, 'decision', ARGV[3],
   'comment', ARGV[4])
 local state = 'pending_review'
 if ARGV[3] == 'reject' then
@@ -44,7 +44,7 @@ else
 end
 if state ~= 'pending_review' then
   redis.call('HSET', KEYS[1], 'state', state)
-  redis.call('XADD', KEYS[4], '*', 'event', state, 'who', ARGV[2], 'at', now)
+  audit_add(KEYS[4], 'event', state, 'who', ARGV[2], 'at', now)
 end
 redis.call('EXPIRE', KEYS[4], ARGV[8])
 return {state, approvals, required}

@@ -6,7 +6,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'pending_review' then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'retracted_by', ARGV[2], 'retract_reason',
   ARGV[3], 'retracted_at', ARGV[4], 'state_before_retraction', state)
-redis.call('XADD', KEYS[2], '*', 'event', 'withdrawn', 'who', ARGV[2], 'at', ARGV[4], 'reason',
+audit_add(KEYS[2], 'event', 'withdrawn', 'who', ARGV[2], 'at', ARGV[4], 'reason',
   ARGV[3], 'state_before', state)
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1

@@ -38,7 +38,7 @@ else
       table.concat({ARGV[2], f[7] or '', f[2] or '', f[3] or '', f[4] or ''}, '|'))
   end
 end
-redis.call('XADD', KEYS[8], '*', 'at', now, 'event', 'reconciled', 'who', ARGV[8],
+audit_add(KEYS[8], 'at', now, 'event', 'reconciled', 'who', ARGV[8],
   'remote_id', ARGV[3], 'published_at', ARGV[4], 'was', 'dead')
 redis.call('EXPIRE', KEYS[8], ARGV[9])
 return 'ok'

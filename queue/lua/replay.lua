@@ -16,6 +16,6 @@ local lane, wake = KEYS[4], KEYS[6]
 if f[2] == 'alert' then lane, wake = KEYS[3], KEYS[5] end
 redis.call('RPUSH', lane, ARGV[2])
 if redis.call('LLEN', wake) == 0 then redis.call('RPUSH', wake, '1') end
-redis.call('XADD', KEYS[7], '*', 'at', now, 'event', 'replayed', 'who', ARGV[4])
+audit_add(KEYS[7], 'at', now, 'event', 'replayed', 'who', ARGV[4])
 redis.call('EXPIRE', KEYS[7], ARGV[3])
 return 'ok'

@@ -6,7 +6,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'state', 'published', 'author', ARGV[3],
   'created_at', ARGV[4], 'kind', ARGV[5], 'imported', '1', 'imported_at', ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('XADD', KEYS[3], '*', 'event', 'imported', 'who', ARGV[3], 'at', ARGV[7],
+audit_add(KEYS[3], 'event', 'imported', 'who', ARGV[3], 'at', ARGV[7],
   'published_at', ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 return 1

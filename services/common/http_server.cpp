@@ -33,6 +33,7 @@
 #include <unordered_map>
 
 #include "core/utf8.h"
+#include "services/common/run_guarded.h"
 
 namespace herald {
 
@@ -296,9 +297,25 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  // The body cap of a request for `target` (path and query, as sent).
+  std::size_t body_limit_for(beast::string_view sent) const {
+    const std::string_view target(sent.data(), sent.size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    for (const auto& [route, limit] : state_->options.max_body_bytes_by_path) {
+      if (path == route) return limit;
+    }
+    return state_->options.max_body_bytes;
+  }
+
   void read_header() {
     parser_.emplace();
-    parser_->body_limit(state_->options.max_body_bytes);
+    // The largest cap until the path is known (on_header narrows it): the parser refuses a
+    // Content-Length over its limit while it reads the headers.
+    std::size_t largest = state_->options.max_body_bytes;
+    for (const auto& route : state_->options.max_body_bytes_by_path) {
+      largest = std::max(largest, route.second);
+    }
+    parser_->body_limit(largest);
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(state_->options.max_header_bytes, UINT32_MAX)));
     stream_.expires_after(state_->options.header_timeout);
@@ -310,6 +327,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     const auto& request = parser_->get();
+    const std::size_t limit = body_limit_for(request.target());
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      return on_read_error(http::error::body_limit);
+    }
+    parser_->body_limit(limit);  // no body octet is parsed yet
     if (!parser_->is_done() && request.version() >= 11 &&
         beast::iequals(request[http::field::expect], "100-continue")) {
       // Clients such as curl wait for this before sending a larger body.
@@ -338,7 +360,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::body_limit) {
       return send_error(ServerResponse::error(
           413, "body_too_large",
-          "request body exceeds " + std::to_string(state_->options.max_body_bytes) + " bytes"));
+          "request body exceeds " + std::to_string(body_limit_for(parser_->get().target())) +
+              " bytes"));
     }
     if (ec == http::error::header_limit) {
       return send_error(ServerResponse::error(
@@ -619,15 +642,11 @@ struct HttpServer::Impl {
     }
   }
 
+  // A handler that throws out of io.run() is logged and the loop run again at once: the other
+  // connections' state lives in the io_context, which survives it.
   void run_io() {
-    for (;;) {
-      try {
-        io.run();
-        return;
-      } catch (const std::exception& e) {
-        spdlog::error("http: I/O thread caught: {}", e.what());
-      }
-    }
+    run_guarded(
+        "http I/O", [this] { io.run(); }, [](const ThreadFailure&) { return AfterThrow::restart; });
   }
 
   std::shared_ptr<ServerState> state;

@@ -51,6 +51,9 @@ using RequestHandler = std::function<ServerResponse(const ServerRequest&)>;
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:0";        // host:port; port 0 picks a free one (see port())
   std::size_t max_body_bytes = 1024 * 1024;  // larger → 413 before the handler runs
+  // Paths (exactly as sent, without the query) whose bodies have their own cap instead of
+  // max_body_bytes, e.g. a bulk route; checked once the headers are in, before any body is read.
+  std::vector<std::pair<std::string, std::size_t>> max_body_bytes_by_path;
   std::size_t max_header_bytes = 16 * 1024;
   // The request line and headers must arrive within header_timeout of their first byte (of the
   // connection, for its first request), so a client trickling headers (slowloris) is dropped

@@ -1,3 +1,25 @@
+// Threading model. Each Dispatcher runs 2 + concurrency threads of its own, all started by
+// start() and joined by stop(), each with its own Redis connection(s):
+//   claimer   waits (claimer_cv) for a free slot, claims up to that many deliveries in one claim
+//             script call (routine work only into slots beyond reserved_for_alerts), hands them
+//             to the workers (after load_payloads, when set, has read their bodies), and when
+//             nothing more can be taken blocks in BLPOP on the channel's wake lists (on a
+//             connection of its own) until a wake token, the next due moment the claim reported
+//             (a schedule, a retry, any worker's lease deadline; at most idle_block), or, when
+//             nothing is due at all, kNothingDueLeases leases. The finisher cuts that block
+//             short with CLIENT UNBLOCK when a slot frees for waiting routine work, and at stop.
+//   workers   `concurrency` of them; each waits (worker_cv) for a claimed delivery, then makes
+//             the platform call (Channel::publish or ::recall, blocking on the network, bounded
+//             by the channel's own timeouts) and queues the outcome for the finisher.
+//   finisher  waits (finisher_cv) for outcomes, the next heartbeat (every lease/3) or an
+//             unblock to send; acks outcomes in batches (complete script), heartbeats the leases
+//             of everything claimed and not acked, and settles item counts after an ack.
+// A slot is a claimed delivery not yet returned by its platform call (`busy`); there are as many
+// slots as workers, and a delivery goes to whichever worker is free: no slot is tied to a thread,
+// and the alert reservation is applied when claiming, not by dedicated threads.
+// Shared state is guarded by Impl::mutex; Redis is never called while holding it. Every thread's
+// entry is run_guarded: a loop that throws is logged and run again after a pause (the queue's
+// leases make that safe: what a failed thread held is reclaimed when its lease expires).
 #include "services/dispatch/dispatcher.h"
 
 #include <spdlog/spdlog.h>
@@ -14,6 +36,8 @@
 #include <utility>
 #include <vector>
 
+#include "services/common/run_guarded.h"
+
 namespace herald {
 namespace {
 
@@ -27,6 +51,13 @@ constexpr milliseconds kRedisBackoffMax{5000};
 // Something due "now" that claim() did not hand out (routine work while only reserved slots are
 // free) must not turn the claimer into a busy loop of claims: never block for less than this.
 constexpr milliseconds kMinBlock{10};
+// How long the claimer blocks when the claim answers that nothing is due at all (nothing timed,
+// and no lease on the channel, this process's or another's) is this many leases, or idle_block if
+// longer. Then only an arrival makes work, and every one (enqueue, replay, a retry acked) pushes
+// a wake token. What the bound is for: another process's worker may claim while this one sleeps
+// (taking the token) and die; its lease expires at most one lease after that claim, so the
+// sleeper reclaims the delivery at most one more lease after the expiry.
+constexpr int kNothingDueLeases = 2;
 constexpr std::chrono::seconds kLogEvery{10};
 // CLIENT UNBLOCK answers 0 when the claimer has not reached its blocking call yet; it is retried a
 // few times with growing pauses, after which the claimer's own timeout takes over.
@@ -170,11 +201,21 @@ struct Dispatcher::Impl {
   void worker_loop();
   // One delivery's outcome: a publish (unless its cancel mark is set), or a recall.
   Completion publish_completion(const Delivery& delivery, std::mt19937_64& rng);
+  Completion failed_in_worker(const Delivery& delivery, const std::string& what,
+                              std::mt19937_64& rng);
   Completion recall_completion(const Delivery& delivery, RedisConnection& conn,
                                std::mt19937_64& rng);
   void finisher_loop();
   // Sleeps for a Redis backoff unless stop() is called meanwhile.
   void claimer_pause(milliseconds duration);
+  // What each thread does after its loop threw (run_guarded): put its shared state back as the
+  // loop expects it on entry, wait a little, and run the loop again.
+  AfterThrow after_claimer_failure(const ThreadFailure& failure);
+  AfterThrow after_worker_failure(const ThreadFailure& failure);
+  AfterThrow after_finisher_failure(const ThreadFailure& failure);
+  std::string thread_name(const char* role) const {
+    return "dispatch " + options.channel + " " + role;
+  }
 
   DispatcherOptions options;
   DeliveryQueue& queue;
@@ -204,6 +245,11 @@ struct Dispatcher::Impl {
   bool stop_finisher = false;
   SteadyClock::time_point flush_deadline{};
 
+  // Claimed by the claimer and not yet handed to the workers: id → lease token (guarded).
+  std::vector<std::pair<std::string, std::string>> unhanded;
+  // Outcomes taken from `outcomes` and not acked yet; the finisher's alone (not guarded).
+  std::vector<Completion> unacked;
+
   std::atomic<std::uint64_t> published{0}, retried{0}, dead{0}, stale{0}, claimed{0};
   std::atomic<std::uint64_t> cancelled{0};
   std::atomic<std::uint64_t> redis_errors{0};
@@ -217,6 +263,60 @@ struct Dispatcher::Impl {
 void Dispatcher::Impl::claimer_pause(milliseconds duration) {
   std::unique_lock lock(mutex);
   claimer_cv.wait_for(lock, duration, [&] { return stop_claiming; });
+}
+
+// A claim that threw after Redis ran it leaves deliveries leased to this owner that no slot holds:
+// they are no longer heartbeated, so their leases expire and they are claimed again. The
+// claimer's connections are rebuilt on entry, so the blocking client's id is forgotten.
+AfterThrow Dispatcher::Impl::after_claimer_failure(const ThreadFailure& failure) {
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& [id, token] : unhanded) {
+      auto it = leases.find(id);
+      if (it != leases.end() && it->second == token) leases.erase(it);
+    }
+    unhanded.clear();
+    in_redis_wait = false;
+    wait_capped = false;
+    unblock_wanted = false;
+    block_client_id = 0;
+  }
+  claimer_pause(restart_backoff(failure.failures));
+  std::lock_guard lock(mutex);
+  return stop_claiming ? AfterThrow::stop : AfterThrow::restart;
+}
+
+// A worker's loop catches what handling a delivery throws (failed_in_worker), so what reaches
+// here came from between deliveries; the loop itself returns once stop() says so.
+AfterThrow Dispatcher::Impl::after_worker_failure(const ThreadFailure& failure) {
+  std::unique_lock lock(mutex);
+  worker_cv.wait_for(lock, restart_backoff(failure.failures), [&] { return stop_workers; });
+  return AfterThrow::restart;
+}
+
+// The outcomes the finisher held unacked are given up, not retried (one of them may be what
+// threw): their leases are no longer heartbeated, so they expire and the deliveries are claimed
+// again, marked maybe_sent, as after a crash of this process. That bounds the retries, so a
+// stop() never waits on a finisher that throws forever.
+AfterThrow Dispatcher::Impl::after_finisher_failure(const ThreadFailure& failure) {
+  if (!unacked.empty()) {
+    spdlog::error(
+        "dispatch {}: {} outcome(s) not acked after the finisher failed; their deliveries will be "
+        "reclaimed when their leases expire",
+        options.channel, unacked.size());
+    {
+      std::lock_guard lock(mutex);
+      for (const Completion& c : unacked) {
+        auto it = leases.find(c.delivery_id);
+        if (it != leases.end() && it->second == c.lease_token) leases.erase(it);
+      }
+    }
+    in_flight.fetch_sub(static_cast<std::int64_t>(unacked.size()));
+    unacked.clear();
+  }
+  std::unique_lock lock(mutex);
+  finisher_cv.wait_for(lock, restart_backoff(failure.failures), [&] { return stop_finisher; });
+  return AfterThrow::restart;
 }
 
 // Claims as many deliveries as there are free slots (routine work never takes the reserved ones),
@@ -257,6 +357,28 @@ void Dispatcher::Impl::claimer_loop() {
     }
     backoff.reset();
     log.recovered(fmt::format("dispatch {}: Redis reachable again", ch));
+    if (!got->deliveries.empty()) {
+      // Until the workers have them, only this loop knows these leases: see
+      // after_claimer_failure().
+      std::lock_guard lock(mutex);
+      unhanded.clear();
+      for (const Delivery& d : got->deliveries) unhanded.emplace_back(d.id, d.lease_token);
+    }
+    if (options.load_payloads && !got->deliveries.empty()) {
+      // Leased from now on: registered first, so the finisher heartbeats them while a failed
+      // read is retried.
+      {
+        std::lock_guard lock(mutex);
+        for (const Delivery& d : got->deliveries) leases[d.id] = d.lease_token;
+      }
+      while (true) {
+        auto loaded = options.load_payloads(claim_conn, got->deliveries);
+        if (loaded) break;
+        failed("reading item bodies", loaded.error());
+        std::lock_guard lock(mutex);
+        if (stop_claiming) return;  // still leased: another worker reclaims them
+      }
+    }
 
     int alerts = 0;
     for (const Delivery& d : got->deliveries) alerts += d.lane == Lane::alert ? 1 : 0;
@@ -268,6 +390,7 @@ void Dispatcher::Impl::claimer_loop() {
         to_publish.push_back(std::move(d));
       }
       busy += alerts + routine;
+      unhanded.clear();
     }
     if (alerts + routine > 0) {
       claimed.fetch_add(alerts + routine);
@@ -282,10 +405,10 @@ void Dispatcher::Impl::claimer_loop() {
         alerts >= request.max_alert || (!capped && routine >= request.max_routine);
     if (maybe_more) continue;
 
-    milliseconds timeout = queue.options().idle_block;
-    if (got->next_due_in) {
-      timeout = std::clamp(*got->next_due_in, kMinBlock, std::max(kMinBlock, timeout));
-    }
+    const milliseconds idle_block = queue.options().idle_block;
+    const milliseconds timeout =
+        got->next_due_in ? std::clamp(*got->next_due_in, kMinBlock, std::max(kMinBlock, idle_block))
+                         : std::max(idle_block, kNothingDueLeases * queue.options().lease);
 
     bool know_id = false;
     {
@@ -360,8 +483,9 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
                      "could not read the recall target " + target + ": " + record.error().message,
                      queue, options.defer_limits, rng);
   }
-  const std::string state = *record ? (*record)->state : "";
-  if (state == "published") {
+  // No ledger: never queued, so nothing went out (handled below with cancelled and dead).
+  const DeliveryState state = *record ? (*record)->state : DeliveryState::cancelled;
+  if (state == DeliveryState::published) {
     Result<void> recalled = channel.recall(delivery, (*record)->remote_id);
     if (recalled) {
       Completion c;
@@ -374,12 +498,13 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
     Result<PublishReceipt> failed = recalled.error();
     return completion_for(delivery, failed, queue, options.defer_limits, rng);
   }
-  if (state == "in_flight") {
+  if (state == DeliveryState::in_flight) {
     return wait_for_target(delivery, "target_in_flight",
                            target + " is being published right now; its recall comes after", queue,
                            options.defer_limits, rng);
   }
-  if (state == "queued" || state == "scheduled" || state == "retry_wait") {
+  if (state == DeliveryState::queued || state == DeliveryState::scheduled ||
+      state == DeliveryState::retry_wait) {
     // Waiting again (its lease expired after the retraction marked it): cancel it here.
     auto cancelled_now = queue.cancel(conn, target, options.owner, "retracted");
     if (!cancelled_now || cancelled_now->result != "cancelled") {
@@ -391,6 +516,18 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
   }
   // Cancelled, dead, or never queued: nothing went out, so nothing to withdraw or to count.
   return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
+}
+
+// An exception while one delivery was handled (a check or a recall that threw): the platform
+// call may or may not have been made, so it is retried as after an ambiguous attempt (looked up
+// before anything is sent again), and the slot is freed like any other.
+Completion Dispatcher::Impl::failed_in_worker(const Delivery& delivery, const std::string& what,
+                                              std::mt19937_64& rng) {
+  spdlog::error("dispatch {} worker: handling {} threw: {}", options.channel, delivery.id, what);
+  Error error = Error::ambiguous("internal error while handling the delivery: " + what);
+  error.code = "internal_error";
+  Result<PublishReceipt> failed = std::move(error);
+  return completion_for(delivery, failed, queue, options.defer_limits, rng);
 }
 
 void Dispatcher::Impl::worker_loop() {
@@ -406,9 +543,15 @@ void Dispatcher::Impl::worker_loop() {
       delivery = std::move(to_publish.front());
       to_publish.pop_front();
     }
-    Completion completion = delivery.kind == kRetractionKind
-                                ? recall_completion(delivery, conn, rng)
-                                : publish_completion(delivery, rng);
+    Completion completion;
+    try {
+      completion = delivery.kind == kRetractionKind ? recall_completion(delivery, conn, rng)
+                                                    : publish_completion(delivery, rng);
+    } catch (const std::exception& e) {
+      completion = failed_in_worker(delivery, e.what(), rng);
+    } catch (...) {
+      completion = failed_in_worker(delivery, "unknown exception", rng);
+    }
     if (completion.outcome == OutcomeKind::cancelled) {
       spdlog::info("dispatch {}: {} not published: it was retracted", options.channel, delivery.id);
     } else if (completion.outcome != OutcomeKind::published) {
@@ -442,7 +585,6 @@ void Dispatcher::Impl::finisher_loop() {
   const milliseconds heartbeat_every = std::max(milliseconds(1), queue.options().lease / 3);
   const std::size_t batch_size = static_cast<std::size_t>(options.max_ack_batch);
 
-  std::vector<Completion> unacked;
   auto next_heartbeat = SteadyClock::now() + heartbeat_every;
   // Plain time points rather than optionals (GCC 12 warns maybe-uninitialized on those here).
   SteadyClock::time_point ack_retry_at{};             // acks wait until then after a failure
@@ -509,14 +651,14 @@ void Dispatcher::Impl::finisher_loop() {
       if (saw_stop) acked_after_stop = true;
       while (!unacked.empty()) {
         const std::size_t n = std::min(unacked.size(), batch_size);
-        std::vector<Completion> batch(std::make_move_iterator(unacked.begin()),
-                                      std::make_move_iterator(unacked.begin() + n));
+        // Copied, not moved: until they are acked `unacked` holds them whole, which is what
+        // after_finisher_failure() reads if anything below throws.
+        const std::vector<Completion> batch(unacked.begin(), unacked.begin() + n);
         auto results = queue.complete(conn, ch, batch);
         if (!results) {
           redis_errors.fetch_add(1);
           log.warn(fmt::format("dispatch {}: ack of {} outcome(s) failed, keeping them: {}", ch,
                                unacked.size(), results.error().message));
-          std::move(batch.begin(), batch.end(), unacked.begin());  // put them back
           ack_retry_at = SteadyClock::now() + backoff.next();
           break;
         }
@@ -624,17 +766,30 @@ void Dispatcher::start() {
   spdlog::info("dispatch {}: starting as {} with {} slot(s), {} reserved for alerts",
                s.options.channel, s.options.owner, s.options.concurrency,
                s.options.reserved_for_alerts);
-  s.finisher = std::thread([&s] { s.finisher_loop(); });
+  s.finisher = std::thread([&s] {
+    run_guarded(
+        s.thread_name("finisher"), [&s] { s.finisher_loop(); },
+        [&s](const ThreadFailure& f) { return s.after_finisher_failure(f); });
+  });
   for (int i = 0; i < s.options.concurrency; ++i) {
-    s.workers.emplace_back([&s] { s.worker_loop(); });
+    s.workers.emplace_back([&s] {
+      run_guarded(
+          s.thread_name("worker"), [&s] { s.worker_loop(); },
+          [&s](const ThreadFailure& f) { return s.after_worker_failure(f); });
+    });
   }
-  s.claimer = std::thread([&s] { s.claimer_loop(); });
+  s.claimer = std::thread([&s] {
+    run_guarded(
+        s.thread_name("claimer"), [&s] { s.claimer_loop(); },
+        [&s](const ThreadFailure& f) { return s.after_claimer_failure(f); });
+  });
 }
 
-// The claimer may be blocked in Redis for up to idle_block. Rather than shortening that block
-// (which would cost commands while idle) or pushing a wake token (which any other process's
-// dispatcher on this channel could consume instead), stop() has the finisher send CLIENT UNBLOCK
-// for the claimer's own blocking connection: it wakes exactly that client, at once.
+// The claimer may be blocked in Redis for up to idle_block (or kNothingDueLeases leases when
+// nothing is due). Rather than shortening that block (which would cost commands while idle) or
+// pushing a wake token (which any other process's dispatcher on this channel could consume
+// instead), stop() has the finisher send CLIENT UNBLOCK for the claimer's own blocking
+// connection: it wakes exactly that client, at once.
 void Dispatcher::stop(milliseconds drain) {
   Impl& s = *impl_;
   {

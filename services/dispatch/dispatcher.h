@@ -37,6 +37,11 @@ struct DispatcherOptions {
   // have changed since the item was approved). A failure is handled like a failed publish of the
   // same kind and code (permanent → dead letter, retryable → retry); the channel is not called.
   std::function<Result<void>(const Delivery&)> pre_publish_check;
+  // Runs on the claimer right after each claim, on its connection: fills in the payload of the
+  // deliveries that carry none (heraldd: ItemStore::load_payloads, since an item's body is
+  // stored once, with the item). Until it succeeds the claimed deliveries are not handed to a
+  // worker; it is retried with backoff (their leases are heartbeated meanwhile).
+  std::function<Result<void>(RedisConnection&, std::vector<Delivery>&)> load_payloads;
   // Retraction deliveries (kind "retraction", DESIGN.md §3 Recall) are not published: the worker
   // reads the target delivery's ledger and calls Channel::recall on what it published (the
   // pre_publish_check does not run for them: a withdrawal is never held back). Before any other

@@ -26,8 +26,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitUsage = 2;
 
-// The exit code for an error: retryable, ambiguous and deferred errors are runtime failures (1), the
-// other kinds mean the command itself must change (2).
+// The exit code for an error: retryable, ambiguous and deferred errors are runtime failures (1),
+// the other kinds mean the command itself must change (2).
 int exit_code_for(const Error& error);
 
 // "heraldctl: <message>" on stderr; returns exit_code_for(error).

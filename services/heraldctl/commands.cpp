@@ -168,6 +168,51 @@ CLI::Option* add_json_flag(CLI::App* sub, bool& flag) {
   return sub->add_flag("--json", flag, "print the server's JSON instead of a table");
 }
 
+// heraldctl submit --batch: the file as it is (a JSON array, or NDJSON when it does not start with
+// '['), one line per item answered; exit 2 if any item was refused, 1 if any could not be stored.
+int submit_batch(ApiClient& client, const std::string& path, const Headers& headers, bool as_json,
+                 bool quiet) {
+  auto text = read_text(path);
+  if (!text) return report_failure(text.error());
+  const auto first = text->find_first_not_of(" \t\r\n");
+  const bool array = first != std::string::npos && (*text)[first] == '[';
+  auto reply = client.call("POST", "/v1/items:batch", *text,
+                           array ? "application/json" : "application/x-ndjson", headers);
+  if (!reply) return report_failure(reply.error());
+  const json& answer = reply->json;
+  if (!answer.is_object() || !answer.contains("results") || !answer["results"].is_array()) {
+    return report_failure(Error::retryable("POST /v1/items:batch answered without results"));
+  }
+  int exit = kExitOk;
+  Table table({"INDEX", "STATUS", "ID", "STATE", "ERROR"});
+  table.limit_width(4, 100);
+  for (const auto& r : answer["results"]) {
+    const long status = r.value("status", 0L);
+    if (status >= 500) exit = kExitRuntime;
+    if (status >= 400 && status < 500 && exit == kExitOk) exit = kExitUsage;
+    std::string error;
+    if (r.contains("error")) {
+      const json& e = r["error"];
+      error = text_of(e, "code") + ": " + text_of(e, "message");
+      if (!text_of(e, "field").empty()) error += " (field " + text_of(e, "field") + ")";
+    }
+    if (quiet) {
+      if (status < 300) std::cout << text_of(r, "id") << "\n";
+      continue;
+    }
+    table.add_row({text_of(r, "index"), std::to_string(status), text_of(r, "id"),
+                   text_of(r, "state"), error});
+  }
+  if (as_json) {
+    print_json(answer);
+  } else if (!quiet) {
+    table.print(std::cout);
+    std::cout << "created " << text_of(answer, "created") << ", replayed "
+              << text_of(answer, "replayed") << ", failed " << text_of(answer, "failed") << "\n";
+  }
+  return exit;
+}
+
 }  // namespace
 
 Result<json> item_from_options(const SubmitOptions& o) {
@@ -316,6 +361,7 @@ void Cli::add_submit() {
   struct Options {
     SubmitOptions item;
     std::string idempotency_key;
+    std::string batch;
     bool json = false;
     bool quiet = false;
   };
@@ -325,7 +371,14 @@ void Cli::add_submit() {
       "submit an item for review, from flags or a JSON file (flags override the file's fields); "
       "prints 'ID STATE'");
   SubmitOptions& i = o->item;
-  sub->add_option("--file,-f", i.file, "item JSON (DESIGN.md §4 shape), '-' for stdin");
+  auto* file =
+      sub->add_option("--file,-f", i.file, "item JSON (DESIGN.md §4 shape), '-' for stdin");
+  sub->add_option("--batch", o->batch,
+                  "up to 1,000 items in one request (POST /v1/items:batch): a JSON array, or one "
+                  "item per line (NDJSON); '-' for stdin. Each item may carry its own "
+                  "\"idempotency_key\"; item flags do not apply. Prints 'INDEX STATUS ID STATE' "
+                  "or the item's error; exit 2 if any item was refused")
+      ->excludes(file);
   sub->add_option("--kind", i.kind,
                   "publication or alert (default: alert if an alert flag is given)")
       ->check(CLI::IsMember({"publication", "alert"}));
@@ -361,10 +414,11 @@ void Cli::add_submit() {
   add_json_flag(sub, o->json);
   sub->add_flag("--quiet,-q", o->quiet, "print only the new item's id (for scripts)");
   runners_[sub] = [o](ApiClient& client) {
-    auto item = item_from_options(o->item);
-    if (!item) return report_failure(item.error());
     Headers headers;
     if (!o->idempotency_key.empty()) headers.emplace_back("Idempotency-Key", o->idempotency_key);
+    if (!o->batch.empty()) return submit_batch(client, o->batch, headers, o->json, o->quiet);
+    auto item = item_from_options(o->item);
+    if (!item) return report_failure(item.error());
     auto reply = client.call_json("POST", "/v1/items", &*item, headers);
     if (!reply) return report_failure(reply.error());
     if (o->json) {

@@ -21,7 +21,7 @@ std::string optional_time(const std::optional<TimePoint>& t) {
 
 json delivery_json(const DeliveryRecord& d) {
   json j = {{"channel", d.channel},
-            {"state", d.state},
+            {"state", to_string(d.state)},
             {"attempts", d.attempts},
             {"lane", d.lane},
             {"remote_id", d.remote_id}};
@@ -44,22 +44,13 @@ std::string overall_state(const std::string& stored_state, const std::vector<Del
   if (ds.empty()) return stored_state;
   std::size_t published = 0, dead = 0;
   for (const auto& d : ds) {
-    if (d.state == "published") ++published;
-    if (d.state == "dead") ++dead;
+    if (d.state == DeliveryState::published) ++published;
+    if (d.state == DeliveryState::dead) ++dead;
   }
   if (published == ds.size()) return "published";
   if (published + dead == ds.size()) return published == 0 ? "failed" : "partially_failed";
   if (published > 0) return "publishing";
   return stored_state;
-}
-
-// Durable before answered (DESIGN.md §3), with replicas: the write is in Redis (fsynced there) but
-// fewer replicas than redis.wait_replicas confirmed it. Not a success, since a failover now could
-// lose it, and not "nothing was accepted" either: the message says it is stored and how to retry.
-ServerResponse unreplicated(const std::string& what, const std::string& retry, const Error& error) {
-  return ServerResponse::error(503, "unavailable",
-                               what + " is stored in Redis, but " + error.message +
-                                   ", so it is not yet safe from a failover; " + retry);
 }
 
 // Fields only Herald sets. Taken from a submission, "corrects" would make the item a correction
@@ -86,6 +77,12 @@ std::optional<ServerResponse> refuse_server_only_fields(const json& body) {
 }
 
 }  // namespace
+
+ServerResponse unreplicated(const std::string& what, const std::string& retry, const Error& error) {
+  return ServerResponse::error(503, "unavailable",
+                               what + " is stored in Redis, but " + error.message +
+                                   ", so it is not yet safe from a failover; " + retry);
+}
 
 std::string item_overall_state(const std::string& stored_state,
                                const std::vector<DeliveryRecord>& deliveries) {
@@ -123,15 +120,24 @@ ServerResponse Api::handle(const ServerRequest& request) {
     return r;
   }
 
-  if (path == kItemsPath) {
+  if (path == kItemsPath || path == kItemsBatchPath) {
     if (request.method != "POST") {
       return ServerResponse::error(405, "method_not_allowed", "use POST on " + path);
     }
-    if (!has_any_role(*user, {"drafter", "duty_officer", "publisher"})) {
-      return ServerResponse::error(
-          403, "forbidden", "submitting items needs the drafter, duty_officer or publisher role");
+    if (path == kItemsPath) {
+      if (!has_any_role(*user, {"drafter", "duty_officer", "publisher"})) {
+        return ServerResponse::error(
+            403, "forbidden", "submitting items needs the drafter, duty_officer or publisher role");
+      }
+      return submit_item(request, *user);
     }
-    return submit_item(request, *user);
+    // Batches are for a CMS's and a drafting desk's scheduled work; a duty officer's alert goes
+    // alone, answered at once (DESIGN.md's route table).
+    if (!has_any_role(*user, {"drafter", "publisher"})) {
+      return ServerResponse::error(403, "forbidden",
+                                   "submitting a batch needs the drafter or publisher role");
+    }
+    return submit_batch(request, *user);
   }
   if (path.rfind(std::string(kItemsPath) + "/", 0) == 0) {
     // /v1/items/{id}, /v1/items/{id}/approvals, /v1/items/{id}/audit
@@ -174,16 +180,14 @@ ServerResponse Api::readiness() {
   return ServerResponse::json(200, R"({"status":"ready"})");
 }
 
-ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& user) {
-  if (!is_json_request(request)) return not_json();
-  auto body = parse_json_body(request.body);
-  if (!body) return error_response(body.error());
-  if (auto refused = refuse_server_only_fields(*body)) return *refused;
+std::variant<Api::Submission, ServerResponse> Api::prepare_submission(json body,
+                                                                      const AuthUser& user) {
+  if (auto refused = refuse_server_only_fields(body)) return *refused;
   // A CMS's own approval record (publisher only, when config allows): never part of the item.
   std::optional<nlohmann::json> record_json;
   const CmsSource* cms = nullptr;
   std::string content_sha256;
-  if (body->is_object() && body->contains("approval_record")) {
+  if (body.is_object() && body.contains("approval_record")) {
     if (!has_any_role(user, {"publisher"})) {
       return ServerResponse::error(403, "forbidden",
                                    "only a publisher (an automated CMS) may submit an item with "
@@ -206,11 +210,11 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
                                        "without an approval record for review",
                                    "approval_record");
     }
-    record_json = (*body)["approval_record"];
-    body->erase("approval_record");
-    content_sha256 = cms_content_sha256(*body);
+    record_json = body["approval_record"];
+    body.erase("approval_record");
+    content_sha256 = cms_content_sha256(body);
   }
-  auto item = item_from_json(*body, deps_.channels, deps_.limits);
+  auto item = item_from_json(body, deps_.channels, deps_.limits);
   if (!item) return error_response(item.error());
   // 内外有别: nothing classified or flagged is even stored for review.
   if (const GateVerdict verdict = deps_.gate.get()->check(*item); !verdict.allowed) {
@@ -223,9 +227,9 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
   item->id = new_item_id(item->created_at);
   item->author = user.name;
 
-  std::optional<CmsApprovalRecord> record;
+  Submission submission{std::move(*item), std::nullopt};
   if (record_json) {
-    if (item->kind == ItemKind::alert && !deps_.review.cms_alerts_accepted) {
+    if (submission.item.kind == ItemKind::alert && !deps_.review.cms_alerts_accepted) {
       return ServerResponse::error(403, "cms_alerts_refused",
                                    "alerts need two reviewers in Herald: submit the alert "
                                    "without an approval record and have it approved with "
@@ -234,36 +238,51 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
                                    "approval_record");
     }
     const int required =
-        item->kind == ItemKind::alert ? deps_.review.alert : deps_.review.publication;
+        submission.item.kind == ItemKind::alert ? deps_.review.alert : deps_.review.publication;
     auto parsed = parse_cms_approval_record(
-        *record_json, CmsCheck{*cms, user.name, required, item->created_at, content_sha256,
-                               deps_.review.reviewers});
+        *record_json, CmsCheck{*cms, user.name, required, submission.item.created_at,
+                               content_sha256, deps_.review.reviewers});
     if (!parsed) return error_response(parsed.error());
-    record = std::move(*parsed);
+    submission.record = std::move(*parsed);
   }
+  return submission;
+}
+
+std::string Api::state_after_create(RedisConnection& conn, const Submission& submission) {
+  if (!submission.record) return "pending_review";
+  // Approved and its fan-out pending in the same step: if this fails, recovery queues it.
+  const Item& item = submission.item;
+  if (!deps_.items.fan_out(conn, item)) return "approved";
+  return item.publish_at && *item.publish_at > deps_.clock.now() ? "scheduled" : "queued";
+}
+
+ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& user) {
+  if (!is_json_request(request)) return not_json();
+  auto body = parse_json_body(request.body);
+  if (!body) return error_response(body.error());
+  auto prepared = prepare_submission(std::move(*body), user);
+  if (auto* refused = std::get_if<ServerResponse>(&prepared)) return std::move(*refused);
+  const Submission& submission = std::get<Submission>(prepared);
+  const Item& item = submission.item;
 
   auto conn = deps_.redis.acquire();
   if (!conn) return error_response(conn.error());
   const std::string scope = idempotency_scope(user.name, "POST /v1/items");
   auto created =
-      record
-          ? deps_.items.create_approved(**conn, *item, *record, scope,
+      submission.record
+          ? deps_.items.create_approved(**conn, item, *submission.record, scope,
                                         request.header("idempotency-key"), sha256_hex(request.body))
-          : deps_.items.create(**conn, *item, scope, request.header("idempotency-key"),
+          : deps_.items.create(**conn, item, scope, request.header("idempotency-key"),
                                sha256_hex(request.body));
   if (!created) return error_response(created.error());
 
-  std::string state = record ? "approved" : "pending_review";
-  if (record && !created->replayed) {
-    // Approved and its fan-out pending in the same step: if this fails, recovery queues it.
-    if (deps_.items.fan_out(**conn, *item)) {
-      state = item->publish_at && *item->publish_at > deps_.clock.now() ? "scheduled" : "queued";
-    }
-  }
+  std::string state;
   if (created->replayed) {
     auto stored = deps_.items.get(**conn, created->id);
     if (!stored) return error_response(stored.error());
-    if (*stored) state = (*stored)->state;
+    state = *stored ? (*stored)->state : (submission.record ? "approved" : "pending_review");
+  } else {
+    state = state_after_create(**conn, submission);
   }
   // A replay waits too: it is how a client retrying after this 503 learns the item is now safe.
   if (auto replicated = (*conn)->wait_for_replicas(); !replicated) {

@@ -2,9 +2,13 @@
 // may block on Redis (with timeouts); they never run on an I/O thread.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "core/clock.h"
@@ -54,6 +58,15 @@ struct ApiDeps {
   ItemLimits limits;
 };
 
+// POST /v1/items:batch: up to kItemsBatchMaxItems items in one request, each checked exactly as
+// POST /v1/items checks one and answered on its own (services/heraldd/item_batch.cpp).
+inline constexpr std::string_view kItemsBatchPath = "/v1/items:batch";
+inline constexpr std::size_t kItemsBatchMaxItems = 1000;
+// The batch route's own body cap, given to the HTTP server by path: http.max_body_bytes (1 MiB by
+// default) is sized for one item, and 1,000 ordinary items (an alert or a notice is 1 to 4 KiB
+// of JSON) already exceed it. 16 KiB per item on average; larger texts go in smaller batches.
+inline constexpr std::size_t kItemsBatchMaxBodyBytes = 16 * 1024 * 1024;
+
 // The items routes (submit, show, review, audit) are Api's own; every other area of the API is a
 // RouteGroup added at start-up (services/heraldd/*_routes.*), asked in the order added.
 class Api {
@@ -63,7 +76,22 @@ class Api {
   ServerResponse handle(const ServerRequest& request);
 
  private:
+  // A submission that passed every check, built and ready to store.
+  struct Submission {
+    Item item;
+    std::optional<CmsApprovalRecord> record;  // set: stored approved (a CMS's approval record)
+  };
+  // What POST /v1/items and each item of POST /v1/items:batch share: the server-only fields,
+  // the approval record (who may send one, config, the record against the review rules),
+  // validation and the content gate; then the item's id, author and creation time. A refusal is
+  // the answer POST /v1/items gives.
+  std::variant<Submission, ServerResponse> prepare_submission(nlohmann::json body,
+                                                              const AuthUser& user);
+  // The state to answer for a submission just stored (not a replay): pending_review, or for an
+  // approved one its fan-out's queued/scheduled ("approved" if the fan-out is left to recovery).
+  std::string state_after_create(RedisConnection& conn, const Submission& submission);
   ServerResponse submit_item(const ServerRequest& request, const AuthUser& user);
+  ServerResponse submit_batch(const ServerRequest& request, const AuthUser& user);
   ServerResponse get_item(const std::string& id);
   ServerResponse review_item(const ServerRequest& request, const std::string& id,
                              const AuthUser& user);
@@ -78,6 +106,12 @@ class Api {
 // deliveries (publishing, published, partially_failed, failed).
 std::string item_overall_state(const std::string& stored_state,
                                const std::vector<DeliveryRecord>& deliveries);
+
+// Durable before answered (DESIGN.md §3), with replicas: the write is in Redis (fsynced there) but
+// fewer replicas than redis.wait_replicas confirmed it. Not a success, since a failover now could
+// lose it, and not "nothing was accepted" either: the message says `what` is stored and how to
+// `retry`.
+ServerResponse unreplicated(const std::string& what, const std::string& retry, const Error& error);
 
 // A refusal by the content gate: 422 with the verdict's code, message and field, and a "details"
 // array with each blocked word, its field and its position (in code points).

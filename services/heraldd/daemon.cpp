@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "services/common/run_guarded.h"
 #include "services/heraldd/delivery_routes.h"
 #include "services/heraldd/feed_routes.h"
 #include "services/heraldd/item_list_routes.h"
@@ -19,7 +20,11 @@ namespace {
 
 // A fan-out pending this long is taken to belong to a heraldd that died before finishing it.
 constexpr std::chrono::milliseconds kFanoutGrace{10000};
-constexpr std::chrono::milliseconds kRecoveryInterval{5000};
+// Recovery repairs what a heraldd that died left behind, so it has nothing to do nearly always:
+// an idle pass costs a few commands, and runs this often. A pass that repaired something, or
+// could not look, comes again sooner: there may be more (a pass takes at most 100 of a kind).
+constexpr std::chrono::milliseconds kRecoveryIdleInterval{20000};
+constexpr std::chrono::milliseconds kRecoveryBusyInterval{5000};
 
 // The gate again at dispatch time, on what the delivery will publish: a word blocked after the
 // item was approved still stops it (dead letter "gate_blocked", replayable once the list changes).
@@ -49,6 +54,9 @@ HttpServerOptions server_options(const HttpConfig& http) {
   HttpServerOptions so;
   so.listen = http.listen;
   so.max_body_bytes = http.max_body_bytes;
+  // Never below the configured cap: a batch of one item must fit wherever one item fits.
+  so.max_body_bytes_by_path.emplace_back(std::string(kItemsBatchPath),
+                                         std::max(http.max_body_bytes, kItemsBatchMaxBodyBytes));
   so.read_timeout = std::chrono::milliseconds(http.read_timeout_ms);
   so.header_timeout = std::chrono::milliseconds(http.header_timeout_ms);
   so.idle_timeout = std::chrono::milliseconds(http.idle_timeout_ms);
@@ -91,6 +99,32 @@ Daemon::~Daemon() {
 }
 
 Result<void> Daemon::start() {
+  if (auto ready = set_up_redis(); !ready) return ready;
+  build_stores();
+  if (auto loaded = load_gate(); !loaded) return loaded;
+  build_authenticator();
+  if (auto built = build_channels_and_dispatchers(); !built) return built;
+  build_api();
+  if (auto built = build_public_feeds(); !built) return built;
+  build_listeners();
+  // Redis first, so that when it is there the API never answers "not ready" once it listens.
+  auto finished = finish_startup();
+  // Redis not reachable (yet): heraldd comes up anyway and keeps trying, so that a Redis restarted
+  // after heraldd, or started later by its unit, needs no restart of heraldd. Any other refusal
+  // (a wrong password, a key of the wrong type) is a mistake to fix: exit as before.
+  if (!finished && finished.error().kind != ErrorKind::retryable) return finished;
+  if (auto listening = start_listeners(); !listening) return listening;
+  if (finished) {
+    spdlog::info("heraldd ready: API on {} port {}, feeds on {} port {}, {} channel(s), redis {}",
+                 config_.http.listen, server_->port(), config_.http.public_listener.listen,
+                 public_server_->port(), dispatchers_.size(), redis_where_);
+    return ok();
+  }
+  keep_trying_redis(finished.error());
+  return ok();
+}
+
+Result<void> Daemon::set_up_redis() {
   std::string redis_url = config_.redis.url;
   if (redis_url == "embedded") {
     EmbeddedRedisOptions eo;
@@ -114,7 +148,10 @@ Result<void> Daemon::start() {
     return endpoint.error();
   }
   pool_ = std::make_unique<RedisPool>(redis_options_, config_.redis.pool_size);
+  return ok();
+}
 
+void Daemon::build_stores() {
   QueueOptions qo;
   qo.prefix = config_.redis.key_prefix;
   qo.lease = std::chrono::milliseconds(config_.queue.lease_ms);
@@ -136,18 +173,26 @@ Result<void> Daemon::start() {
   audit_ = std::make_unique<AuditLog>(config_.redis.key_prefix);
   stats_ =
       std::make_unique<StatsStore>(config_.redis.key_prefix, config_.office.utc_offset_minutes);
+}
+
+Result<void> Daemon::load_gate() {
   auto gate = ContentGate::from_file(config_.gate.blocked_words_file);
   if (!gate) return gate.error();
   gate_.set(std::move(*gate));
   spdlog::info("content gate: {} blocked word(s)", gate_.get()->word_count());
+  return ok();
+}
 
+void Daemon::build_authenticator() {
   std::vector<AuthUser> users;
   for (const auto& u : config_.auth.users) {
     users.push_back(
         {u.name, std::set<std::string>(u.roles.begin(), u.roles.end()), u.token_sha256});
   }
   auth_ = std::make_unique<Authenticator>(std::move(users));
+}
 
+Result<void> Daemon::build_channels_and_dispatchers() {
   // Channels: each factory validates its own section; a bad one stops start-up with its key.
   rate_limiter_ = std::make_unique<RedisRateLimiter>(config_.redis.key_prefix, *pool_, clock_);
   ChannelDeps deps{clock_, rate_limiter_.get()};
@@ -157,7 +202,6 @@ Result<void> Daemon::start() {
   deps.token_cache = token_cache_.get();
   feed_store_ = std::make_unique<RedisFeedStore>(config_.redis.key_prefix, *pool_);
   deps.feed_store = feed_store_.get();
-  std::set<std::string> enabled;
   const std::string owner_base = host_name() + ":" + std::to_string(getpid());
   for (const auto& [name, section] : config_.channels) {
     if (!section.enabled) continue;
@@ -172,12 +216,24 @@ Result<void> Daemon::start() {
     dopts.defer_limits.processing = std::chrono::milliseconds(section.defer_processing_max_ms);
     dopts.redis = redis_options_;
     dopts.pre_publish_check = [this](const Delivery& d) { return gate_delivery(gate_, d); };
+    dopts.load_payloads = [this](RedisConnection& conn, std::vector<Delivery>& claimed) {
+      return items_->load_payloads(conn, claimed);
+    };
     dopts.stats = stats_.get();
     channels_.push_back(std::move(*channel));
     dispatchers_.push_back(std::make_unique<Dispatcher>(dopts, *queue_, *channels_.back()));
-    enabled.insert(name);
   }
+  return ok();
+}
 
+std::set<std::string> Daemon::enabled_channels() const {
+  std::set<std::string> enabled;
+  for (const auto& channel : channels_) enabled.insert(channel->name());
+  return enabled;
+}
+
+void Daemon::build_api() {
+  const std::set<std::string> enabled = enabled_channels();
   ReviewPolicy review;
   review.publication = config_.review.approvals_required.publication;
   review.alert = config_.review.approvals_required.alert;
@@ -193,18 +249,6 @@ Result<void> Daemon::start() {
   }
   api_ = std::make_unique<Api>(
       ApiDeps{*pool_, *items_, *queue_, *auth_, clock_, gate_, *audit_, enabled, review, {}});
-  // The feeds are served while the media channel is enabled (its section says what they are),
-  // by the public listener only.
-  const PublicHttpConfig& pub = config_.http.public_listener;
-  public_pool_ = std::make_unique<RedisPool>(redis_options_, pub.handler_threads);
-  public_feed_store_ = std::make_unique<RedisFeedStore>(config_.redis.key_prefix, *public_pool_);
-  if (const auto media = config_.channels.find("media");
-      media != config_.channels.end() && media->second.enabled) {
-    auto settings = parse_media_settings(media->second.settings, "channels.media");
-    if (!settings) return settings.error();
-    feed_routes_ = std::make_unique<FeedRoutes>(std::move(*settings), *public_feed_store_,
-                                                std::chrono::milliseconds(pub.cache_ms));
-  }
   api_->add_routes(std::make_unique<RecallRoutes>(
       RecallDeps{*pool_, *items_, clock_, gate_, enabled, ItemLimits{}}));
   api_->add_routes(std::make_unique<ItemListRoutes>(*pool_, *items_, *queue_,
@@ -213,10 +257,11 @@ Result<void> Daemon::start() {
                                                     config_.office.utc_offset_minutes));
   std::vector<Channel*> listable;
   for (const auto& channel : channels_) listable.push_back(channel.get());
+  const auto audit_retention =
+      std::chrono::duration_cast<std::chrono::seconds>(queue_->options().audit_retention);
   reconciler_ = std::make_unique<PlatformReconciler>(
       std::move(listable),
-      PlatformLedger(config_.redis.key_prefix, config_.office.utc_offset_minutes,
-                     std::chrono::duration_cast<std::chrono::seconds>(qo.audit_retention)),
+      PlatformLedger(config_.redis.key_prefix, config_.office.utc_offset_minutes, audit_retention),
       *stats_, clock_, config_.office.utc_offset_minutes);
   std::set<std::string> import_channels = enabled;
   import_channels.insert(config_.import.historic_channels.begin(),
@@ -231,13 +276,32 @@ Result<void> Daemon::start() {
       *pool_, *queue_, enabled, metrics_, clock_,
       [this] {
         std::vector<std::pair<std::string, DispatcherStats>> out;
-        // dispatchers_[i] drains channels_[i] (built together above).
+        // dispatchers_[i] drains channels_[i] (built together in build_channels_and_dispatchers).
         for (std::size_t i = 0; i < dispatchers_.size() && i < channels_.size(); ++i) {
           out.emplace_back(channels_[i]->name(), dispatchers_[i]->stats());
         }
         return out;
       },
       [this] { return token_cache_->refresh_counts(); }}));
+}
+
+Result<void> Daemon::build_public_feeds() {
+  // The feeds are served while the media channel is enabled (its section says what they are),
+  // by the public listener only.
+  const PublicHttpConfig& pub = config_.http.public_listener;
+  public_pool_ = std::make_unique<RedisPool>(redis_options_, pub.handler_threads);
+  public_feed_store_ = std::make_unique<RedisFeedStore>(config_.redis.key_prefix, *public_pool_);
+  if (const auto media = config_.channels.find("media");
+      media != config_.channels.end() && media->second.enabled) {
+    auto settings = parse_media_settings(media->second.settings, "channels.media");
+    if (!settings) return settings.error();
+    feed_routes_ = std::make_unique<FeedRoutes>(std::move(*settings), *public_feed_store_,
+                                                std::chrono::milliseconds(pub.cache_ms));
+  }
+  return ok();
+}
+
+void Daemon::build_listeners() {
   // Two servers, each with its own acceptor, I/O thread(s), handler pool and connection caps: a
   // flood of the public listener (slow or idle connections, or requests) holds none of what the
   // API needs.
@@ -258,44 +322,59 @@ Result<void> Daemon::start() {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         return response;
       });
-  public_server_ = std::make_unique<HttpServer>(
-      public_server_options(pub), [this](const ServerRequest& r) { return handle_public(r); });
+  public_server_ =
+      std::make_unique<HttpServer>(public_server_options(config_.http.public_listener),
+                                   [this](const ServerRequest& r) { return handle_public(r); });
+}
 
-  // Redis first, so that when it is there the API never answers "not ready" once it listens.
-  auto finished = finish_startup();
-  // Redis not reachable (yet): heraldd comes up anyway and keeps trying, so that a Redis restarted
-  // after heraldd, or started later by its unit, needs no restart of heraldd. Any other refusal
-  // (a wrong password, a key of the wrong type) is a mistake to fix: exit as before.
-  if (!finished && finished.error().kind != ErrorKind::retryable) return finished;
+Result<void> Daemon::start_listeners() {
   if (auto listening = server_->start(); !listening) return listening;
   if (auto listening = public_server_->start(); !listening) {
     Error error = listening.error();
     error.field = "http.public.listen";
     return error;
   }
-  if (finished) {
-    spdlog::info("heraldd ready: API on {} port {}, feeds on {} port {}, {} channel(s), redis {}",
-                 config_.http.listen, server_->port(), pub.listen, public_server_->port(),
-                 dispatchers_.size(), redis_where_);
-    return ok();
-  }
+  return ok();
+}
+
+void Daemon::keep_trying_redis(const Error& first_error) {
   {
     std::lock_guard lock(mutex_);
-    startup_error_ = finished.error().message;
+    startup_error_ = first_error.message;
   }
   spdlog::warn(
       "redis {} not reachable ({}); API on {} port {} answers 503 until it is, retrying in the "
       "background",
-      redis_where_, finished.error().message, config_.http.listen, server_->port());
-  startup_ = std::thread([this] { startup_loop(); });
-  return ok();
+      redis_where_, first_error.message, config_.http.listen, server_->port());
+  // A start-up that failed half way (dispatchers started, say) cannot be tried again safely:
+  // heraldd stops instead.
+  startup_ = std::thread([this] {
+    run_guarded(
+        "start-up", [this] { startup_loop(); },
+        [this](const ThreadFailure& failure) {
+          fail("start-up failed: " + failure.what);
+          return AfterThrow::stop;
+        });
+  });
 }
 
 Result<void> Daemon::finish_startup() {
   RedisConnection conn(redis_options_);  // fresh: no reconnect backoff left from a failed attempt
+  if (auto reached = ping_redis(conn); !reached) return reached;
+  if (auto prepared = prepare_stats(conn); !prepared) return prepared;
+  if (auto started = start_background_work(); !started) return started;
+  ready_ = true;
+  return ok();
+}
+
+Result<void> Daemon::ping_redis(RedisConnection& conn) {
   auto pong = conn.command({"PING"});
   if (!pong) return pong.error();
   if (pong->is_error()) return error_from_reply(*pong, "PING on redis " + redis_where_);
+  return ok();
+}
+
+Result<void> Daemon::prepare_stats(RedisConnection& conn) {
   std::vector<std::string> enabled;
   for (const auto& channel : channels_) enabled.push_back(channel->name());
   // Stats queries find a channel's counters through this set (kept after a channel is disabled).
@@ -307,14 +386,51 @@ Result<void> Daemon::finish_startup() {
   if (*rollups > 0) {
     spdlog::info("built {} month rollup(s) of the counters from their days", *rollups);
   }
+  return ok();
+}
+
+Result<void> Daemon::start_background_work() {
+  std::lock_guard lock(mutex_);
+  if (stopping_) return Error::permanent("heraldd is stopping");
+  for (auto& d : dispatchers_) d->start();
+  // Each pass of the recovery loop starts from Redis's state alone, so after a failure the loop
+  // simply runs again.
+  recovery_ = std::thread([this] {
+    run_guarded(
+        "recovery", [this] { recovery_loop(); },
+        [this](const ThreadFailure& failure) {
+          return pause_before_restart(restart_backoff(failure.failures));
+        });
+  });
+  return ok();
+}
+
+AfterThrow Daemon::pause_before_restart(std::chrono::milliseconds pause) {
+  std::unique_lock lock(mutex_);
+  if (stop_cv_.wait_for(lock, pause, [this] { return stopping_; })) return AfterThrow::stop;
+  return AfterThrow::restart;
+}
+
+void Daemon::on_fatal(std::function<void()> handler) {
+  std::lock_guard lock(mutex_);
+  on_fatal_ = std::move(handler);
+}
+
+std::optional<std::string> Daemon::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+void Daemon::fail(const std::string& why) {
+  std::function<void()> handler;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return Error::permanent("heraldd is stopping");
-    for (auto& d : dispatchers_) d->start();
-    recovery_ = std::thread([this] { recovery_loop(); });
+    if (failure_) return;  // the first failure is the one to report
+    failure_ = why;
+    handler = on_fatal_;
   }
-  ready_ = true;
-  return ok();
+  spdlog::error("heraldd must stop: {}", why);
+  if (handler) handler();
 }
 
 void Daemon::startup_loop() {
@@ -419,28 +535,43 @@ void Daemon::recovery_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     lock.unlock();
-    // A retraction a dead heraldd left half done (its cancels and recalls are idempotent).
-    if (auto retracted = items_->recover_retractions(conn, kFanoutGrace); !retracted) {
-      spdlog::warn("retraction recovery: {}", retracted.error().message);
-    } else if (*retracted > 0) {
-      spdlog::info("retraction recovery: finished {} retraction(s)", *retracted);
-    }
-    auto repaired = items_->recover_fanouts(conn, kFanoutGrace);
-    if (!repaired)
-      spdlog::warn("fan-out recovery: {}", repaired.error().message);
-    else if (*repaired > 0)
-      spdlog::info("fan-out recovery: re-queued {} item(s)", *repaired);
-    // Item counts a dispatcher acked but did not settle (it died in between).
-    for (const auto& channel : channels_) {
-      auto settled = stats_->settle_first_publications(conn, channel->name(), kFanoutGrace);
-      if (!settled)
-        spdlog::warn("item count recovery on {}: {}", channel->name(), settled.error().message);
-      else if (*settled > 0)
-        spdlog::info("item count recovery on {}: settled {}", channel->name(), *settled);
-    }
+    const bool busy = recover_once(conn);
     lock.lock();
-    stop_cv_.wait_for(lock, kRecoveryInterval, [this] { return stopping_; });
+    stop_cv_.wait_for(lock, busy ? kRecoveryBusyInterval : kRecoveryIdleInterval,
+                      [this] { return stopping_; });
   }
+}
+
+bool Daemon::recover_once(RedisConnection& conn) {
+  bool busy = false;
+  // A retraction a dead heraldd left half done (its cancels and recalls are idempotent).
+  if (auto retracted = items_->recover_retractions(conn, kFanoutGrace); !retracted) {
+    spdlog::warn("retraction recovery: {}", retracted.error().message);
+    busy = true;
+  } else if (*retracted > 0) {
+    spdlog::info("retraction recovery: finished {} retraction(s)", *retracted);
+    busy = true;
+  }
+  auto repaired = items_->recover_fanouts(conn, kFanoutGrace);
+  if (!repaired) {
+    spdlog::warn("fan-out recovery: {}", repaired.error().message);
+    busy = true;
+  } else if (*repaired > 0) {
+    spdlog::info("fan-out recovery: re-queued {} item(s)", *repaired);
+    busy = true;
+  }
+  // Item counts a dispatcher acked but did not settle (it died in between).
+  for (const auto& channel : channels_) {
+    auto settled = stats_->settle_first_publications(conn, channel->name(), kFanoutGrace);
+    if (!settled) {
+      spdlog::warn("item count recovery on {}: {}", channel->name(), settled.error().message);
+      busy = true;
+    } else if (*settled > 0) {
+      spdlog::info("item count recovery on {}: settled {}", channel->name(), *settled);
+      busy = true;
+    }
+  }
+  return busy;
 }
 
 void Daemon::stop() {
@@ -455,7 +586,14 @@ void Daemon::stop() {
   if (server_) server_->stop();
   // In parallel, so a shutdown waits for one drain, not one per channel.
   std::vector<std::thread> stopping;
-  for (auto& d : dispatchers_) stopping.emplace_back([&d] { d->stop(); });
+  for (auto& d : dispatchers_) {
+    stopping.emplace_back([&d] {
+      // A drain that throws leaves its leases to expire: nothing to retry, the others go on.
+      run_guarded(
+          "dispatcher stop", [&d] { d->stop(); },
+          [](const ThreadFailure&) { return AfterThrow::stop; });
+    });
+  }
   for (auto& t : stopping) t.join();
   if (recovery_.joinable()) recovery_.join();
   dispatchers_.clear();

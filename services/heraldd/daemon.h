@@ -7,9 +7,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,6 +32,7 @@
 #include "queue/redis_token_cache.h"
 #include "queue/stats_store.h"
 #include "services/common/http_server.h"
+#include "services/common/run_guarded.h"
 #include "services/dispatch/dispatcher.h"
 #include "services/heraldd/api.h"
 #include "services/heraldd/auth.h"
@@ -58,8 +64,44 @@ class Daemon {
   int api_port() const;
   int public_port() const;
 
+  // A background thread that failed in a way a restart cannot mend (start-up half done) calls
+  // `handler` once, on that thread; main() has it raise SIGTERM so heraldd stops as on a signal.
+  void on_fatal(std::function<void()> handler);
+  // Why heraldd must stop (the first such failure), if one happened: then it exits non-zero.
+  std::optional<std::string> failure() const;
+
  private:
+  // start()'s steps, in order. Nothing before finish_startup() needs Redis to answer.
+  // The embedded Redis (if configured), the connection options and the API's pool.
+  Result<void> set_up_redis();
+  // The queue, the item store, the audit log and the stats store (no connection yet).
+  void build_stores();
+  Result<void> load_gate();
+  void build_authenticator();
+  // One channel and one (not yet started) dispatcher per enabled channel section.
+  Result<void> build_channels_and_dispatchers();
+  std::set<std::string> enabled_channels() const;
+  void build_api();
+  Result<void> build_public_feeds();
+  void build_listeners();
+  Result<void> start_listeners();
+  // Redis was not reachable: record why and retry finish_startup() on startup_.
+  void keep_trying_redis(const Error& first_error);
+
+  // finish_startup()'s steps.
+  Result<void> ping_redis(RedisConnection& conn);
+  Result<void> prepare_stats(RedisConnection& conn);
+  // The dispatchers and the recovery loop (unless stop() came first).
+  Result<void> start_background_work();
+
   void recovery_loop();
+  // One recovery pass; true if it repaired something or could not look (then the next comes
+  // sooner).
+  bool recover_once(RedisConnection& conn);
+  // A guarded thread's wait before its loop runs again; stop if stop() is called meanwhile.
+  AfterThrow pause_before_restart(std::chrono::milliseconds pause);
+  // Records `why` (the first one wins) and calls the on_fatal handler.
+  void fail(const std::string& why);
   // The part of start-up that needs Redis: one attempt (a fresh connection, with the configured
   // connect and command timeouts). On success the dispatchers and the recovery loop are running.
   Result<void> finish_startup();
@@ -99,14 +141,16 @@ class Daemon {
   std::unique_ptr<FeedRoutes> feed_routes_;  // null while the media channel is disabled
   std::unique_ptr<HttpServer> public_server_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread recovery_;
   std::thread startup_;  // running while Redis has not been reached
   std::atomic<bool> ready_{false};
-  std::string redis_where_;    // the Redis endpoint, for messages (no password)
-  std::string startup_error_;  // the last reason start-up could not finish (guarded by mutex_)
+  std::string redis_where_;         // the Redis endpoint, for messages (no password)
+  std::string startup_error_;       // the last reason start-up could not finish (guarded by mutex_)
+  std::function<void()> on_fatal_;  // guarded by mutex_
+  std::optional<std::string> failure_;  // guarded by mutex_
 };
 
 }  // namespace herald

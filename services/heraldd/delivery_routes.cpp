@@ -114,9 +114,9 @@ ServerResponse DeliveryRoutes::list_dead(const ServerRequest& request) {
     if (auto it = by_id.find(entry.position.member); it != by_id.end()) {
       const DeliveryRecord& r = *it->second;
       j["item_id"] = r.item_id;
-      j["lane"] = r.lane;
+      j["lane"] = to_string(r.lane);
       j["kind"] = r.kind;
-      j["state"] = r.state;
+      j["state"] = to_string(r.state);
       j["attempts"] = r.attempts;
       j["last_error"] = {{"code", r.last_error_code}, {"message", r.last_error}};
     }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "queue/redis.h"
+#include "services/common/run_guarded.h"
 
 extern char** environ;
 
@@ -192,6 +193,10 @@ Result<void> EmbeddedRedis::write_server_config() {
   conf += std::string("appendfsync ") + kAppendFsync + "\n";
   conf += "save \"\"\n";
   conf += "maxmemory-policy noeviction\n";
+  // An item's hash holds its JSON (usually well under 1 KB); above the default 64-byte limit
+  // Redis turns the whole hash into a hash table, about a third larger. Six fields read by name
+  // cost nothing as a listpack. The same setting is in deploy/redis-production.conf.
+  conf += "hash-max-listpack-value 1024\n";
   conf += "daemonize no\n";
   conf += "logfile " + conf_quote(dir_ + "/redis.log") + "\n";
   // No TCP port: only the unix socket, in the 0700 directory.
@@ -255,7 +260,18 @@ Result<void> EmbeddedRedis::start() {
     if (auto started = spawn(); !started) return started;
   }
   spdlog::info("embedded redis-server started (pid {}) at {}", pid_, url_);
-  supervisor_ = std::thread([this] { supervise(); });
+  supervisor_ = std::thread([this] {
+    // supervise() starts again from pid_: the server it watches is not touched by the failure.
+    // It runs again even once stopping, since it is what reaps the server that stop() ends.
+    run_guarded(
+        "embedded redis supervisor", [this] { supervise(); },
+        [this](const ThreadFailure& failure) {
+          std::unique_lock lock(mutex_);
+          stopped_cv_.wait_for(lock, restart_backoff(failure.failures),
+                               [this] { return stopping_; });
+          return AfterThrow::restart;
+        });
+  });
   return ok();
 }
 

@@ -1,7 +1,9 @@
-// heraldd: Herald's daemon. Exit codes: 0 after a clean stop, 1 on a runtime failure, 2 on bad
-// usage or bad config.
+// heraldd: Herald's daemon. Exit codes: 0 after a clean stop, 1 on a runtime failure (at start-up,
+// or a background thread that failed beyond repair: heraldd then stops cleanly), 2 on bad usage
+// or bad config.
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -97,7 +99,19 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   herald::Daemon daemon(std::move(*config), registry);
-  if (auto started = daemon.start(); !started) {
+  // The same way out as Ctrl-C or systemd's stop: the loop below drains and stops; the failure
+  // makes the exit code 1. kill(), not raise(): the signal must reach this thread's sigwait.
+  daemon.on_fatal([] { kill(getpid(), SIGTERM); });
+  herald::Result<void> started = herald::ok();
+  try {
+    started = daemon.start();
+  } catch (const std::exception& e) {
+    // A broken invariant (a thread that could not be created, say): stop what did start.
+    started = herald::Error::permanent(std::string("start-up failed: ") + e.what());
+  } catch (...) {
+    started = herald::Error::permanent("start-up failed: unknown exception");
+  }
+  if (!started) {
     const auto& e = started.error();
     std::cerr << "heraldd: " << (e.field.empty() ? "" : e.field + ": ") << e.message << "\n";
     daemon.stop();
@@ -116,6 +130,10 @@ int main(int argc, char** argv) {
     break;
   }
   daemon.stop();
+  if (auto failure = daemon.failure()) {
+    spdlog::error("heraldd stopped after a failure: {}", *failure);
+    return 1;
+  }
   spdlog::info("heraldd stopped");
   return 0;
 }

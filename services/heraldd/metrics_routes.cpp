@@ -29,6 +29,7 @@ std::string route_pattern(const std::string& path) {
                                                "/readyz",
                                                "/metrics",
                                                "/v1/items",
+                                               "/v1/items:batch",
                                                "/v1/stats",
                                                "/v1/imports",
                                                "/v1/stats/reconcile",

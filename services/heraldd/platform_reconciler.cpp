@@ -127,7 +127,7 @@ ChannelReconciliation compare_with_platform(const std::string& channel,
       const auto other = records.find(e.remote_id);
       // The delivery's own post is on the platform under the id Herald recorded: this one is a
       // second copy of it, which Herald never counted.
-      if (e.state == "published" && !e.remote_id.empty() && other != records.end() &&
+      if (e.state == DeliveryState::published && !e.remote_id.empty() && other != records.end() &&
           !other->second.withdrawn && !e.remote_id.starts_with(kUnconfirmedPrefix)) {
         if (!record.withdrawn && record_in_period) {
           out.unknown_to_herald.push_back({e.delivery_id, e.item_id, remote_id, e.remote_id,
@@ -151,9 +151,9 @@ ChannelReconciliation compare_with_platform(const std::string& channel,
       const LedgerEntry& e = entries[c];
       if (e.item_state == "retracted") {
         if (retracted == nullptr) retracted = &e;
-      } else if (e.state == "published") {
+      } else if (e.state == DeliveryState::published) {
         accounted = true;
-      } else if (e.state == "dead" && dead == nullptr) {
+      } else if (e.state == DeliveryState::dead && dead == nullptr) {
         dead = &e;
       }
     }
@@ -163,7 +163,7 @@ ChannelReconciliation compare_with_platform(const std::string& channel,
       out.live_but_retracted.push_back(
           {retracted->delivery_id, retracted->item_id, remote_id, retracted->remote_id,
            record.marker, record.at, retracted->published_at,
-           "delivery " + retracted->state + ", item retracted", false});
+           std::string("delivery ") + to_string(retracted->state) + ", item retracted", false});
     } else if (dead != nullptr) {
       out.dead_but_live.push_back({dead->delivery_id, dead->item_id, remote_id, dead->remote_id,
                                    record.marker, record.at, dead->dead_at,
@@ -177,7 +177,7 @@ ChannelReconciliation compare_with_platform(const std::string& channel,
                                            listing.unverifiable.end());
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const LedgerEntry& e = entries[i];
-    if (!is_publication(e) || e.state != "published" || e.item_state == "retracted" ||
+    if (!is_publication(e) || e.state != DeliveryState::published || e.item_state == "retracted" ||
         !e.published_at || !in_period(*e.published_at)) {
       continue;
     }
@@ -227,7 +227,7 @@ Result<PlatformReconcileReport> PlatformReconciler::run(RedisConnection& conn,
     if (!entries) return entries.error();
     std::vector<HeldDelivery> held;
     for (const LedgerEntry& e : *entries) {
-      if (is_publication(e) && e.state == "published" && e.published_at &&
+      if (is_publication(e) && e.state == DeliveryState::published && e.published_at &&
           *e.published_at >= from - kEdge && *e.published_at <= to + kEdge) {
         held.push_back({e.delivery_id, e.remote_id});
       }

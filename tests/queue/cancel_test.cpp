@@ -2,6 +2,7 @@
 // real redis-server: what leaves which set, the cancel mark on work in flight, tombstones, the
 // recall deliveries a retraction queues, idempotency and the audit trail.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "queue/audit_log.h"
 #include "queue/delivery_queue.h"
 #include "queue/item_store.h"
+#include "tests/support/enum_printers.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/test_time.h"
 
@@ -60,7 +62,7 @@ struct Fixture {
   std::string state(const std::string& id) {
     auto r = queue.get(conn, id);
     REQUIRE(r);
-    return *r ? (*r)->state : "";
+    return *r ? to_string((*r)->state) : "";
   }
   long long count(const char* type, const std::string& suffix, const std::string& member = "") {
     std::vector<std::string> args = {type, queue.key(kChannel, suffix)};
@@ -70,13 +72,13 @@ struct Fixture {
     return r->is_nil() ? 0 : r->integer;
   }
   std::vector<std::string> audit_events(const std::string& id) {
-    auto r = conn.command({"XRANGE", queue.key(kChannel, "audit:" + id), "-", "+"});
+    auto r = conn.command({"LRANGE", queue.key(kChannel, "log:" + id), "0", "-1"});
     REQUIRE(r);
     std::vector<std::string> events;
     for (const auto& entry : r->elements) {
-      const auto& kv = entry.elements[1].elements;
+      const auto kv = nlohmann::json::parse(entry.str);  // [field, value, ...]
       for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-        if (kv[i].str == "event") events.push_back(kv[i + 1].str);
+        if (kv[i] == "event") events.push_back(kv[i + 1]);
       }
     }
     return events;
@@ -476,6 +478,59 @@ TEST_CASE("a drill gets no delivery on a channel that withholds drills", "[queue
     CHECK(f.state(delivery_id_for(item.id, "portal")) == "queued");
     CHECK(withheld_events(item.id).empty());
   }
+}
+
+TEST_CASE(
+    "a waiting delivery holds no copy of its item: the claimer reads the body once, stored "
+    "with the item",
+    "[queue][storage]") {
+  StoreFixture f;
+  const Item item = f.submit({"weibo", "portal"});
+  const std::string weibo = delivery_id_for(item.id, "weibo");
+  auto has_payload = f.conn.command({"HEXISTS", f.queue.key("weibo", "d:" + weibo), "payload"});
+  REQUIRE(has_payload);
+  CHECK(has_payload->integer == 0);
+
+  std::vector<Delivery> claimed = {f.claim_one()};
+  REQUIRE(claimed[0].id == weibo);
+  CHECK(claimed[0].payload.empty());
+  // A recall-like delivery that carries its own payload is left as it is.
+  Delivery own;
+  own.item_id = item.id;
+  own.payload = R"({"op":"recall"})";
+  claimed.push_back(own);
+  Delivery orphan;
+  orphan.item_id = "01J00000000000000000000000";
+  claimed.push_back(orphan);
+  REQUIRE(f.store.load_payloads(f.conn, claimed));
+  CHECK(nlohmann::json::parse(claimed[0].payload) == item_to_json(item));
+  CHECK(claimed[1].payload == R"({"op":"recall"})");
+  CHECK(claimed[2].payload.empty());
+
+  // The trail is one short list per item and per delivery, not a stream each.
+  auto type = f.conn.command({"TYPE", f.audit.item_log(item.id)});
+  REQUIRE(type);
+  CHECK(type->str == "list");
+  auto history = f.audit.history(f.conn, item.id, {"weibo", "portal"});
+  REQUIRE(history);
+  std::vector<std::string> events;
+  for (const auto& e : *history) events.push_back(e.event + "@" + e.delivery_id);
+  CHECK(events == std::vector<std::string>{"submitted@", "approval@", "approval@", "approved@",
+                                           "queued@", "attempt@" + weibo});
+}
+
+TEST_CASE("an audit trail an older version kept as a stream is still read, before the list",
+          "[queue][storage]") {
+  StoreFixture f;
+  const Item item = f.submit({"weibo"}, /*approve=*/false);
+  const std::string old_stream = f.options.prefix + "{items}:audit:" + item.id;
+  REQUIRE(f.conn.command({"XADD", old_stream, "1-1", "event", "submitted", "who", "old-duty", "at",
+                          std::to_string(to_unix_ms(item.created_at) - 1000)}));
+  auto history = f.audit.history(f.conn, item.id, {"weibo"});
+  REQUIRE(history);
+  REQUIRE(history->size() == 2);
+  CHECK((*history)[0].who == "old-duty");
+  CHECK((*history)[1].who == "duty");
 }
 
 }  // namespace herald

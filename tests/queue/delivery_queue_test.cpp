@@ -12,6 +12,7 @@
 #include <string>
 
 #include "queue/delivery_queue.h"
+#include "tests/support/enum_printers.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -204,7 +205,7 @@ TEST_CASE("enqueueing the same delivery again never queues it twice", "[queue][d
     REQUIRE(f.complete(published(d)) == CompletionResult::applied);
     CHECK(f.enqueue({routine("i1")}) == 0);
     CHECK(f.llen("routine") == 0);
-    CHECK(f.record(f.id("i1")).state == "published");
+    CHECK(f.record(f.id("i1")).state == DeliveryState::published);
   }
   SECTION("a delivery whose id does not name its channel is refused") {
     NewDelivery bad = routine("i9");
@@ -244,8 +245,9 @@ TEST_CASE("a scheduled delivery waits in the timed set until it is due", "[queue
   alert_later.publish_at = f.clock.now() + 2h;
   REQUIRE(f.enqueue({later, past, alert_later}) == 3);
 
-  CHECK(f.record(f.id("s1")).state == "scheduled");
-  CHECK(f.record(f.id("s2")).state == "queued");  // publish_at already passed: queued now
+  CHECK(f.record(f.id("s1")).state == DeliveryState::scheduled);
+  CHECK(f.record(f.id("s2")).state ==
+        DeliveryState::queued);  // publish_at already passed: queued now
   CHECK(f.depths().timed == 2);
 
   Claimed first = f.claim(1, 5);
@@ -295,7 +297,7 @@ TEST_CASE("a failing delivery is retried when due and buried after max_attempts"
     CHECK(r.last_error == "HTTP 503 attempt " + std::to_string(attempt));
     CHECK(r.last_error_code == "503");
     if (attempt < 3) {
-      CHECK(r.state == "retry_wait");
+      CHECK(r.state == DeliveryState::retry_wait);
       REQUIRE(r.next_attempt_at);
       CHECK(*r.next_attempt_at == retry_at);
       Claimed early = f.claim(1, 0);
@@ -304,7 +306,7 @@ TEST_CASE("a failing delivery is retried when due and buried after max_attempts"
       CHECK(*early.next_due_in == 5s);
       f.clock.advance(5s);
     } else {
-      CHECK(r.state == "dead");
+      CHECK(r.state == DeliveryState::dead);
       CHECK_FALSE(r.next_attempt_at);
     }
   }
@@ -360,7 +362,7 @@ TEST_CASE("dead letters can be listed and replayed with a fresh attempt budget",
   REQUIRE(listed->size() == 3);
   CHECK((*listed)[0].id == f.id("d3"));  // most recently buried first
   CHECK((*listed)[2].id == f.id("d1"));
-  CHECK((*listed)[0].state == "dead");
+  CHECK((*listed)[0].state == DeliveryState::dead);
   CHECK((*listed)[0].last_error == "rejected d3");
   CHECK((*listed)[0].last_error_code == "20019");
   auto page = f.queue.list_dead(f.conn, kChannel, 1, 1);
@@ -370,7 +372,7 @@ TEST_CASE("dead letters can be listed and replayed with a fresh attempt budget",
 
   REQUIRE(f.queue.replay(f.conn, f.id("d2")));
   DeliveryRecord r = f.record(f.id("d2"));
-  CHECK(r.state == "queued");
+  CHECK(r.state == DeliveryState::queued);
   CHECK(r.attempts == 0);
   CHECK(f.raw({"HGET", f.queue.key(kChannel, "d:" + f.id("d2")), "replayed_at"}).str ==
         std::to_string(f.clock.now_ms()));
@@ -426,14 +428,14 @@ TEST_CASE("an expired lease is reclaimed under a new token and the old owner's a
   auto hb = f.queue.heartbeat(f.conn, kChannel, {{old_claim.id, old_claim.lease_token}});
   REQUIRE(hb);
   CHECK(*hb == 0);
-  CHECK(f.record(old_claim.id).state == "in_flight");
+  CHECK(f.record(old_claim.id).state == DeliveryState::in_flight);
   CHECK(f.tally(2026).at("2026-03-10|work_news|publication") == 1);  // l2 only
 
   CHECK(f.complete(published(new_claim, "remote-new")) == CompletionResult::applied);
   CHECK(f.complete(published(new_claim, "remote-new")) == CompletionResult::stale);
   CHECK(f.complete(retry(new_claim, 0s)) == CompletionResult::stale);
   DeliveryRecord r = f.record(new_claim.id);
-  CHECK(r.state == "published");
+  CHECK(r.state == DeliveryState::published);
   CHECK(r.remote_id == "remote-new");
   CHECK(f.tally(2026).at("2026-03-10|work_news|publication") == 2);
 }
@@ -465,7 +467,7 @@ TEST_CASE("a reclaimed delivery goes back to the head of its lane, or dies after
     Delivery next = f.claim(0, 1).deliveries.at(0);
     CHECK(next.id == f.id("h2"));
     DeliveryRecord r = f.record(f.id("h1"));
-    CHECK(r.state == "dead");
+    CHECK(r.state == DeliveryState::dead);
     CHECK(r.last_error_code == "lease_expired");
     CHECK(r.last_error.find("worker-a") != std::string::npos);
     CHECK(f.depths().dead == 1);
@@ -487,7 +489,7 @@ TEST_CASE("a heartbeat keeps a lease alive only for its holder", "[queue][lease]
 
   f.clock.advance(6s);  // past the first deadline, before the extended one
   CHECK(f.claim(1, 1, "worker-b").deliveries.empty());
-  CHECK(f.record(d.id).state == "in_flight");
+  CHECK(f.record(d.id).state == DeliveryState::in_flight);
   CHECK(f.complete(published(d)) == CompletionResult::applied);
 
   auto other_channel = f.queue.heartbeat(f.conn, kChannel, {{"k1.wechat", "t"}});
@@ -521,11 +523,11 @@ TEST_CASE("publishing writes the ledger and the tally once and drops what is no 
         std::vector<CompletionResult>{CompletionResult::applied, CompletionResult::applied});
 
   DeliveryRecord r = f.record(f.id("p1"));
-  CHECK(r.state == "published");
+  CHECK(r.state == DeliveryState::published);
   CHECK(r.remote_id == "wb-2");
   CHECK(r.item_id == "p1");
   CHECK(r.channel == kChannel);
-  CHECK(r.lane == "routine");
+  CHECK(r.lane == Lane::routine);
   CHECK(r.attempts == 1);
   REQUIRE(r.published_at);
   CHECK(*r.published_at == f.clock.now());
@@ -701,7 +703,7 @@ TEST_CASE("get_many reads several ledgers at once and skips unknown ids", "[queu
   CHECK((*records)[0].id == "g1.weibo");
   CHECK((*records)[0].channel == "weibo");
   CHECK((*records)[1].id == "g1.wechat");
-  CHECK((*records)[1].state == "queued");
+  CHECK((*records)[1].state == DeliveryState::queued);
   CHECK((*records)[1].attempts == 0);
   auto none = f.queue.get(f.conn, f.id("missing"));
   REQUIRE(none);
@@ -789,7 +791,7 @@ TEST_CASE("a deferral gives its attempt back and is buried only past its limit",
     CHECK(d.attempt == 1);
     CHECK(defer(d, 1h) == CompletionResult::applied);
     DeliveryRecord r = f.record(f.id("df"));
-    CHECK(r.state == "retry_wait");
+    CHECK(r.state == DeliveryState::retry_wait);
     CHECK(r.attempts == 0);
     CHECK(r.last_error_code == "wechat_publishing");
     f.clock.advance(1s);
@@ -809,7 +811,7 @@ TEST_CASE("a deferral gives its attempt back and is buried only past its limit",
   d = f.claim_one();
   CHECK(defer(d, 1h) == CompletionResult::buried);
   DeliveryRecord r = f.record(f.id("df"));
-  CHECK(r.state == "dead");
+  CHECK(r.state == DeliveryState::dead);
   CHECK(r.last_error_code == "deferred_too_long");
   CHECK_THAT(r.last_error, Catch::Contains("wechat_publishing"));
   CHECK(f.depths().dead == 1);
@@ -837,14 +839,14 @@ TEST_CASE("an ambiguous attempt is remembered, and past max_attempts gets one lo
   ambiguous.maybe_sent = true;
   // Out of attempts, but the platform may have it: one more attempt, to look only.
   REQUIRE(f.complete(ambiguous) == CompletionResult::applied);
-  CHECK(f.record(f.id("am")).state == "retry_wait");
+  CHECK(f.record(f.id("am")).state == DeliveryState::retry_wait);
   f.clock.advance(1s);
   d = f.claim_one();
   CHECK(d.maybe_sent);
   CHECK(d.lookup_only);
   // Its look failing (a retry) buries it; the maybe_sent mark survives into a replay.
   CHECK(f.complete(retry(d, 1s)) == CompletionResult::buried);
-  CHECK(f.record(f.id("am")).state == "dead");
+  CHECK(f.record(f.id("am")).state == DeliveryState::dead);
   REQUIRE(f.queue.replay(f.conn, f.id("am")));
   d = f.claim_one();
   CHECK(d.maybe_sent);
@@ -877,7 +879,7 @@ TEST_CASE("a lease that expires mid-call marks the delivery maybe_sent", "[queue
   Claimed none = f.claim(1, 1, "worker-7");
   CHECK(none.deliveries.empty());
   DeliveryRecord r = f.record(f.id("ls"));
-  CHECK(r.state == "dead");
+  CHECK(r.state == DeliveryState::dead);
   CHECK(r.last_error_code == "lease_expired");
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "queue/delivery_queue.h"
+#include "tests/support/enum_printers.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/test_time.h"
 
@@ -290,7 +291,8 @@ TEST_CASE("a drill never counts, not even when it fails", "[queue][stats]") {
   auto rec = f.queue.get(f.conn, delivery_id_for(item_id('5'), "weibo"));
   REQUIRE(rec);
   REQUIRE(rec->has_value());
-  CHECK((*rec)->state == "published");  // published all the same: only counting skips it
+  CHECK((*rec)->state ==
+        DeliveryState::published);  // published all the same: only counting skips it
   CHECK(f.reconcile("2026-01-01", "2026-12-31").ok);
 }
 
@@ -529,7 +531,7 @@ TEST_CASE("imported records count as if published then, and a second import adds
   auto ledger = f.queue.get(f.conn, delivery_id_for(real->item_ids[0], "weibo"));
   REQUIRE(ledger);
   REQUIRE(ledger->has_value());
-  CHECK((*ledger)->state == "published");
+  CHECK((*ledger)->state == DeliveryState::published);
   CHECK((*ledger)->remote_id == "3600000000000001");
 }
 

@@ -148,6 +148,14 @@ nlohmann::json json_of(const HttpResponse& response) {
   return j;
 }
 
+nlohmann::json sample_publication(const std::string& title) {
+  return {{"kind", "publication"},
+          {"category", "work_news"},
+          {"title", title},
+          {"body", "正文"},
+          {"channels", {"webhook"}}};
+}
+
 nlohmann::json sample_alert() {
   std::ifstream in(std::string(HERALD_SOURCE_DIR) + "/config/sample-alert.json");
   nlohmann::json alert = nlohmann::json::parse(in);

@@ -61,6 +61,8 @@ std::string read_file(const std::string& path);
 // config/sample-alert.json (the README's demo alert), sent to the webhook channel only, which is
 // the channel test_config() configures.
 nlohmann::json sample_alert();
+// A work-news publication for the webhook channel, titled `title`.
+nlohmann::json sample_publication(const std::string& title);
 
 // What herald-sim received for a platform (GET /_sim/published?platform=...).
 nlohmann::json sim_published(const std::string& sim_url, const std::string& platform);

@@ -239,6 +239,44 @@ TEST_CASE("HttpServer hands each request to the handler with its path and query 
   }
 }
 
+TEST_CASE("a path with its own body cap takes bodies up to that cap, and only that path does",
+          "[http_server]") {
+  std::atomic<int> calls{0};
+  HttpServerOptions options = local_options();
+  options.max_body_bytes = 1024;
+  options.max_body_bytes_by_path = {{"/bulk", 4096}};
+  HttpServer server(options, [&calls](const ServerRequest& request) {
+    ++calls;
+    return echo(request);
+  });
+  REQUIRE(server.start().ok());
+
+  CHECK(send("POST", base_url(server) + "/bulk?x=1", std::string(4096, 'x')).status == 200);
+  CHECK(calls == 1);
+  auto over = send("POST", base_url(server) + "/bulk", std::string(4097, 'x'));
+  CHECK(over.status == 413);
+  CHECK(json::parse(over.body)["error"]["message"].get<std::string>().find("4096") !=
+        std::string::npos);
+  // Other paths keep max_body_bytes, although the parser starts from the largest cap.
+  auto elsewhere = send("POST", base_url(server) + "/upload", std::string(1025, 'x'));
+  CHECK(elsewhere.status == 413);
+  CHECK(json::parse(elsewhere.body)["error"]["message"].get<std::string>().find("1024") !=
+        std::string::npos);
+  CHECK(calls == 1);
+
+  SECTION("a chunked body over its path's cap is refused as it arrives") {
+    RawConnection connection(server.port());
+    REQUIRE(connection.connected());
+    connection.send_text(
+        "POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n" +
+        std::string(0x800, 'x') + "\r\n0\r\n\r\n");
+    auto response = connection.read_response();
+    REQUIRE(response);
+    CHECK(response->status == 413);
+    CHECK(calls == 1);
+  }
+}
+
 TEST_CASE("HttpServer answers 413 with a JSON error to a body over max_body_bytes",
           "[http_server]") {
   std::atomic<int> calls{0};

@@ -12,11 +12,14 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/support/enum_printers.h"
 #include "tests/support/gate.h"
+#include "tests/support/log_capture.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -241,7 +244,7 @@ void require_each_published_once(Harness& h, Dispatcher& d, const std::vector<st
   for (const auto& id : ids) {
     CHECK(calls[id] == 1);
     auto rec = h.record(id);
-    CHECK(rec.state == "published");
+    CHECK(rec.state == DeliveryState::published);
     CHECK(rec.remote_id == "remote-" + id);
     CHECK(rec.attempts == 1);
   }
@@ -321,7 +324,7 @@ TEST_CASE("a retryable failure is retried later and then published", "[dispatch]
   d.stop();
   CHECK(h.channel.calls(ids[0]) == 3);
   auto rec = h.record(ids[0]);
-  CHECK(rec.state == "published");
+  CHECK(rec.state == DeliveryState::published);
   CHECK(rec.attempts == 3);
   CHECK(d.stats().retried == 2);
   CHECK(d.stats().dead == 0);
@@ -350,7 +353,7 @@ TEST_CASE("a deferral never spends an attempt and never becomes a dead letter ea
   d.stop();
   CHECK(h.channel.calls(ids[0]) == 7);
   auto rec = h.record(ids[0]);
-  CHECK(rec.state == "published");
+  CHECK(rec.state == DeliveryState::published);
   CHECK(rec.attempts == 1);
   CHECK(d.stats().dead == 0);
   CHECK(h.tally_total() == 1);
@@ -373,7 +376,7 @@ TEST_CASE("deferring longer than the channel's limit is a dead letter, deferred_
   REQUIRE(wait_until([&] { return d.stats().dead == 1; }, kDeadline));
   d.stop();
   auto rec = h.record(ids[0]);
-  CHECK(rec.state == "dead");
+  CHECK(rec.state == DeliveryState::dead);
   CHECK(rec.last_error_code == "deferred_too_long");
   CHECK(h.channel.calls(ids[0]) >= 2);
 }
@@ -404,7 +407,7 @@ TEST_CASE("an ambiguous attempt is looked up on the platform before anything is 
   REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
   d.stop();
   auto rec = h.record(ids[0]);
-  CHECK(rec.state == "published");
+  CHECK(rec.state == DeliveryState::published);
   CHECK(h.channel.lookups() == 1);
   CHECK(h.channel.calls(ids[0]) == (on_platform ? 1 : 2));
   CHECK(rec.remote_id == (on_platform ? "found-" : "remote-") + ids[0]);
@@ -436,7 +439,7 @@ TEST_CASE("a permanent error sends the delivery to the dead letters with the pla
   d.stop();
   CHECK(h.channel.calls(ids[0]) == 1);
   auto rec = h.record(ids[0]);
-  CHECK(rec.state == "dead");
+  CHECK(rec.state == DeliveryState::dead);
   CHECK(rec.last_error_code == expected_code);
   CHECK(rec.last_error == failure.message);
   auto dead = h.queue.list_dead(h.conn, kChannel, 0, 10);
@@ -461,7 +464,7 @@ TEST_CASE("a delivery that keeps failing is dead after max_attempts attempts", "
   d.stop();
   CHECK(h.channel.calls(ids[0]) == 3);
   auto rec = h.record(ids[0]);
-  CHECK(rec.state == "dead");
+  CHECK(rec.state == DeliveryState::dead);
   CHECK(rec.attempts == 3);
   CHECK(rec.last_error_code == "504");
   CHECK(d.stats().retried == 2);
@@ -491,7 +494,7 @@ TEST_CASE("an alert is published while every routine slot is held by a slow publ
 
   auto alert = h.enqueue("urgent", 1, Lane::alert);
   REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
-  CHECK(h.record(alert[0]).state == "published");
+  CHECK(h.record(alert[0]).state == DeliveryState::published);
   CHECK(h.channel.running() == 2);  // the routine publishes are still blocked
   CHECK(h.channel.max_running(Lane::routine) == 2);
 
@@ -528,9 +531,9 @@ TEST_CASE("stop() lets running publishes finish, acks them and claims nothing ne
   int published = 0;
   for (const auto& id : ids) {
     auto rec = h.record(id);
-    INFO(id << " is " << rec.state);
-    CHECK((rec.state == "published" || rec.state == "queued"));
-    if (rec.state == "published") {
+    INFO(id << " is " << to_string(rec.state));
+    CHECK((rec.state == DeliveryState::published || rec.state == DeliveryState::queued));
+    if (rec.state == DeliveryState::published) {
       ++published;
       CHECK(h.channel.calls(id) == 1);
     } else {
@@ -615,7 +618,7 @@ TEST_CASE("an outcome whose lease was lost is counted as stale and changes nothi
   REQUIRE(wait_until([&] { return d.stats().stale == 1; }, kDeadline));
   d.stop();
   CHECK(d.stats().published == 0);
-  CHECK(h.record(ids[0]).state == "in_flight");  // still the thief's
+  CHECK(h.record(ids[0]).state == DeliveryState::in_flight);  // still the thief's
   CHECK(h.tally_total() == 0);
 }
 
@@ -698,7 +701,7 @@ TEST_CASE("a dispatcher rides out Redis failures and acks its outcomes afterward
     d.stop();
     CHECK(d.stats().redis_errors >= 1);
     CHECK(h.channel.calls(ids[0]) == 1);
-    CHECK(h.record(ids[0]).state == "published");
+    CHECK(h.record(ids[0]).state == DeliveryState::published);
   }
 
   SECTION("it keeps claiming after Redis was restarted") {
@@ -736,6 +739,98 @@ TEST_CASE("a dispatcher rejects inconsistent options at construction", "[dispatc
   CHECK_THROWS_AS(Dispatcher(h.options("", 2, 2), h.queue, h.channel), std::invalid_argument);
   Dispatcher d(h.options("", 2, 1), h.queue, h.channel);
   CHECK(d.owner().find(":fake") != std::string::npos);  // "<host>:<pid>:<channel>"
+}
+
+// The system clock, except that its next `n` reads of pinned_ms() (which every queue script call
+// makes, on the thread that calls it) throw: a seam for a dispatcher thread whose loop throws.
+class ThrowingClock final : public Clock {
+ public:
+  TimePoint now() const override { return std::chrono::system_clock::now(); }
+  std::optional<std::int64_t> pinned_ms() const override {
+    int left = throws_left_.load();
+    while (left > 0 && !throws_left_.compare_exchange_weak(left, left - 1)) {
+    }
+    if (left > 0) throw std::runtime_error("clock read failed (test)");
+    return std::nullopt;
+  }
+  void throw_next(int n) { throws_left_ = n; }
+
+ private:
+  mutable std::atomic<int> throws_left_{0};
+};
+
+TEST_CASE("a claimer whose loop throws logs it, starts again and keeps publishing", "[dispatch]") {
+  test::LogCapture log;
+  Harness h;
+  // The dispatcher's queue reads the throwing clock; the test enqueues through h.queue.
+  ThrowingClock clock;
+  DeliveryQueue faulty(h.queue.options(), clock);
+  clock.throw_next(2);  // nothing is leased yet, so only the claimer calls a script
+  Dispatcher d(h.options(), faulty, h.channel);
+  d.start();
+  REQUIRE(wait_until(
+      [&] { return !log.lines_with({"dispatch fake claimer thread restarting"}).empty(); },
+      kDeadline));
+  auto ids = h.enqueue("after-throw", 3, Lane::routine);
+  require_each_published_once(h, d, ids, 0);
+  CHECK(
+      log.lines_with({"[error]",
+                      "dispatch fake claimer thread failed (failure 1): clock read failed (test)"})
+          .size() == 1);
+  CHECK(log.lines_with({"[error]", "dispatch fake claimer thread failed (failure 2)"}).size() == 1);
+}
+
+TEST_CASE("a publish step that throws costs the delivery an attempt, not its worker",
+          "[dispatch]") {
+  test::LogCapture log;
+  Harness h;
+  DispatcherOptions options = h.options("", 1, 0);  // one worker: the same one must go on
+  std::atomic<int> checks{0};
+  options.pre_publish_check = [&](const Delivery&) -> Result<void> {
+    if (checks.fetch_add(1) == 0) throw std::runtime_error("word list corrupt");
+    return ok();
+  };
+  auto ids = h.enqueue("check-throws", 1, Lane::routine);
+  Dispatcher d(options, h.queue, h.channel);
+  d.start();
+  REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
+  d.stop();
+  const DeliveryRecord rec = h.record(ids[0]);
+  CHECK(rec.state == DeliveryState::published);
+  CHECK(rec.attempts == 2);  // the one that threw, then the one that published
+  CHECK(h.channel.calls(ids[0]) == 1);
+  CHECK(d.stats().retried == 1);
+  CHECK(d.stats().in_flight == 0);
+  CHECK(log.lines_with({"[error]", "handling " + ids[0] + " threw: word list corrupt"}).size() ==
+        1);
+}
+
+TEST_CASE("a lease another worker let expire is reclaimed when it expires, whatever idle_block",
+          "[dispatch]") {
+  QueueOptions q = fast_queue_options();
+  q.lease = 1s;
+  q.idle_block = 10min;  // only the lease's deadline can bring the claimer back in time
+  Harness h(q);
+  auto ids = h.enqueue("orphaned", 1, Lane::routine);
+  ClaimRequest request;
+  request.owner = "worker-that-died";
+  request.max_routine = 1;
+  auto taken = h.queue.claim(h.conn, kChannel, request);
+  REQUIRE(taken);
+  REQUIRE(taken->deliveries.size() == 1);
+  // The dead worker took the wake token: nothing but the lease's deadline wakes anyone now.
+  REQUIRE(
+      h.conn.command({"DEL", h.queue.key(kChannel, "wake"), h.queue.key(kChannel, "wake:alert")}));
+
+  const auto started = std::chrono::steady_clock::now();
+  Dispatcher d(h.options(), h.queue, h.channel);
+  d.start();
+  REQUIRE(wait_until([&] { return d.stats().published == 1; }, kDeadline));
+  const auto took = std::chrono::steady_clock::now() - started;
+  d.stop();
+  CHECK(took < 10s);
+  CHECK(h.record(ids[0]).state == DeliveryState::published);
+  CHECK(h.channel.calls(ids[0]) == 1);
 }
 
 }  // namespace

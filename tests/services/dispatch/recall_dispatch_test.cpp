@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "services/dispatch/dispatcher.h"
+#include "tests/support/enum_printers.h"
 #include "tests/support/gate.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
@@ -132,7 +133,7 @@ struct Harness {
   std::string state(const std::string& id) {
     auto r = queue.get(conn, id);
     REQUIRE(r);
-    return *r ? (*r)->state : "";
+    return *r ? to_string((*r)->state) : "";
   }
   DeliveryRecord record(const std::string& id) {
     auto r = queue.get(conn, id);

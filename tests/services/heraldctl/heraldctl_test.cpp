@@ -559,3 +559,47 @@ TEST_CASE("heraldctl takes its token from HERALD_TOKEN or --token-file, and warn
     CHECK(server.requests().empty());
   }
 }
+
+TEST_CASE("submit --batch sends a file of items in one request and prints each item's answer",
+          "[heraldctl][batch]") {
+  SimHandle sim = start_sim();
+  const std::string dir = make_temp_dir("heraldctl-batch");
+  HeralddHandle daemon = start_heraldd(test_config(unique_key_prefix("ctlbatch"), sim.url), dir);
+  const std::map<std::string, std::string> env = {{"HERALD_URL", daemon.url},
+                                                  {"HERALD_TOKEN", kDutyToken}};
+  auto publication = [](const std::string& title) {
+    return json{{"kind", "publication"},   {"category", "work_news"},
+                {"title", title},          {"body", "正文"},
+                {"channels", {"webhook"}}, {"idempotency_key", "ctl-" + title}};
+  };
+
+  // NDJSON with one refused item: the others are stored, exit 2 names the refusal.
+  const std::string ndjson = dir + "/items.ndjson";
+  std::ofstream(ndjson) << publication("一").dump() << "\n"
+                        << publication("").dump() << "\n"
+                        << publication("三").dump() << "\n";
+  const CtlRun mixed = run_ctl({"submit", "--batch", ndjson}, env);
+  INFO(describe(mixed));
+  CHECK(mixed.exit_code == 2);
+  CHECK(mixed.out.find("validation_failed") != std::string::npos);
+  CHECK(mixed.out.find("created 2, replayed 0, failed 1") != std::string::npos);
+
+  // A JSON array, retried: the same ids, nothing stored twice.
+  const std::string array = dir + "/items.json";
+  std::ofstream(array) << json::array({publication("一"), publication("四")}).dump(2);
+  const CtlRun quiet = run_ctl({"submit", "--batch", array, "-q"}, env);
+  INFO(describe(quiet));
+  CHECK(quiet.exit_code == 0);
+  std::istringstream ids(quiet.out);
+  std::string first, second;
+  ids >> first >> second;
+  CHECK(first.size() == 26);
+  CHECK(second.size() == 26);
+  const CtlRun again = run_ctl({"submit", "--batch", array, "--json"}, env);
+  INFO(describe(again));
+  CHECK(again.exit_code == 0);
+  const json answer = json::parse(again.out);
+  CHECK(answer.at("replayed") == 2);
+  CHECK(answer["results"][0].at("id") == first);
+  CHECK(run_ctl({"submit", "--batch", array, "--file", array}, env).exit_code == 2);
+}

@@ -21,6 +21,7 @@
 #include "core/item.h"
 #include "queue/delivery_queue.h"
 #include "queue/redis.h"
+#include "tests/support/enum_printers.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/redis_server.h"
 
@@ -238,7 +239,8 @@ TEST_CASE("chaos: once on every platform, counted as the platforms count", "[cha
     auto records = queue.get_many(conn, ids);
     REQUIRE(records);
     int done = 0;
-    for (const auto& r : *records) done += r.state == "published" || r.state == "dead" ? 1 : 0;
+    for (const auto& r : *records)
+      done += r.state == DeliveryState::published || r.state == DeliveryState::dead ? 1 : 0;
     return done;
   };
 
@@ -281,11 +283,11 @@ TEST_CASE("chaos: once on every platform, counted as the platforms count", "[cha
         ++duplicates;
         FAIL_CHECK(nd.delivery.id << " is on " << channel << " " << posts << " times");
       }
-      if (r.state != "published") {
+      if (r.state != DeliveryState::published) {
         if (posts > 0) {
           ++dead_but_live;
-          FAIL_CHECK(nd.delivery.id << " is live on " << channel << " but Herald has it " << r.state
-                                    << ": " << r.last_error);
+          FAIL_CHECK(nd.delivery.id << " is live on " << channel << " but Herald has it "
+                                    << to_string(r.state) << ": " << r.last_error);
         } else {
           ++lost;
           FAIL_CHECK(nd.delivery.id << " never published: " << r.last_error_code << " "

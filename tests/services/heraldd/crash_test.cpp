@@ -12,6 +12,7 @@
 #include "core/item.h"
 #include "queue/delivery_queue.h"
 #include "queue/redis.h"
+#include "tests/support/enum_printers.h"
 #include "tests/support/herald_processes.h"
 #include "tests/support/redis_server.h"
 
@@ -122,7 +123,7 @@ TEST_CASE("workers killed at random lose nothing and publish nothing twice", "[c
   REQUIRE(records);
   REQUIRE(records->size() == static_cast<std::size_t>(kDeliveries));
   int published = 0;
-  for (const auto& r : *records) published += r.state == "published" ? 1 : 0;
+  for (const auto& r : *records) published += r.state == DeliveryState::published ? 1 : 0;
   CHECK(published == kDeliveries);
 
   // herald-sim got each Idempotency-Key; repeats (the crash window, and accept_then_5xx) were

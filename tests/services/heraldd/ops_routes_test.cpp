@@ -36,11 +36,7 @@ json ops_config(const std::string& prefix, const std::string& sim_url) {
 }
 
 json publication(const std::string& title) {
-  return {{"kind", "publication"},
-          {"category", "work_news"},
-          {"title", title},
-          {"body", "正文"},
-          {"channels", {"webhook"}}};
+  return sample_publication(title);
 }
 
 void expect_error(const HttpResponse& r, long status, const std::string& code,

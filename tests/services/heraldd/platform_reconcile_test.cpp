@@ -34,7 +34,7 @@ LedgerEntry entry(const std::string& id, const std::string& state, const std::st
   LedgerEntry e;
   e.delivery_id = id + ".weibo";
   e.item_id = id;
-  e.state = state;
+  e.state = *delivery_state_from_string(state);
   e.kind = "publication";
   e.remote_id = remote_id;
   if (state == "published") e.published_at = time_at(at);

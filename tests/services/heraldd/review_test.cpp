@@ -303,9 +303,9 @@ TEST_CASE("an item's audit trail records its whole life in time order", "[api][a
   CHECK(events[6].at("remote_id") == remote_id);
 
   // The streams expire after the retention (ten years by default), refreshed on every write.
-  const long long ttl = redis_int({"TTL", f.prefix + "{items}:audit:" + id});
+  const long long ttl = redis_int({"TTL", f.prefix + "{items}:log:" + id});
   CHECK(ttl > 3600LL * 24 * 3650);
-  CHECK(redis_int({"TTL", f.prefix + "{webhook}:audit:" + id + ".webhook"}) > 3600LL * 24 * 3650);
+  CHECK(redis_int({"TTL", f.prefix + "{webhook}:log:" + id + ".webhook"}) > 3600LL * 24 * 3650);
 
   CHECK(
       http("GET", f.daemon.url + "/v1/items/0000000000nosuchitem00000/audit", kDutyToken).status ==
