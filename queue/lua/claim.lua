@@ -95,12 +95,10 @@ if #expired > 0 then
           'lease_expired', 'dead_at', now_s, 'updated_at', now_s)
         redis.call('ZADD', KEYS[5], now_s, id)
         if f[8] ~= '1' and not f[9] then
-          local field = ARGV[12] .. '|' .. (f[5] or '') .. '|' .. (f[6] or '')
-          if f[7] and f[7] ~= '' then field = field .. '|' .. f[7] end
+          local field = counter_field(ARGV[12], f[5], f[6], f[7])
           redis.call('HSET', key, 'failed_at', now_s)
           redis.call('HINCRBY', ARGV[11], field, 1)
-          local month_field = string.sub(field, 1, 7) .. string.sub(field, 11)
-          redis.call('HINCRBY', ARGV[11] .. ':months', month_field, 1)
+          redis.call('HINCRBY', ARGV[11] .. ':months', month_field(field), 1)
         end
         audit(id, 'event', 'dead', 'who', f[4] or '', 'error_code', 'lease_expired', 'error', why)
       else

@@ -42,11 +42,7 @@ end
 local out = {}
 local done, retries, buried = {}, {}, {}
 local counts, failed_counts, firstpub = {}, {}, {}
-local function field_of(f)
-  local field = day .. '|' .. (f[2] or '') .. '|' .. (f[3] or '')
-  if f[8] and f[8] ~= '' then field = field .. '|' .. f[8] end
-  return field
-end
+local function field_of(f) return counter_field(day, f[2], f[3], f[8]) end
 local wake_alert, wake_routine = false, false
 local function bury(id, key, f, who, code, message)
   buried[#buried + 1] = now
@@ -148,7 +144,7 @@ if #buried > 0 then redis.call('ZADD', KEYS[3], unpack(buried)) end
 local function count(hash, months, fields)
   for field, n in pairs(fields) do
     redis.call('HINCRBY', hash, field, n)
-    redis.call('HINCRBY', months, string.sub(field, 1, 7) .. string.sub(field, 11), n)
+    redis.call('HINCRBY', months, month_field(field), n)
   end
 end
 count(KEYS[4], KEYS[9], counts)

@@ -12,14 +12,10 @@ local f = redis.call('HMGET', KEYS[1], 'state', 'category', 'kind', 'level', 'ex
 if not f[1] then return 'not_found' end
 if f[1] ~= 'dead' then return 'not_dead' end
 if (f[6] or '') ~= ARGV[7] then return 'changed' end
-local function field(day)
-  local x = day .. '|' .. (f[2] or '') .. '|' .. (f[3] or '')
-  if f[4] and f[4] ~= '' then x = x .. '|' .. f[4] end
-  return x
-end
+local function field(day) return counter_field(day, f[2], f[3], f[4]) end
 local function add(hash, months, fld, n)
   redis.call('HINCRBY', hash, fld, n)
-  redis.call('HINCRBY', months, string.sub(fld, 1, 7) .. string.sub(fld, 11), n)
+  redis.call('HINCRBY', months, month_field(fld), n)
 end
 local now = ARGV[1]
 redis.call('ZREM', KEYS[2], ARGV[2])

@@ -21,7 +21,7 @@
 local prefix = ARGV[1]
 local function add(year, field, n)
   redis.call('HINCRBY', prefix .. year, field, n)
-  redis.call('HINCRBY', prefix .. year .. ':months', string.sub(field, 1, 7) .. string.sub(field, 11), n)
+  redis.call('HINCRBY', prefix .. year .. ':months', month_field(field), n)
 end
 local out = {}
 for i = 1, #KEYS / 2 do

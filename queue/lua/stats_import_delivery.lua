@@ -12,7 +12,7 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'item_id', ARGV[2], 'channel', ARGV[3
   'imported', '1')
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'level', ARGV[7]) end
 redis.call('HINCRBY', KEYS[2], ARGV[10], 1)
-redis.call('HINCRBY', KEYS[4], string.sub(ARGV[10], 1, 7) .. string.sub(ARGV[10], 11), 1)
+redis.call('HINCRBY', KEYS[4], month_field(ARGV[10]), 1)
 audit_add(KEYS[3], 'event', 'imported', 'who', ARGV[11], 'at', ARGV[13],
   'remote_id', ARGV[9], 'published_at', ARGV[8])
 redis.call('EXPIRE', KEYS[3], ARGV[12])

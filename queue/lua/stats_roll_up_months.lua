@@ -5,6 +5,6 @@ redis.call('DEL', KEYS[2])
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local f = all[i]
-  redis.call('HINCRBY', KEYS[2], string.sub(f, 1, 7) .. string.sub(f, 11), tonumber(all[i + 1]))
+  redis.call('HINCRBY', KEYS[2], month_field(f), tonumber(all[i + 1]))
 end
 return #all / 2
