@@ -365,18 +365,22 @@ void Dispatcher::Impl::claimer_loop() {
       for (const Delivery& d : got->deliveries) unhanded.emplace_back(d.id, d.lease_token);
     }
     if (options.load_payloads && !got->deliveries.empty()) {
-      // Leased from now on: registered first, so the finisher heartbeats them while a failed
-      // read is retried.
-      {
-        std::lock_guard lock(mutex);
-        for (const Delivery& d : got->deliveries) leases[d.id] = d.lease_token;
-      }
-      while (true) {
-        auto loaded = options.load_payloads(claim_conn, got->deliveries);
-        if (loaded) break;
-        failed("reading item bodies", loaded.error());
-        std::lock_guard lock(mutex);
-        if (stop_claiming) return;  // still leased: another worker reclaims them
+      auto loaded = options.load_payloads(claim_conn, got->deliveries);
+      if (!loaded) {
+        // Registered now, so the finisher heartbeats them while the read is retried (a read
+        // that succeeds at once leaves that to the hand-over below).
+        {
+          std::lock_guard lock(mutex);
+          for (const Delivery& d : got->deliveries) leases[d.id] = d.lease_token;
+        }
+        while (!loaded) {
+          failed("reading item bodies", loaded.error());
+          {
+            std::lock_guard lock(mutex);
+            if (stop_claiming) return;  // still leased: another worker reclaims them
+          }
+          loaded = options.load_payloads(claim_conn, got->deliveries);
+        }
       }
     }
 
