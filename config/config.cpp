@@ -422,6 +422,64 @@ void read_gate(FieldReader r, GateConfig& gate) {
   }
 }
 
+bool is_plain_address(const std::string& address) {
+  return address.find('@') != std::string::npos &&
+         address.find_first_of(" <>\r\n") == std::string::npos;
+}
+
+// Mirrors the media channel's "smtp" section, with the recipients under "to".
+void read_notify_email(FieldReader m, NotifyEmailConfig& email) {
+  email.smtp_url = m.string("smtp_url");
+  if (m.ok() && email.smtp_url.rfind("smtp://", 0) != 0 &&
+      email.smtp_url.rfind("smtps://", 0) != 0) {
+    m.fail("smtp_url", "must be an smtp:// or smtps:// URL");
+  }
+  if (m.ok()) {
+    // A password in the URL would be printed wherever the URL is; credentials have keys of their
+    // own.
+    const std::string_view rest =
+        std::string_view(email.smtp_url).substr(email.smtp_url.find("://") + 3);
+    if (rest.substr(0, rest.find('/')).find('@') != std::string_view::npos) {
+      m.fail("smtp_url", "must not carry credentials; use \"username\" and \"password\"");
+    }
+  }
+  email.from = m.string("from");
+  if (m.ok() && !is_plain_address(email.from)) m.fail("from", "must be an e-mail address");
+  email.to = m.strings("to");
+  if (m.ok() && email.to.empty()) m.fail("to", "must name at least one recipient");
+  for (std::size_t i = 0; i < email.to.size() && m.ok(); ++i) {
+    if (!is_plain_address(email.to[i])) {
+      m.fail_at(index_path(m.path_of("to"), i), "must be a plain e-mail address");
+    }
+  }
+  email.subject_prefix = m.string("subject_prefix", email.subject_prefix);
+  email.starttls = m.boolean("starttls", false);
+  email.username = m.string("username", "");
+  email.password = m.optional_secret("password").value_or("");
+  // Over plain smtp:// without STARTTLS the credentials would cross the network readable.
+  if (m.ok() && (!email.username.empty() || !email.password.empty()) &&
+      email.smtp_url.rfind("smtp://", 0) == 0 && !email.starttls) {
+    m.fail(email.password.empty() ? "username" : "password",
+           "credentials over smtp:// need \"starttls\": true (or an smtps:// url)");
+  }
+  email.timeout_ms = int_in(m, "timeout_ms", 1, 600000, email.timeout_ms);
+}
+
+void read_notify(FieldReader r, NotifyConfig& notify) {
+  if (r.has("email")) read_notify_email(r.child("email"), notify.email.emplace());
+  if (r.has("wecom")) {
+    FieldReader w = r.child("wecom");
+    NotifyWecomConfig& wecom = notify.wecom.emplace();
+    wecom.webhook_url = w.string("webhook_url");
+    if (w.ok() && wecom.webhook_url.rfind("https://", 0) != 0 &&
+        wecom.webhook_url.rfind("http://", 0) != 0) {
+      w.fail("webhook_url", "must be an http:// or https:// URL");
+    }
+    wecom.timeout_ms = int_in(w, "timeout_ms", 1, 600000, wecom.timeout_ms);
+  }
+  notify.max_attempts = int_in(r, "max_attempts", 1, 20, notify.max_attempts);
+}
+
 }  // namespace
 
 std::set<std::string> Config::enabled_channels() const {
@@ -498,6 +556,23 @@ Result<Config> parse_config(std::string_view text, const std::set<std::string>& 
       r.fail_at(index_path("import.historic_channels", i),
                 "expected a channel name (1 to 32 of a-z, 0-9, _ and -), got \"" + name + "\"");
     }
+  }
+
+  FieldReader report = r.child("report");
+  if (const auto* categories = report.object("categories")) {
+    FieldReader c = report.child("categories");
+    for (const auto& [name, value] : categories->items()) {
+      config.report.categories[name] = c.strings(name);
+    }
+  }
+
+  read_notify(r.child("notify"), config.notify);
+  FieldReader console = r.child("console");
+  config.console_public_url = console.string("public_url", "");
+  if (r.ok() && !config.console_public_url.empty() &&
+      config.console_public_url.rfind("https://", 0) != 0 &&
+      config.console_public_url.rfind("http://", 0) != 0) {
+    console.fail("public_url", "must be an http:// or https:// URL");
   }
 
   FieldReader log = r.child("log");

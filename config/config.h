@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -145,6 +146,35 @@ struct ImportConfig {
   std::vector<std::string> historic_channels = {"website", "periodicals"};
 };
 
+// report: which Herald categories each category of the annual report includes, so that years
+// stay comparable with the office's earlier reports. Empty: the seed's (工作动态 includes
+// overseas_safety).
+struct ReportConfig {
+  std::map<std::string, std::vector<std::string>> categories;
+};
+
+// notify: reviewers are told (by e-mail and/or a WeCom group robot) when an item waits for them.
+// Every key is optional; a section left out sends nothing.
+struct NotifyEmailConfig {
+  std::string smtp_url;  // smtp://host:port or smtps://host:port, no credentials in it
+  bool starttls = false;
+  std::string username, password;
+  std::string from;
+  std::vector<std::string> to;
+  std::string subject_prefix = "[Herald]";
+  int timeout_ms = 10000;
+};
+struct NotifyWecomConfig {
+  std::string webhook_url;  // the robot's https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...
+  int timeout_ms = 5000;
+};
+struct NotifyConfig {
+  std::optional<NotifyEmailConfig> email;
+  std::optional<NotifyWecomConfig> wecom;
+  int max_attempts = 5;  // per message and recipient kind, then it is logged and dropped
+  bool enabled() const { return email.has_value() || wecom.has_value(); }
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error, critical, off
   std::string format = "text";  // text or json (one object per line)
@@ -162,7 +192,10 @@ struct Config {
   GateConfig gate;
   AuditConfig audit;
   ImportConfig import;
+  ReportConfig report;
   LogConfig log;
+  NotifyConfig notify;
+  std::string console_public_url;  // console.public_url: links in notifications ("" = none)
 
   std::string base_dir;  // the directory relative paths were resolved against ("" = unchanged)
 

@@ -124,4 +124,7 @@ std::string join_path(std::string_view path, std::string_view key);
 // ("channels", 2) → "channels[2]".
 std::string index_path(std::string_view path, std::size_t index);
 
+// The Levenshtein distance between two strings (in bytes), for "did you mean" suggestions.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
 }  // namespace herald

@@ -41,7 +41,9 @@ fi
 packages=(build-essential cmake pkg-config ca-certificates curl
   libboost-dev libhiredis-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libspdlog-dev
   catch2 libcli11-dev redis-server libxml2-utils libicu-dev libopencc-dev
-  clang-14 libclang-rt-14-dev libxml2-dev clang-format-14 git)
+  clang-14 libclang-rt-14-dev libxml2-dev clang-format-14 git libsystemd-dev systemd
+  adduser
+  chromium fonts-wqy-zenhei nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -55,6 +57,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The package starts a system-wide redis-server on port 6379; Herald never uses it.
+# The web console's browser tests: playwright-core, pinned by tests/browser/package-lock.json. It
+# drives Debian's chromium above and downloads no browser of its own.
+# Debian's nodejs comes without npm, other builds of nodejs bring their own (and conflict with
+# Debian's npm package): install it only when missing.
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  if ! command -v npm >/dev/null; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+fi
 
 if [ "$build" -eq 1 ]; then
   cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_extra[@]}" >/dev/null

@@ -57,6 +57,13 @@ echo "test: redis-server on port ${port}"
 start=$(date +%s)
 ctest --test-dir build --output-on-failure -j 2 "$@"
 echo "test: suite took $(( $(date +%s) - start )) s"
+# The web console in Debian's chromium (tests/browser/, HERALD_TEST_BROWSER=0 skips it): after the
+# plain suite and apart from the sanitizer run, whose heraldd would be too slow to click through.
+if [ "${HERALD_TEST_BROWSER:-1}" != "0" ]; then
+  start=$(date +%s)
+  HERALD_BUILD_DIR=build node tests/browser/console.test.mjs
+  echo "test: browser tests took $(( $(date +%s) - start )) s"
+fi
 
 [ "${HERALD_TEST_SANITIZE:-1}" = "0" ] && exit 0
 start=$(date +%s)

@@ -27,19 +27,59 @@ const char* to_string(ReportTemplate t);  // "2008-freeform", "2019-trial", "202
 // the category it was filed under (overseas_safety for a new alert, work_news for the 2013
 // office, which had no alert category), and the report gives "其中海外安全提醒 N 条" beside.
 struct YearFigures {
+  // Where the figures come from: Herald's counters, the compiler (a year before Herald), or
+  // nowhere (printed as "—" with the reason, never as 0).
+  enum class Origin { herald, supplied, none };
   int year = 0;
+  Origin origin = Origin::herald;
+  std::string source;                                  // for supplied figures: who supplied them
   std::map<std::string, long long> items_by_category;  // category id → items
   std::map<std::string, long long> alerts_by_level;    // "caution" | "reconsider" | "avoid" | ""
   std::map<std::string, long long> deliveries_by_channel;
   std::array<long long, 12> items_by_month{};  // January first
-  long long retracted = 0;
-  long long corrected = 0;
+  long long retracted = 0;  // retraction deliveries (条次: one per channel withdrawn from)
+  long long corrected = 0;  // correction deliveries (条次)
   long long failed = 0;
+  // The distinct items retracted or corrected (条); unknown when the counters cannot tell.
+  std::optional<long long> retracted_items;
+  std::optional<long long> corrected_items;
+
+  bool known() const { return origin != Origin::none; }
+  // Nothing at all was counted: Herald did not run that year.
+  bool counted_nothing() const;
 
   long long items() const;       // sum of items_by_category
   long long alerts() const;      // sum of alerts_by_level
   long long deliveries() const;  // sum of deliveries_by_channel
   long long items_by_month_sum() const;
+};
+
+// Which Herald categories each report category includes, so that a year's figures stay
+// comparable with the office's earlier reports (the seed files alerts under 工作动态). A Herald
+// category no entry names is printed as itself.
+struct CategoryMap {
+  std::vector<std::pair<std::string, std::vector<std::string>>> includes;
+
+  std::string report_category(const std::string& herald_category) const;
+};
+// The seed's: 工作动态 includes overseas_safety.
+CategoryMap default_category_map();
+
+// A check the report makes on its own figures: open, or acknowledged by the compiler with a reason.
+struct ReportWarning {
+  std::string id;  // "websites.items", "months.2013"
+  std::string text;
+  bool acknowledged = false;
+  std::string reason;
+};
+
+// One heading of the report with its paragraphs and the tables printed under it.
+struct Section {
+  std::string id;       // "overview", "active", "content", "forms", "requests", ...
+  std::string heading;  // "一、概述", "（一）公开内容"
+  int level = 2;        // 2 for 一、二、…, 3 for （一）（二）
+  std::vector<std::string> paragraphs;
+  std::vector<std::string> tables;  // table ids
 };
 
 // One cell of a table: a figure, a text, or blank (no data: printed as such, never as 0).
@@ -60,7 +100,7 @@ struct Cell {
 // What a blank cell shows, and the legend under every table that has one.
 inline constexpr const char* kBlankMark = "—";
 inline constexpr const char* kBlankLegend =
-    "“—”表示无此项数据（Herald 不统计且编制人未提供），不是0。";
+    "“—”表示无此项数据（本系统不统计且编制人未提供），不是0。";
 
 struct TableRow {
   std::string id;     // stable, for CSV and JSON readers: "regulation", "outcomes.disclosed"
@@ -94,7 +134,10 @@ struct AnnualReport {
   std::string active_disclosure_text;       // 主动公开政府信息情况, in the seed's style
   std::string requests_text;                // 依申请公开 and the rest, from supplied figures
   std::vector<Table> tables;
-  std::vector<std::string> warnings;  // e.g. counters that disagree with each other
+  std::vector<Section> sections;  // in the seed's order
+  // The texts of the open checks (e.g. counters that disagree with each other).
+  std::vector<std::string> warnings;
+  std::vector<ReportWarning> checks;  // every check, open or acknowledged
   // The day ("yyyy-mm-dd") the last reconciliation against the platforms came back clean, or ""
   // when none has.
   std::string platforms_reconciled_on;
@@ -106,7 +149,8 @@ struct AnnualReport {
 AnnualReport build_annual_report(int year, YearFigures current, YearFigures previous,
                                  std::optional<SuppliedFigures> supplied, std::string office,
                                  int utc_offset_minutes, std::string generated_at,
-                                 std::string platforms_reconciled_on = "");
+                                 std::string platforms_reconciled_on = "",
+                                 const CategoryMap& categories = default_category_map());
 
 // Labels.
 std::string category_label(const std::string& category);  // "work_news" → "工作动态类"
@@ -118,7 +162,7 @@ std::vector<std::string> ordered_categories(const YearFigures& a, const YearFigu
 // arithmetic ("98.5%"); "—" for an empty whole.
 std::string share_text(long long part, long long whole);
 // Change against the year before: "增加16条（增长1.5%）", "减少3条（下降0.2%）", "持平",
-// "增加1090条（上年为0）".
+// "增加46条次" (no rate against a zero); see also change_cell_text for an unknown year.
 std::string change_text(long long now, long long before, const std::string& unit);
 // "1094": a count as printed.
 std::string count_text(long long n);

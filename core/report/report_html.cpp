@@ -42,10 +42,12 @@ std::string rect_el(double x, double y, double w, double h, const char* colour,
          fmt(h) + "\" fill=\"" + colour + "\"><title>" + xml_escape(title) + "</title></rect>";
 }
 
-std::string legend(double x, double y, int year) {
+// A year without figures gets no bars and no legend entry: an empty bar would read as 0.
+std::string legend(double x, double y, int year, bool with_previous) {
   std::string s;
   s += rect_el(x, y - 9, 10, 10, kCurrentColour, std::to_string(year) + "年");
   s += text_el(x + 14, y, "start", std::to_string(year) + "年");
+  if (!with_previous) return s;
   s += rect_el(x + 70, y - 9, 10, 10, kPreviousColour, std::to_string(year - 1) + "年");
   s += text_el(x + 84, y, "start", std::to_string(year - 1) + "年");
   return s;
@@ -69,7 +71,8 @@ std::string months_chart(const AnnualReport& r) {
   }
   const long long axis = nice_ceiling(max);
   std::string s = svg_open(width, height, "各月主动公开信息数");
-  s += legend(left, 14, r.year);
+  const bool previous_months = r.previous.origin == YearFigures::Origin::herald;
+  s += legend(left, 14, r.year, previous_months);
   for (int i = 0; i <= 4; ++i) {
     const double y = top + plot_h - plot_h * i / 4.0;
     s += "<line x1=\"" + fmt(left) + "\" y1=\"" + fmt(y) + "\" x2=\"" + fmt(width - right) +
@@ -86,9 +89,11 @@ std::string months_chart(const AnnualReport& r) {
     s += rect_el(
         x0, top + plot_h - h_now, bar, h_now, kCurrentColour,
         std::to_string(m + 1) + "月 " + std::to_string(r.year) + "年：" + std::to_string(now));
-    s += rect_el(x0 + bar, top + plot_h - h_before, bar, h_before, kPreviousColour,
-                 std::to_string(m + 1) + "月 " + std::to_string(r.year - 1) + "年：" +
-                     std::to_string(before));
+    if (previous_months) {
+      s += rect_el(x0 + bar, top + plot_h - h_before, bar, h_before, kPreviousColour,
+                   std::to_string(m + 1) + "月 " + std::to_string(r.year - 1) + "年：" +
+                       std::to_string(before));
+    }
     s += text_el(x0 + bar / 2, top + plot_h - h_now - 3, "middle", count_text(now),
                  " font-size=\"9\"");
     s += text_el(left + slot * m + slot / 2, height - bottom + 16, "middle",
@@ -124,7 +129,7 @@ std::string channels_chart(const AnnualReport& r) {
   const long long axis = nice_ceiling(max);
   const double plot_w = width - label_w - right;
   std::string s = svg_open(width, height, "各渠道发布条次");
-  s += legend(label_w, 14, r.year);
+  s += legend(label_w, 14, r.year, r.previous.known());
   if (channels.empty()) s += text_el(label_w, top + 16, "start", "本年度无渠道发布记录");
   for (std::size_t i = 0; i < channels.size(); ++i) {
     const std::string& c = channels[i];
@@ -137,6 +142,7 @@ std::string channels_chart(const AnnualReport& r) {
     s += rect_el(label_w, y + 4, w_now, 13, kCurrentColour,
                  channel_label(c) + " " + std::to_string(r.year) + "年：" + std::to_string(now));
     s += text_el(label_w + w_now + 4, y + 15, "start", count_text(now));
+    if (!r.previous.known()) continue;
     s += rect_el(
         label_w, y + 18, w_before, 9, kPreviousColour,
         channel_label(c) + " " + std::to_string(r.year - 1) + "年：" + std::to_string(before));
@@ -169,9 +175,11 @@ std::string table_html(const Table& t) {
   for (const auto& row : t.rows) {
     s += row.is_total ? "<tr class=\"total\">" : "<tr>";
     s += "<th scope=\"row\">" + xml_escape(row.label) + "</th>";
-    for (const auto& c : row.cells) {
+    for (std::size_t i = 0; i < row.cells.size(); ++i) {
+      const Cell& c = row.cells[i];
       const bool blank = c.type == Cell::Type::blank;
-      s += blank ? "<td class=\"blank\">" : "<td>";
+      const bool words = i < t.column_ids.size() && t.column_ids[i] == "source";
+      s += blank ? "<td class=\"blank\">" : words ? "<td class=\"words\">" : "<td>";
       s += xml_escape(c.display()) + "</td>";
     }
     s += "</tr>\n";
@@ -187,7 +195,8 @@ std::string table_html(const Table& t) {
 }
 
 constexpr const char* kStyle = R"(
-@page { size: A4; margin: 18mm 16mm; }
+@page { size: A4; margin: 18mm 16mm 20mm;
+        @bottom-center { content: "第 " counter(page) " 页，共 " counter(pages) " 页"; font-size: 9pt; } }
 body { font-family: "Noto Serif CJK SC", "Source Han Serif SC", "SimSun", "Songti SC", serif;
        color: #111; max-width: 180mm; margin: 0 auto; padding: 8mm 0; line-height: 1.7; font-size: 11pt; }
 h1 { font-size: 15pt; text-align: center; margin: 0 0 1mm; }
@@ -195,7 +204,9 @@ h1 { font-size: 15pt; text-align: center; margin: 0 0 1mm; }
 .meta { text-align: center; color: #555; font-size: 9pt; margin-bottom: 6mm; }
 h2 { font-size: 13pt; border-bottom: 1px solid #1f4e79; padding-bottom: 1mm; margin-top: 7mm; }
 p { text-indent: 2em; margin: 2mm 0; }
-table { border-collapse: collapse; width: 100%; margin: 4mm 0 1mm; font-size: 9.5pt; page-break-inside: avoid; }
+table { border-collapse: collapse; width: 100%; margin: 4mm 0 1mm; font-size: 9.5pt; }
+thead { display: table-header-group; }
+tr { page-break-inside: avoid; break-inside: avoid; }
 caption { font-weight: bold; text-align: left; padding-bottom: 1.5mm; }
 caption .src { font-weight: normal; color: #555; }
 th, td { border: 1px solid #444; padding: 1mm 2mm; }
@@ -203,6 +214,9 @@ thead th { background: #eef3f8; font-weight: bold; text-align: center; }
 tbody th { text-align: left; font-weight: normal; }
 td { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.blank { color: #888; text-align: center; }
+td.words { text-align: left; white-space: normal; font-variant-numeric: normal; }
+h3 { font-size: 12pt; margin: 4mm 0 1mm; }
+.acknowledged { border: 1px solid #888; color: #333; padding: 2mm; }
 tr.total th, tr.total td { font-weight: bold; background: #f6f6f6; }
 ul.notes { font-size: 8.5pt; color: #444; margin: 0 0 3mm; padding-left: 5mm; }
 ul.rules { font-size: 9.5pt; }
@@ -210,7 +224,7 @@ ul.rules { font-size: 9.5pt; }
 figure { margin: 3mm 0; page-break-inside: avoid; }
 figcaption { font-weight: bold; font-size: 10pt; }
 svg text { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif; fill: #222; }
-@media print { body { padding: 0; } h2 { page-break-after: avoid; } }
+@media print { body { padding: 0; max-width: none; } h2, h3, caption { page-break-after: avoid; break-after: avoid; } }
 )";
 
 }  // namespace
@@ -222,25 +236,43 @@ std::string render_html(const AnnualReport& r) {
   h += "<head>\n<meta charset=\"UTF-8\"/>\n<title>" + xml_escape(title) + "</title>\n<style>" +
        kStyle + "</style>\n</head>\n<body>\n";
   h += "<h1>" + xml_escape(title) + "</h1>\n";
-  h += "<div class=\"subtitle\">数据部分（主动公开情况由 Herald 统计，其余为编制人提供）</div>\n";
-  h += "<div class=\"meta\">统计期限：" + y + "年1月1日至12月31日（UTC" + xml_escape(r.time_zone) +
-       "）　报告格式：" + to_string(r.format) + "<br/>生成：Herald，" + xml_escape(r.generated_at) +
-       "</div>\n";
-  for (const auto& w : r.warnings) h += "<p class=\"warning\">" + xml_escape(w) + "</p>\n";
-  h += "<h2>主动公开政府信息情况</h2>\n" + paragraphs(r.active_disclosure_text);
-  for (const auto& t : r.tables) {
-    if (t.id == "items_by_category" || t.id == "deliveries_by_channel") h += table_html(t);
+  h += "<div class=\"meta\">统计期限：" + y + "年1月1日至12月31日</div>\n";
+  for (const auto& w : r.warnings) {
+    h += "<p class=\"warning\">请核对：" + xml_escape(w) + "</p>\n";
   }
-  h += "<figure>\n<figcaption>图1  各月主动公开信息数（条）</figcaption>\n" + months_chart(r) +
-       "\n</figure>\n";
-  h += "<figure>\n<figcaption>图2  各渠道发布情况（条次）</figcaption>\n" + channels_chart(r) +
-       "\n</figure>\n";
-  if (!r.requests_text.empty()) {
-    h += "<h2>依申请公开及其他情况（编制人提供）</h2>\n" + paragraphs(r.requests_text);
+  auto tables_of = [&](const Section& s) {
+    std::string out;
+    for (const auto& id : s.tables) {
+      for (const auto& t : r.tables) {
+        if (t.id == id) out += table_html(t);
+      }
+    }
+    return out;
+  };
+  for (const auto& s : r.sections) {
+    const char* tag = s.level == 2 ? "h2" : "h3";
+    h += std::string("<") + tag + " id=\"" + xml_escape(s.id) + "\">" + xml_escape(s.heading) +
+         "</" + tag + ">\n";
+    for (const auto& p : s.paragraphs) h += paragraphs(p);
+    h += tables_of(s);
+    if (s.id == "active") {
+      h += "<figure>\n<figcaption>图1  各月主动公开信息数（条）</figcaption>\n" + months_chart(r) +
+           "\n</figure>\n";
+    }
+    if (s.id == "forms") {
+      h += "<figure>\n<figcaption>图2  各渠道发布情况（条次）</figcaption>\n" + channels_chart(r) +
+           "\n</figure>\n";
+    }
   }
-  h += "<h2>统计表</h2>\n";
-  for (const auto& t : r.tables) {
-    if (t.id != "items_by_category" && t.id != "deliveries_by_channel") h += table_html(t);
+  bool any_acknowledged = false;
+  for (const auto& w : r.checks) any_acknowledged = any_acknowledged || w.acknowledged;
+  if (any_acknowledged) {
+    h += "<h2>数据核对说明</h2>\n";
+    for (const auto& w : r.checks) {
+      if (!w.acknowledged) continue;
+      h += "<p class=\"acknowledged\">已核对：" + xml_escape(w.text) + "编制人说明：" +
+           xml_escape(w.reason) + "</p>\n";
+    }
   }
   h += "<h2>统计口径</h2>\n<ul class=\"rules\">";
   for (const auto& rule : r.counting_rules) h += "<li>" + xml_escape(rule) + "</li>";

@@ -40,7 +40,11 @@ json year_json(const YearFigures& y, const std::vector<std::string>& categories)
     by_channel.push_back(
         {{"channel", channel}, {"label", channel_label(channel)}, {"deliveries", n}});
   }
+  const char* origin = y.origin == YearFigures::Origin::herald     ? "herald"
+                       : y.origin == YearFigures::Origin::supplied ? "supplied"
+                                                                   : "none";
   return {{"year", y.year},
+          {"origin", origin},
           {"items", {{"total", y.items()}, {"by_category", by_category}}},
           {"alerts", {{"total", y.alerts()}, {"by_level", by_level}}},
           {"deliveries", {{"total", y.deliveries()}, {"by_channel", by_channel}}},
@@ -69,6 +73,55 @@ std::string md_escape(const std::string& text) {
     out += ch == '\n' ? ' ' : ch;
   }
   return out;
+}
+
+json checks_json(const AnnualReport& r) {
+  json out = json::array();
+  for (const auto& w : r.checks) {
+    out.push_back({{"id", w.id},
+                   {"text", w.text},
+                   {"acknowledged", w.acknowledged},
+                   {"reason", w.acknowledged ? json(w.reason) : json(nullptr)}});
+  }
+  return out;
+}
+
+json sections_json(const AnnualReport& r) {
+  json out = json::array();
+  for (const auto& s : r.sections) {
+    out.push_back({{"id", s.id},
+                   {"heading", s.heading},
+                   {"level", s.level},
+                   {"paragraphs", s.paragraphs},
+                   {"tables", s.tables}});
+  }
+  return out;
+}
+
+const Table* find_table(const AnnualReport& r, const std::string& id) {
+  for (const auto& t : r.tables) {
+    if (t.id == id) return &t;
+  }
+  return nullptr;
+}
+
+std::string table_markdown(const Table& t) {
+  std::string md = "**" + md_escape(t.title) + "**" +
+                   (t.source == "supplied" ? "（编制人提供）" : std::string()) + "\n\n| 项目 |";
+  for (const auto& c : t.columns) md += " " + md_escape(c) + " |";
+  md += "\n| --- |";
+  for (const auto& id : t.column_ids) md += id == "source" ? " --- |" : " ---: |";
+  md += "\n";
+  for (const auto& row : t.rows) {
+    const std::string label = md_escape(row.label);
+    md += "| " + (row.is_total ? "**" + label + "**" : label) + " |";
+    for (const auto& c : row.cells) md += " " + md_escape(c.display()) + " |";
+    md += "\n";
+  }
+  md += "\n";
+  for (const auto& n : t.notes) md += "- " + md_escape(n) + "\n";
+  if (t.has_blank()) md += "- " + std::string(kBlankLegend) + "\n";
+  return md + "\n";
 }
 
 }  // namespace
@@ -135,41 +188,36 @@ json render_json(const AnnualReport& r) {
       {"text", {{"active_disclosure", r.active_disclosure_text}, {"requests", r.requests_text}}},
       {"tables", tables},
       {"warnings", r.warnings},
+      {"checks", checks_json(r)},
+      {"sections", sections_json(r)},
       {"platforms_reconciled_on",
        r.platforms_reconciled_on.empty() ? json(nullptr) : json(r.platforms_reconciled_on)}};
 }
 
 std::string render_markdown(const AnnualReport& r) {
   const std::string y = std::to_string(r.year);
-  std::string md = "# " + y + "年" + r.office + "政府信息公开工作年度报告（数据部分）\n\n";
-  md += "格式：" + std::string(to_string(r.format)) + "　生成时间：" + r.generated_at + "\n\n";
-  for (const auto& w : r.warnings) md += "> **注意：** " + md_escape(w) + "\n\n";
-  md += "## 主动公开政府信息情况\n\n";
-  std::string text = r.active_disclosure_text;
-  md += text + "\n\n";
-  if (!r.requests_text.empty()) {
-    md += "## 依申请公开及其他（编制人提供）\n\n" + r.requests_text + "\n\n";
+  std::string md = "# " + y + "年" + r.office + "政府信息公开工作年度报告\n\n";
+  for (const auto& w : r.warnings) md += "> **请核对：** " + md_escape(w) + "\n\n";
+  for (const auto& s : r.sections) {
+    md += std::string(s.level == 2 ? "## " : "### ") + s.heading + "\n\n";
+    for (const auto& p : s.paragraphs) md += md_escape(p) + "\n\n";
+    for (const auto& id : s.tables) {
+      if (const Table* t = find_table(r, id)) md += table_markdown(*t);
+    }
+  }
+  bool any_acknowledged = false;
+  for (const auto& w : r.checks) any_acknowledged = any_acknowledged || w.acknowledged;
+  if (any_acknowledged) {
+    md += "## 数据核对说明\n\n";
+    for (const auto& w : r.checks) {
+      if (w.acknowledged) {
+        md += "- 已核对：" + md_escape(w.text) + " 编制人说明：" + md_escape(w.reason) + "\n";
+      }
+    }
+    md += "\n";
   }
   md += "## 统计口径\n\n";
   for (const auto& rule : r.counting_rules) md += "- " + rule + "\n";
-  md += "\n";
-  for (const auto& t : r.tables) {
-    md += "## " + md_escape(t.title) + "\n\n| 项目 |";
-    for (const auto& c : t.columns) md += " " + md_escape(c) + " |";
-    md += "\n| --- |";
-    for (std::size_t i = 0; i < t.columns.size(); ++i) md += " ---: |";
-    md += "\n";
-    for (const auto& row : t.rows) {
-      const std::string label = md_escape(row.label);
-      md += "| " + (row.is_total ? "**" + label + "**" : label) + " |";
-      for (const auto& c : row.cells) md += " " + md_escape(c.display()) + " |";
-      md += "\n";
-    }
-    md += "\n";
-    for (const auto& n : t.notes) md += "- " + md_escape(n) + "\n";
-    if (t.has_blank()) md += "- " + std::string(kBlankLegend) + "\n";
-    md += "\n";
-  }
   return md;
 }
 

@@ -57,6 +57,18 @@ bool is_outcome_leaf(const std::string& id) {
   return true;
 }
 
+// A count: an integer, or {"value": 160, "approx": "余"} for a figure the paper gives as a bound.
+std::optional<Count> read_count(FieldReader& parent, const std::string& key) {
+  const json* v = parent.value(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_object()) return Count{parent.integer(key, 0, kMaxCount), ""};
+  FieldReader r = parent.child(key);
+  Count c;
+  c.value = r.integer("value", 0, kMaxCount);
+  c.approx = r.one_of("approx", {"", "余", "约", "近"}, "");
+  return c;
+}
+
 // A row: an integer (total only) or an object of applicant columns.
 void read_row(FieldReader& parent, const std::string& key, Requests& out, const std::string& id) {
   const json* v = parent.value(key);
@@ -64,6 +76,10 @@ void read_row(FieldReader& parent, const std::string& key, Requests& out, const 
   RequestRow row;
   if (v->is_number_integer() || v->is_number_unsigned()) {
     row.total_only = parent.integer(key, 0, kMaxCount);
+  } else if (v->is_object() && v->contains("value")) {
+    const Count c = *read_count(parent, key);
+    row.total_only = c.value;
+    row.approx = c.approx;
   } else if (v->is_object()) {
     FieldReader r = parent.child(key);
     for (std::size_t i = 0; i < kApplicantKeys.size(); ++i) {
@@ -101,7 +117,64 @@ std::optional<long long> optional_count(FieldReader& r, const char* key) {
   return r.integer(key, 0, kMaxCount);
 }
 
+std::map<std::string, long long> count_map(FieldReader& parent, const char* key) {
+  std::map<std::string, long long> out;
+  const json* v = parent.object(key);
+  if (v == nullptr) return out;
+  FieldReader r = parent.child(key);
+  for (const auto& [k, value] : v->items()) out[k] = r.integer(k, 0, kMaxCount);
+  return out;
+}
+
+void read_years(FieldReader& root, SuppliedFigures& s) {
+  const json* years = root.object("years");
+  if (years == nullptr) return;
+  FieldReader all = root.child("years");
+  for (const auto& [key, value] : years->items()) {
+    const bool four_digits =
+        key.size() == 4 && key.find_first_not_of("0123456789") == std::string::npos;
+    if (!four_digits) {
+      all.fail(key, "a year's figures are keyed by the year (\"2012\")");
+      continue;
+    }
+    FieldReader y = all.child(key);
+    SuppliedYear out;
+    out.source = source_of(y, s.source);
+    out.items_by_category = count_map(y, "items_by_category");
+    out.alerts = optional_count(y, "alerts");
+    out.deliveries_by_channel = count_map(y, "deliveries_by_channel");
+    s.years[std::stoi(key)] = std::move(out);
+  }
+}
+
+const std::pair<NotePlacement, const char*> kPlacements[] = {
+    {NotePlacement::overview, "overview"}, {NotePlacement::active, "active"},
+    {NotePlacement::content, "content"},   {NotePlacement::forms, "forms"},
+    {NotePlacement::requests, "requests"}, {NotePlacement::fees, "fees"},
+    {NotePlacement::reviews, "reviews"},   {NotePlacement::improvements, "improvements"},
+};
+
 }  // namespace
+
+std::string Count::text() const {
+  const std::string n = std::to_string(value);
+  if (approx == "约" || approx == "近") return approx + n;
+  return n + approx;
+}
+
+std::optional<NotePlacement> note_placement_from_string(std::string_view text) {
+  for (const auto& [p, name] : kPlacements) {
+    if (text == name) return p;
+  }
+  return std::nullopt;
+}
+
+const char* to_string(NotePlacement p) {
+  for (const auto& [q, name] : kPlacements) {
+    if (q == p) return name;
+  }
+  return "";
+}
 
 bool RequestRow::present() const {
   if (total_only) return true;
@@ -285,17 +358,22 @@ Result<SuppliedFigures> parse_supplied_figures(const json& j, int year) {
     FieldReader p = root.child("periodicals");
     Periodicals per;
     per.source = source_of(p, s.source);
-    per.briefings = optional_count(p, "briefings");
-    per.magazines = optional_count(p, "magazines");
+    per.briefings = read_count(p, "briefings");
+    per.magazines = read_count(p, "magazines");
     s.periodicals = per;
   }
   if (root.has("websites")) {
     FieldReader w = root.child("websites");
     Websites web;
     web.source = source_of(w, s.source);
-    web.items = optional_count(w, "items");
-    web.photos = optional_count(w, "photos");
-    web.approximate = w.boolean("approximate", false);
+    web.items = read_count(w, "items");
+    web.photos = read_count(w, "photos");
+    // The older form: one flag making both figures lower bounds ("1000余条，照片600余张").
+    if (w.boolean("approximate", false)) {
+      for (auto* c : {&web.items, &web.photos}) {
+        if (*c && c->value().exact()) c->value().approx = "余";
+      }
+    }
     s.websites = web;
   }
   if (root.has("table1")) {
@@ -322,6 +400,33 @@ Result<SuppliedFigures> parse_supplied_figures(const json& j, int year) {
       }
     }
   }
+  s.overview = root.string("overview", "");
+  s.improvements = root.string("improvements", "");
+  for (FieldReader& n : root.children("notes")) {
+    Note note;
+    note.text = n.string("text");
+    const std::string placement = n.one_of(
+        "placement",
+        {"overview", "active", "content", "forms", "requests", "fees", "reviews", "improvements"},
+        "active");
+    note.placement = note_placement_from_string(placement).value_or(NotePlacement::active);
+    s.notes.push_back(std::move(note));
+  }
+  if (root.has("reconciliation")) {
+    FieldReader r = root.child("reconciliation");
+    Reconciliation rec;
+    rec.reported_items = optional_count(r, "reported_items");
+    rec.note = r.string("note", "");
+    s.reconciliation = rec;
+  }
+  read_years(root, s);
+  for (FieldReader& a : root.children("acknowledged")) {
+    Acknowledgement ack;
+    ack.warning = a.string("warning");
+    ack.reason = a.string("reason");
+    if (a.ok() && ack.reason.empty()) a.fail("reason", "must say why the warning is accepted");
+    s.acknowledged.push_back(std::move(ack));
+  }
   if (auto done = root.finish(); !done) return done.error();
   return s;
 }
@@ -329,7 +434,11 @@ Result<SuppliedFigures> parse_supplied_figures(const json& j, int year) {
 namespace {
 
 json row_json(const RequestRow& row) {
-  if (!row.split()) return json{{"total", row.total()}};
+  if (!row.split()) {
+    json j = {{"total", row.total()}};
+    if (!row.approx.empty()) j["approx"] = row.approx;
+    return j;
+  }
   json j = json::object();
   for (std::size_t i = 0; i < kApplicantKeys.size(); ++i) {
     if (row.by_applicant[i]) j[kApplicantKeys[i]] = *row.by_applicant[i];
@@ -340,6 +449,12 @@ json row_json(const RequestRow& row) {
 
 json opt(const std::optional<long long>& v) {
   return v ? json(*v) : json(nullptr);
+}
+
+json count_json(const std::optional<Count>& c) {
+  if (!c) return nullptr;
+  if (c->exact()) return c->value;
+  return json{{"value", c->value}, {"approx", c->approx}};
 }
 
 }  // namespace
@@ -373,14 +488,35 @@ json supplied_to_json(const SuppliedFigures& s) {
   }
   if (s.periodicals) {
     j["periodicals"] = {{"source", s.periodicals->source},
-                        {"briefings", opt(s.periodicals->briefings)},
-                        {"magazines", opt(s.periodicals->magazines)}};
+                        {"briefings", count_json(s.periodicals->briefings)},
+                        {"magazines", count_json(s.periodicals->magazines)}};
   }
   if (s.websites) {
     j["websites"] = {{"source", s.websites->source},
-                     {"items", opt(s.websites->items)},
-                     {"photos", opt(s.websites->photos)},
-                     {"approximate", s.websites->approximate}};
+                     {"items", count_json(s.websites->items)},
+                     {"photos", count_json(s.websites->photos)}};
+  }
+  j["overview"] = s.overview;
+  j["improvements"] = s.improvements;
+  j["notes"] = json::array();
+  for (const auto& n : s.notes) {
+    j["notes"].push_back({{"placement", to_string(n.placement)}, {"text", n.text}});
+  }
+  if (s.reconciliation) {
+    j["reconciliation"] = {{"reported_items", opt(s.reconciliation->reported_items)},
+                           {"note", s.reconciliation->note}};
+  }
+  json years = json::object();
+  for (const auto& [year, y] : s.years) {
+    years[std::to_string(year)] = {{"source", y.source},
+                                   {"items_by_category", y.items_by_category},
+                                   {"alerts", opt(y.alerts)},
+                                   {"deliveries_by_channel", y.deliveries_by_channel}};
+  }
+  j["years"] = years;
+  j["acknowledged"] = json::array();
+  for (const auto& a : s.acknowledged) {
+    j["acknowledged"].push_back({{"warning", a.warning}, {"reason", a.reason}});
   }
   if (!s.table1.empty()) {
     j["table1"] = s.table1;

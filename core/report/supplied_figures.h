@@ -9,11 +9,23 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
 
 namespace herald::report {
+
+// A supplied count, exact or approximate: {"value": 160, "approx": "余"} is printed "160余件".
+// The paper reports give lower bounds this way; an approximate figure is never summed.
+struct Count {
+  long long value = 0;
+  std::string approx;  // "" (exact), "余", "约" or "近"
+
+  bool exact() const { return approx.empty(); }
+  // "160余", "约160", "近160", "160".
+  std::string text() const;
+};
 
 // Applicant columns of table 2: 自然人, then 法人或其他组织 {商业企业, 科研机构, 社会公益组织,
 // 法律服务机构, 其他}. The 总计 column is always computed.
@@ -25,6 +37,7 @@ inline constexpr std::array<const char*, 6> kApplicantKeys = {
 struct RequestRow {
   std::array<std::optional<long long>, 6> by_applicant{};
   std::optional<long long> total_only;
+  std::string approx;  // of total_only: "余" for "160余件"
 
   bool present() const;
   long long total() const;  // the sum of the columns (blank = 0), or total_only
@@ -71,23 +84,70 @@ struct Reviews {
 
 struct Periodicals {
   std::string source;
-  std::optional<long long> briefings;  // 简报 (期)
-  std::optional<long long> magazines;  // 杂志 (期)
+  std::optional<Count> briefings;  // 简报 (期)
+  std::optional<Count> magazines;  // 杂志 (期)
 };
 
 struct Websites {
   std::string source;
-  std::optional<long long> items;   // 信息 (条) on the office's own websites
-  std::optional<long long> photos;  // 照片 (张)
-  bool approximate = false;         // "1000余条": the figure is a lower bound
+  std::optional<Count> items;   // 信息 (条) on the office's own websites
+  std::optional<Count> photos;  // 照片 (张)
 };
 
 // Table 1 cells (第二十条 items) are supplied by row and column id as the template defines them
 // (see table1_spec()); Herald keeps no register of 规章 or 行政许可.
 using Table1Cells = std::map<std::string, std::map<std::string, double>>;
 
+// Where a note is printed: after the text of that section.
+enum class NotePlacement {
+  overview,
+  active,
+  content,
+  forms,
+  requests,
+  fees,
+  reviews,
+  improvements
+};
+std::optional<NotePlacement> note_placement_from_string(std::string_view text);
+const char* to_string(NotePlacement p);
+
+struct Note {
+  NotePlacement placement = NotePlacement::active;
+  std::string text;
+};
+
+// The original report's own total, when it differs from the sum of its categories (the seed says
+// 1094 while its categories add up to 1090).
+struct Reconciliation {
+  std::optional<long long> reported_items;
+  std::string note;
+};
+
+// A year's publication figures that Herald never counted (a year before it was installed),
+// supplied from the paper report so that the year-on-year columns have something to compare.
+// Exact integers only: they are summed and compared.
+struct SuppliedYear {
+  std::string source;
+  std::map<std::string, long long> items_by_category;
+  std::optional<long long> alerts;
+  std::map<std::string, long long> deliveries_by_channel;
+};
+
+// A warning the compiler has read and accepts, with the reason printed beside it.
+struct Acknowledgement {
+  std::string warning;  // a warning id, e.g. "websites.items"
+  std::string reason;
+};
+
 struct SuppliedFigures {
   std::string office;
+  std::string overview;      // 概述, paragraphs separated by blank lines
+  std::string improvements;  // 存在的主要问题和改进措施
+  std::vector<Note> notes;
+  std::optional<Reconciliation> reconciliation;
+  std::map<int, SuppliedYear> years;
+  std::vector<Acknowledgement> acknowledged;
   std::string source;  // the default source for blocks that name none
   std::optional<Requests> requests;
   std::optional<Fees> fees;

@@ -182,6 +182,7 @@ struct ServerState {
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> refusals{0};  // BusyRejection objects alive
+  std::atomic<std::size_t> streams{0};   // streamed responses open (options.max_streams)
 
   // Open connections per client address, for max_connections_per_client. Taken by the acceptor
   // and given back by a session's destructor, on whichever thread that runs.
@@ -256,6 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ~Session() {
     if (counted_) state_->end_request();
+    if (streaming_) --state_->streams;
     state_->remove_session(this);
     state_->release_client(remote_address_);
     --state_->connections;
@@ -430,7 +432,86 @@ class Session : public std::enable_shared_from_this<Session> {
       finish_request();
       return close_now();
     }
+    if (response.stream) return start_stream(std::move(response));
     write(std::move(response), keep_alive_ && !state_->stopping);
+  }
+
+  // A streamed answer: the head without a length (the connection's close ends the body), then
+  // what the source gives, one write at a time. Each write has read_timeout, as any answer does.
+  void start_stream(ServerResponse response) {
+    if (head_ || response.status != 200) {
+      response.stream.reset();
+      return write(std::move(response), false);
+    }
+    if (state_->streams.fetch_add(1) >= state_->options.max_streams) {
+      --state_->streams;
+      auto busy = ServerResponse::error(503, "busy_streams",
+                                        "too many open streams; try again in a moment");
+      busy.headers.emplace_back("Retry-After", "1");
+      return write(std::move(busy), false);
+    }
+    streaming_ = true;
+    stream_source_ = std::move(response.stream);
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: " + response.content_type +
+                       "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+    for (const auto& [name, value] : response.headers) {
+      if (beast::iequals(name, "content-length") || beast::iequals(name, "content-type") ||
+          beast::iequals(name, "connection") || beast::iequals(name, "cache-control")) {
+        continue;
+      }
+      head += name + ": " + value + "\r\n";
+    }
+    head += "\r\n";
+    // Answered as far as stop() is concerned: it closes a stream rather than waiting for its end.
+    finish_request();
+    watch_for_hangup();
+    send_stream_text(std::move(head), std::chrono::milliseconds(0));
+  }
+
+  // A stream's client sends nothing after its request: the socket turning readable means it
+  // closed (or misbehaves), so the stream ends at once instead of at its next failed write.
+  void watch_for_hangup() {
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](beast::error_code) {
+                                  if (!self->closed_) self->close_now();
+                                });
+  }
+
+  void send_stream_text(std::string text, std::chrono::milliseconds then) {
+    stream_text_ = std::move(text);
+    stream_.expires_after(state_->options.read_timeout);
+    asio::async_write(stream_, asio::buffer(stream_text_),
+                      [self = shared_from_this(), then](beast::error_code ec, std::size_t) {
+                        if (ec || self->closed_) return self->close_now();
+                        self->wait_stream(then);
+                      });
+  }
+
+  void wait_stream(std::chrono::milliseconds delay) {
+    if (closed_ || state_->stopping) return close_now();
+    timer_.expires_after(delay);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_ || self->state_->stopping) return self->close_now();
+      self->poll_stream();
+    });
+  }
+
+  // next() may block (it reads storage): it runs on the handler pool, never on the I/O thread.
+  void poll_stream() {
+    asio::post(*state_->pool, [self = shared_from_this()] {
+      std::optional<std::string> text;
+      try {
+        text = self->stream_source_->next();
+      } catch (const std::exception& e) {
+        spdlog::error("http: stream source failed: {}", e.what());
+      }
+      asio::post(self->executor_, [self, text = std::move(text)]() mutable {
+        const auto interval = self->stream_source_->interval;
+        if (!text || self->closed_) return self->close_now();
+        if (text->empty()) return self->wait_stream(interval);
+        self->send_stream_text(std::move(*text), interval);
+      });
+    });
   }
 
   // Answers a request the handler never saw; the connection ends after it.
@@ -513,12 +594,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> response_;
+  std::shared_ptr<ResponseStream> stream_source_;
+  std::string stream_text_;  // what the stream's write in progress sends
   std::string remote_address_;
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool head_ = false;
   bool counted_ = false;  // this session holds one of state_->in_flight
   bool closed_ = false;
+  bool streaming_ = false;  // this session holds one of state_->streams
 };
 
 std::string busy_answer(std::string_view code, std::string_view message) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,17 @@ struct ServerRequest {
   std::string header(const std::string& lower_name) const;
 };
 
+// The source of a response that stays open and sends text as it comes (server-sent events). The
+// server calls next() on the handler pool every `interval` (the first time at once): it answers
+// the text to send now ("" for nothing this time) or nullopt to end the response. next() must
+// bound its own blocking, as a handler does.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  virtual std::optional<std::string> next() = 0;
+  std::chrono::milliseconds interval{1000};
+};
+
 struct ServerResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -39,6 +51,9 @@ struct ServerResponse {
   // the connection instead of answering, as a platform that stalls or drops a request would.
   std::chrono::milliseconds delay{0};
   bool close_without_response = false;
+  // Set: `body` is ignored and the answer is streamed from here, without a length, until the
+  // source ends, the client goes away or the server stops; the connection closes after it.
+  std::shared_ptr<ResponseStream> stream;
 
   // {"error": {"code": code, "message": message, "field": field?}} with the given status.
   static ServerResponse error(int status, const std::string& code, const std::string& message,
@@ -68,6 +83,9 @@ struct HttpServerOptions {
   // At most this many open connections from one client address (0: no limit), so that one address
   // cannot take all of max_connections; beyond it the same 503 (code "busy_client").
   std::size_t max_connections_per_client = 0;
+  // Streamed responses open at once: each holds a connection and polls on the handler pool, so
+  // they are capped apart; beyond it the same 503 (code "busy_streams").
+  std::size_t max_streams = 64;
   int io_threads = 1;
   int handler_threads = 4;
 };

@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "services/common/version.h"
 #include "services/herald-sim/simulator.h"
 
 namespace {
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   app.add_option("--handler-threads", options.handler_threads, "request handler threads")
       ->check(CLI::Range(1, 256));
   app.footer(kFooter);
+  app.set_version_flag("--version", "herald-sim " + herald::version_string());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@
 #include "services/herald-sim/webhook_sim.h"
 #include "services/herald-sim/websub_sim.h"
 #include "services/herald-sim/wechat_sim.h"
+#include "services/herald-sim/wecom_sim.h"
 #include "services/herald-sim/weibo_sim.h"
 
 namespace herald::sim {
@@ -72,6 +73,8 @@ Simulator::Simulator(SimulatorOptions options)
   platforms_.push_back(std::make_unique<WebhookSim>(options_.webhook_secret));
   platforms_.push_back(std::make_unique<PortalSim>(options_.portal_key));
   platforms_.push_back(std::make_unique<WeiboSim>());
+  // Before WeChat, which owns the rest of /cgi-bin/: the robot's path is asked first.
+  platforms_.push_back(std::make_unique<WecomSim>());
   platforms_.push_back(
       std::make_unique<WechatSim>(WechatSim::kDefaultAppId, WechatSim::kDefaultSecret));
   platforms_.push_back(std::make_unique<WebSubHubSim>());

@@ -106,6 +106,33 @@ void print_deliveries(const json& deliveries) {
   table.print(std::cout, 2);
 }
 
+// The words officials read for each retraction state, Chinese first (what the console says too).
+std::string retraction_words(const std::string& state) {
+  if (state == "retracted") return "已撤回 (retracted)";
+  if (state == "pending") return "撤回中 (pending)";
+  if (state == "failed") return "撤回失败 (failed)";
+  if (state == "unsupported") return "平台不支持撤回，请人工删除 (unsupported)";
+  if (state == "cancelled") return "未发出，已取消 (cancelled)";
+  return state;
+}
+
+// What the retraction did on each channel; nothing when the item was not retracted.
+void print_retractions(const json& deliveries) {
+  Table table({"CHANNEL", "RETRACTION", "AT", "WHY NOT"});
+  table.limit_width(3, 70);
+  bool any = false;
+  for (const auto& d : deliveries) {
+    if (!d.is_object() || !d.contains("retraction") || !d["retraction"].is_object()) continue;
+    const json& r = d["retraction"];
+    table.add_row({text_of(d, "channel"), retraction_words(text_of(r, "state")),
+                   short_time(text_of(r, "at")), text_of(r, "error")});
+    any = true;
+  }
+  if (!any) return;
+  std::cout << "Retraction\n";
+  table.print(std::cout, 2);
+}
+
 void print_item(const json& item) {
   std::cout << "Item      " << text_of(item, "id") << "  (" << text_of(item, "kind") << ", "
             << text_of(item, "category");
@@ -155,6 +182,9 @@ void print_item(const json& item) {
   if (item.contains("recalls") && item["recalls"].is_array() && !item["recalls"].empty()) {
     std::cout << "Recalls\n";
     print_deliveries(item["recalls"]);
+  }
+  if (item.contains("deliveries") && item["deliveries"].is_array()) {
+    print_retractions(item["deliveries"]);
   }
 }
 
@@ -878,9 +908,29 @@ void Cli::add_import() {
   };
   auto o = std::make_shared<Options>();
   CLI::App* sub = subcommand(
-      "import",
-      "load historic publications from CSV (date, category, kind, channels, title, remote ids) as "
-      "already published");
+      "import", "load historic publications from CSV as already published (past years only)");
+  // The format, in full, where a compiler looks first: the header is required, one row per item.
+  sub->footer(
+      sub->get_footer() + "\n" +
+      std::string(
+          "CSV format (RFC 4180, UTF-8, header line required):\n"
+          "  published_at,category,kind,level,channels,title,link,remote_ids\n"
+          "  published_at  RFC 3339 with offset, e.g. 2013-07-01T09:30:00+08:00\n"
+          "  category      regulation | work_news | personnel | finance | overseas_safety\n"
+          "  kind          publication | alert\n"
+          "  level         alerts: caution | reconsider | avoid (or empty); publications: empty\n"
+          "  channels      configured channel names separated by ';' or ',' (quote the field when\n"
+          "                it contains ','), e.g. website;portal\n"
+          "  title         the item's title\n"
+          "  link          http(s) URL or empty\n"
+          "  remote_ids    channel=id pairs separated by ';' or ',', or empty\n"
+          "Example:\n"
+          "  published_at,category,kind,level,channels,title,link,remote_ids\n"
+          "  2013-07-01T09:30:00+08:00,work_news,alert,caution,website;weibo,赴泰旅游安全提醒,"
+          "http://www.scfao.gov.cn/2013/1.html,weibo=3600001\n"
+          "Run --dry-run first: it prints the split by category, kind and alert level and\n"
+          "the deliveries per channel, to compare with the paper report before anything is "
+          "stored."));
   sub->add_option("file", o->file, "CSV file, '-' for stdin")->required();
   sub->add_flag("--dry-run", o->dry_run, "validate and count, store nothing");
   add_json_flag(sub, o->json);
@@ -895,13 +945,20 @@ void Cli::add_import() {
     } else if (o->json || !reply->json.is_object()) {
       print_json(reply->json);
     } else {
-      // A one-line summary of whatever counts the server gives, then any problems.
+      // A one-line summary of the scalar counts, then each split on its own lines.
       std::string line = o->dry_run ? "dry run:" : "imported:";
       for (const auto& [key, value] : reply->json.items()) {
-        if (key == "item_ids") continue;  // one per row: --json has them
-        if (!value.is_string()) line += " " + key + "=" + value.dump();
+        if (value.is_number() || value.is_boolean()) line += " " + key + "=" + value.dump();
       }
       std::cout << line << "\n";
+      for (const char* key : {"items_by_category", "items_by_kind", "alerts_by_level",
+                              "channels_in_file", "items_by_year", "deliveries_by_channel"}) {
+        if (!reply->json.contains(key) || !reply->json[key].is_object()) continue;
+        std::cout << key << ":\n";
+        for (const auto& [name, n] : reply->json[key].items()) {
+          std::cout << "  " << name << "\t" << n.dump() << "\n";
+        }
+      }
       for (const char* key : {"errors", "problems", "rejected"}) {
         if (reply->json.contains(key) && reply->json[key].is_array()) {
           for (const auto& e : reply->json[key]) std::cout << "  " << e.dump() << "\n";

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "adapters/http_client.h"
+#include "services/common/version.h"
 #include "services/heraldctl/client.h"
 #include "services/heraldctl/commands.h"
 #include "services/heraldctl/table.h"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
       "heraldctl: submit, review, follow and retract Herald items; dead letters, stats "
       "and the annual report"};
   herald::ctl::Cli cli(app);
+  app.set_version_flag("--version", "heraldctl " + herald::version_string());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include "core/digest.h"
 #include "core/json_fields.h"
 #include "services/heraldd/cms_approval.h"
+#include "services/heraldd/retraction_state.h"
 
 namespace herald {
 namespace {
@@ -34,6 +35,13 @@ json delivery_json(const DeliveryRecord& d) {
         std::pair{"next_attempt_at", &d.next_attempt_at}}) {
     if (*value) j[name] = optional_time(*value);
   }
+  return j;
+}
+
+json retraction_json(const ChannelRetraction& r) {
+  json j = {{"state", to_string(r.state)}};
+  if (r.at) j["at"] = format_rfc3339(*r.at);
+  if (!r.error.empty()) j["error"] = r.error;
   return j;
 }
 
@@ -102,12 +110,13 @@ ServerResponse gate_refusal(const GateVerdict& verdict) {
   return json_response(422, json{{"error", std::move(error)}});
 }
 
-ServerResponse Api::handle(const ServerRequest& request) {
+ServerResponse Api::handle(const ServerRequest& request, const AuthUser* session_user) {
   const std::string& path = request.path;
   if (path == "/healthz") return ServerResponse::json(200, R"({"status":"ok"})");
   if (path == "/readyz") return readiness();
 
-  auto user = deps_.auth.authenticate(request.header("authorization"));
+  auto user = session_user != nullptr ? std::optional<AuthUser>(*session_user)
+                                      : deps_.auth.authenticate(request.header("authorization"));
   for (auto& group : groups_) {
     if (auto response = group->handle(request, user ? &*user : nullptr)) return *response;
   }
@@ -256,6 +265,10 @@ std::string Api::state_after_create(RedisConnection& conn, const Submission& sub
   return item.publish_at && *item.publish_at > deps_.clock.now() ? "scheduled" : "queued";
 }
 
+int Api::required_approvals(const Item& item) const {
+  return item.kind == ItemKind::alert ? deps_.review.alert : deps_.review.publication;
+}
+
 ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& user) {
   if (!is_json_request(request)) return not_json();
   auto body = parse_json_body(request.body);
@@ -283,6 +296,9 @@ ServerResponse Api::submit_item(const ServerRequest& request, const AuthUser& us
     state = *stored ? (*stored)->state : (submission.record ? "approved" : "pending_review");
   } else {
     state = state_after_create(**conn, submission);
+    if (state == "pending_review" && deps_.review_outbox != nullptr) {
+      deps_.review_outbox->push(**conn, item, 0, required_approvals(item));
+    }
   }
   // A replay waits too: it is how a client retrying after this 503 learns the item is now safe.
   if (auto replicated = (*conn)->wait_for_replicas(); !replicated) {
@@ -326,8 +342,7 @@ ServerResponse Api::get_item(const std::string& id) {
                          {"via", a.via}});
   }
   out["approvals"] = std::move(approvals);
-  out["approvals_required"] =
-      item.kind == ItemKind::alert ? deps_.review.alert : deps_.review.publication;
+  out["approvals_required"] = required_approvals(item);
   if (!(*stored)->approval_record.empty()) {
     out["approval_record"] = json::parse((*stored)->approval_record, nullptr, false);
   }
@@ -344,6 +359,17 @@ ServerResponse Api::get_item(const std::string& id) {
   json recall_list = json::array();
   for (const auto& record : *recalls) recall_list.push_back(delivery_json(record));
   out["recalls"] = std::move(recall_list);
+  if ((*stored)->state == "retracted") {
+    // Each channel says what the retraction did there, so a reader needs not pair the lists.
+    for (std::size_t i = 0; i < records->size(); ++i) {
+      const DeliveryRecord& original = (*records)[i];
+      const DeliveryRecord* recall = nullptr;
+      for (const auto& r : *recalls) {
+        if (r.channel == original.channel) recall = &r;
+      }
+      out["deliveries"][i]["retraction"] = retraction_json(channel_retraction(&original, recall));
+    }
+  }
   return json_response(200, out);
 }
 
@@ -373,6 +399,13 @@ ServerResponse Api::review_item(const ServerRequest& request, const std::string&
   if (!reviewed) return error_response(reviewed.error());
 
   std::string state = reviewed->state;
+  if (state == "pending_review" && review.decision == "approve" && deps_.review_outbox != nullptr) {
+    // Another reviewer is still needed: they are told, as on submission.
+    auto stored = deps_.items.get(**conn, id);
+    if (stored && *stored) {
+      deps_.review_outbox->push(**conn, (*stored)->item, reviewed->approvals, reviewed->required);
+    }
+  }
   if (state == "approved") {
     // The approval and the pending fan-out were recorded together: a failure from here on is
     // repaired by the recovery loop, so the answer is still a success.

@@ -21,6 +21,7 @@
 #include "services/common/http_server.h"
 #include "services/heraldd/auth.h"
 #include "services/heraldd/cms_approval.h"
+#include "services/heraldd/notifier.h"
 #include "services/heraldd/routes.h"
 
 namespace herald {
@@ -56,6 +57,8 @@ struct ApiDeps {
   std::set<std::string> channels;  // enabled channels: what an item may name
   ReviewPolicy review;
   ItemLimits limits;
+  // Where reviewers' notifications are queued; null when none are configured (notify).
+  const ReviewOutbox* review_outbox = nullptr;
 };
 
 // POST /v1/items:batch: up to kItemsBatchMaxItems items in one request, each checked exactly as
@@ -73,7 +76,12 @@ class Api {
  public:
   explicit Api(ApiDeps deps) : deps_(std::move(deps)) {}
   void add_routes(std::unique_ptr<RouteGroup> group) { groups_.push_back(std::move(group)); }
-  ServerResponse handle(const ServerRequest& request);
+  // `session_user`: the user of a console session (services/heraldd/console_routes.h), who then
+  // stands in for the bearer token; null means the Authorization header decides.
+  ServerResponse handle(const ServerRequest& request, const AuthUser* session_user = nullptr);
+  // What GET /v1/items/{id} answers: the item, its deliveries and recalls (also streamed by
+  // GET /v1/items/{id}/events, which must send exactly this).
+  ServerResponse show_item(const std::string& id) { return get_item(id); }
 
  private:
   // A submission that passed every check, built and ready to store.
@@ -90,6 +98,7 @@ class Api {
   // The state to answer for a submission just stored (not a replay): pending_review, or for an
   // approved one its fan-out's queued/scheduled ("approved" if the fan-out is left to recovery).
   std::string state_after_create(RedisConnection& conn, const Submission& submission);
+  int required_approvals(const Item& item) const;  // review.approvals_required for its kind
   ServerResponse submit_item(const ServerRequest& request, const AuthUser& user);
   ServerResponse submit_batch(const ServerRequest& request, const AuthUser& user);
   ServerResponse get_item(const std::string& id);

@@ -18,6 +18,13 @@ std::optional<AuthUser> Authenticator::authenticate(const std::string& header) c
   return *found;
 }
 
+std::optional<AuthUser> Authenticator::find(const std::string& name) const {
+  for (const auto& user : users_) {
+    if (user.name == name) return user;
+  }
+  return std::nullopt;
+}
+
 bool has_any_role(const AuthUser& user, std::initializer_list<const char*> roles) {
   for (const char* role : roles) {
     if (user.roles.count(role) != 0) return true;

@@ -20,6 +20,9 @@ class Authenticator {
   explicit Authenticator(std::vector<AuthUser> users) : users_(std::move(users)) {}
   // The user the header's bearer token belongs to, or nullopt (missing, malformed, or unknown).
   std::optional<AuthUser> authenticate(const std::string& authorization_header) const;
+  // The configured user with this name, or nullopt: for a console session, which stores the name
+  // of the user who signed in rather than their token.
+  std::optional<AuthUser> find(const std::string& name) const;
 
  private:
   std::vector<AuthUser> users_;

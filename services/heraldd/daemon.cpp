@@ -4,16 +4,21 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
 #include "services/common/run_guarded.h"
+#include "services/heraldd/console_routes.h"
 #include "services/heraldd/delivery_routes.h"
 #include "services/heraldd/feed_routes.h"
+#include "services/heraldd/item_events.h"
 #include "services/heraldd/item_list_routes.h"
+#include "services/heraldd/preview_routes.h"
 #include "services/heraldd/recall_routes.h"
 #include "services/heraldd/report_routes.h"
 #include "services/heraldd/stats_routes.h"
+#include "services/heraldd/systemd_notify.h"
 
 namespace herald {
 namespace {
@@ -118,6 +123,7 @@ Result<void> Daemon::start() {
     spdlog::info("heraldd ready: API on {} port {}, feeds on {} port {}, {} channel(s), redis {}",
                  config_.http.listen, server_->port(), config_.http.public_listener.listen,
                  public_server_->port(), dispatchers_.size(), redis_where_);
+    systemd::notify_ready(ready_status());
     return ok();
   }
   keep_trying_redis(finished.error());
@@ -247,8 +253,14 @@ void Daemon::build_api() {
       review.reviewers.push_back(u.name);
     }
   }
-  api_ = std::make_unique<Api>(
-      ApiDeps{*pool_, *items_, *queue_, *auth_, clock_, gate_, *audit_, enabled, review, {}});
+  if (config_.notify.enabled()) {
+    review_outbox_ = std::make_unique<ReviewOutbox>(config_.redis.key_prefix);
+  }
+  ApiDeps deps{*pool_, *items_, *queue_, *auth_, clock_, gate_, *audit_, enabled, review, {}};
+  deps.review_outbox = review_outbox_.get();
+  api_ = std::make_unique<Api>(std::move(deps));
+  api_->add_routes(std::make_unique<ItemEventRoutes>(
+      [api = api_.get()](const std::string& id) { return api->show_item(id); }));
   api_->add_routes(std::make_unique<RecallRoutes>(
       RecallDeps{*pool_, *items_, clock_, gate_, enabled, ItemLimits{}}));
   api_->add_routes(std::make_unique<ItemListRoutes>(*pool_, *items_, *queue_,
@@ -268,9 +280,14 @@ void Daemon::build_api() {
                          config_.import.historic_channels.end());
   api_->add_routes(std::make_unique<StatsRoutes>(*pool_, *stats_, clock_, reconciler_.get(),
                                                  std::move(import_channels)));
-  api_->add_routes(std::make_unique<ReportRoutes>(*pool_, config_.redis.key_prefix,
-                                                  config_.office.utc_offset_minutes,
-                                                  config_.office.name, clock_));
+  report::CategoryMap report_categories = report::default_category_map();
+  if (!config_.report.categories.empty()) {
+    report_categories.includes.assign(config_.report.categories.begin(),
+                                      config_.report.categories.end());
+  }
+  api_->add_routes(std::make_unique<ReportRoutes>(
+      *pool_, config_.redis.key_prefix, config_.office.utc_offset_minutes, config_.office.name,
+      clock_, std::move(report_categories)));
   http_metrics_ = std::make_unique<HttpMetrics>(metrics_);
   api_->add_routes(std::make_unique<MetricsRoutes>(MetricsSources{
       *pool_, *queue_, enabled, metrics_, clock_,
@@ -283,6 +300,25 @@ void Daemon::build_api() {
         return out;
       },
       [this] { return token_cache_->refresh_counts(); }}));
+  std::map<std::string, nlohmann::json> channel_settings;
+  for (const auto& name : enabled) channel_settings[name] = config_.channels.at(name).settings;
+  api_->add_routes(std::make_unique<PreviewRoutes>(PreviewDeps{
+      gate_, clock_, enabled, std::move(channel_settings), config_.office.name, ItemLimits{}}));
+  build_console();
+}
+
+void Daemon::build_console() {
+  // HERALD_CONSOLE_DIR points an installed heraldd at its copy of services/console; without the
+  // files heraldd serves the API alone.
+  const char* dir = std::getenv("HERALD_CONSOLE_DIR");
+  ConsoleOptions options{dir != nullptr ? dir : HERALD_CONSOLE_DEFAULT_DIR,
+                         config_.redis.key_prefix, std::chrono::hours(8), enabled_channels()};
+  console_ = std::make_unique<Console>(
+      std::move(options), *pool_, *auth_,
+      [this](const ServerRequest& r, const AuthUser* user) { return api_->handle(r, user); });
+  if (auto loaded = console_->load(); !loaded) {
+    spdlog::warn("web console not served: {}", loaded.error().message);
+  }
 }
 
 Result<void> Daemon::build_public_feeds() {
@@ -312,7 +348,7 @@ void Daemon::build_listeners() {
         if (r.path.rfind("/feeds/", 0) == 0) {
           response = feeds_elsewhere(r.path, config_.http.public_listener.listen);
         } else if (ready_.load() || r.path == "/healthz") {
-          response = api_->handle(r);
+          response = console_->handle(r);
         } else {
           // Until Redis has been reached nothing but liveness can be answered truthfully.
           response = not_ready_response();
@@ -346,6 +382,7 @@ void Daemon::keep_trying_redis(const Error& first_error) {
       "redis {} not reachable ({}); API on {} port {} answers 503 until it is, retrying in the "
       "background",
       redis_where_, first_error.message, config_.http.listen, server_->port());
+  systemd::notify_status("waiting for redis " + redis_where_ + ": " + first_error.message);
   // A start-up that failed half way (dispatchers started, say) cannot be tried again safely:
   // heraldd stops instead.
   startup_ = std::thread([this] {
@@ -393,6 +430,7 @@ Result<void> Daemon::start_background_work() {
   std::lock_guard lock(mutex_);
   if (stopping_) return Error::permanent("heraldd is stopping");
   for (auto& d : dispatchers_) d->start();
+  start_notifier();
   // Each pass of the recovery loop starts from Redis's state alone, so after a failure the loop
   // simply runs again.
   recovery_ = std::thread([this] {
@@ -403,6 +441,20 @@ Result<void> Daemon::start_background_work() {
         });
   });
   return ok();
+}
+
+void Daemon::start_notifier() {
+  if (!config_.notify.enabled()) return;
+  notifier_ = std::make_unique<Notifier>(config_.notify, config_.console_public_url,
+                                         config_.redis.key_prefix, redis_options_);
+  // Entries live in Redis, so a loop that threw simply starts again with a fresh connection.
+  notifier_thread_ = std::thread([this] {
+    run_guarded(
+        "notifier", [this] { notifier_->run(); },
+        [this](const ThreadFailure& failure) {
+          return pause_before_restart(restart_backoff(failure.failures));
+        });
+  });
 }
 
 AfterThrow Daemon::pause_before_restart(std::chrono::milliseconds pause) {
@@ -460,6 +512,7 @@ void Daemon::startup_loop() {
           "{} port {}, feeds on {} port {}, {} channel(s)",
           redis_where_, attempts, waited, config_.http.listen, server_->port(),
           config_.http.public_listener.listen, public_server_->port(), dispatchers_.size());
+      systemd::notify_ready(ready_status());
       return;
     }
     startup_error_ = finished.error().message;
@@ -468,6 +521,7 @@ void Daemon::startup_loop() {
                    attempts, waited, startup_error_);
       logged = startup_error_;
       last_logged = now;
+      systemd::notify_status("waiting for redis " + redis_where_ + ": " + startup_error_);
     }
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
@@ -494,6 +548,12 @@ ServerResponse Daemon::handle_public(const ServerRequest& r) {
       r.path, response.status,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return response;
+}
+
+std::string Daemon::ready_status() const {
+  return "ready: API on port " + std::to_string(server_->port()) + ", feeds on port " +
+         std::to_string(public_server_->port()) + ", " + std::to_string(dispatchers_.size()) +
+         " channel(s), redis " + redis_where_;
 }
 
 ServerResponse Daemon::not_ready_response() {
@@ -596,6 +656,8 @@ void Daemon::stop() {
   }
   for (auto& t : stopping) t.join();
   if (recovery_.joinable()) recovery_.join();
+  if (notifier_) notifier_->stop();
+  if (notifier_thread_.joinable()) notifier_thread_.join();
   dispatchers_.clear();
   if (embedded_redis_) embedded_redis_->stop();
 }

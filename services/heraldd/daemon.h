@@ -36,9 +36,11 @@
 #include "services/dispatch/dispatcher.h"
 #include "services/heraldd/api.h"
 #include "services/heraldd/auth.h"
+#include "services/heraldd/console_routes.h"
 #include "services/heraldd/embedded_redis.h"
 #include "services/heraldd/feed_routes.h"
 #include "services/heraldd/metrics_routes.h"
+#include "services/heraldd/notifier.h"
 #include "services/heraldd/platform_reconciler.h"
 
 namespace herald {
@@ -82,6 +84,7 @@ class Daemon {
   Result<void> build_channels_and_dispatchers();
   std::set<std::string> enabled_channels() const;
   void build_api();
+  void build_console();  // by build_api, once api_ is there
   Result<void> build_public_feeds();
   void build_listeners();
   Result<void> start_listeners();
@@ -93,6 +96,8 @@ class Daemon {
   Result<void> prepare_stats(RedisConnection& conn);
   // The dispatchers and the recovery loop (unless stop() came first).
   Result<void> start_background_work();
+  // The thread that sends reviewers' notifications (when notify configures any); under mutex_.
+  void start_notifier();
 
   void recovery_loop();
   // One recovery pass; true if it repaired something or could not look (then the next comes
@@ -107,6 +112,8 @@ class Daemon {
   Result<void> finish_startup();
   // Retries finish_startup() with backoff until it succeeds or stop() is called.
   void startup_loop();
+  // What systemd shows for a ready heraldd (systemctl status): its listeners and channels.
+  std::string ready_status() const;
   // The answer to every request but /healthz until start-up has finished.
   ServerResponse not_ready_response();
   // The public listener's whole surface: /healthz and the feeds.
@@ -133,6 +140,7 @@ class Daemon {
   MetricsRegistry metrics_;
   std::unique_ptr<HttpMetrics> http_metrics_;
   std::unique_ptr<Api> api_;
+  std::unique_ptr<Console> console_;    // in front of api_: the web console and its sessions
   std::unique_ptr<HttpServer> server_;  // the API listener (http.listen)
   // The public listener (http.public) and what only it uses: its own Redis connections, so that
   // feed readers never wait for (or take) one of the API's.
@@ -145,6 +153,9 @@ class Daemon {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread recovery_;
+  std::unique_ptr<ReviewOutbox> review_outbox_;  // null unless notify configures a recipient
+  std::unique_ptr<Notifier> notifier_;
+  std::thread notifier_thread_;
   std::thread startup_;  // running while Redis has not been reached
   std::atomic<bool> ready_{false};
   std::string redis_where_;         // the Redis endpoint, for messages (no password)

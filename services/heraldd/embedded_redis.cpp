@@ -32,6 +32,26 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
+// redis.log is bounded by rotating it each time the server is (re)started: above this size it
+// becomes redis.log.1 (replacing the previous one). At its default loglevel (notice) Redis writes
+// a few lines per start, stop and AOF rewrite, so one run adds little, and a file under data_dir
+// keeps the log next to the data it explains, whether heraldd runs under systemd or by hand
+// (syslog would lose it where no syslog daemon runs). Redis opens the file for every line, so a
+// rotation by hand (mv redis.log redis.log.1) is safe at any time too.
+constexpr std::uintmax_t kRedisLogMaxBytes = 16 * 1024 * 1024;
+
+void rotate_log(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size <= kRedisLogMaxBytes) return;
+  std::filesystem::rename(path, path + ".1", ec);
+  if (ec) {
+    spdlog::warn("embedded redis: could not rotate {}: {}", path, ec.message());
+  } else {
+    spdlog::info("embedded redis: rotated {} ({} bytes) to {}.1", path, size, path);
+  }
+}
+
 // A value in redis.conf: double-quoted, so a data_dir with spaces or quotes stays one argument.
 std::string conf_quote(const std::string& value) {
   std::string out = "\"";
@@ -208,6 +228,7 @@ Result<void> EmbeddedRedis::write_server_config() {
 }
 
 Result<void> EmbeddedRedis::spawn() {
+  rotate_log(dir_ + "/redis.log");
   std::vector<std::string> args = {options_.binary, dir_ + "/redis.conf"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

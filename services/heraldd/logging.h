@@ -5,6 +5,7 @@
 
 namespace herald {
 
-void setup_logging(const LogConfig& config);
+// Times are printed in the office's zone (office.utc_offset_minutes) with the offset.
+void setup_logging(const LogConfig& config, int utc_offset_minutes);
 
 }  // namespace herald

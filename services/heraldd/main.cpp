@@ -3,18 +3,25 @@
 // or bad config.
 #include <signal.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "adapters/channel.h"
 #include "adapters/http_client.h"
 #include "config/config.h"
+#include "services/common/version.h"
 #include "services/heraldd/daemon.h"
 #include "services/heraldd/logging.h"
+#include "services/heraldd/systemd_notify.h"
 
 namespace {
 
@@ -44,6 +51,24 @@ void raise_open_files_limit(const herald::HttpConfig& http) {
   }
 }
 
+// The next of `signals` to arrive, 0 when `wait` (if any) passed first, -1 on an error.
+int next_signal(const sigset_t& signals, std::optional<std::chrono::microseconds> wait) {
+  if (!wait) {
+    int sig = 0;
+    return sigwait(&signals, &sig) == 0 ? sig : -1;
+  }
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*wait);
+  const auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(*wait - seconds);
+  const timespec timeout{static_cast<time_t>(seconds.count()),
+                         static_cast<long>(nanoseconds.count())};
+  for (;;) {
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig > 0) return sig;
+    if (errno == EAGAIN) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,6 +77,7 @@ int main(int argc, char** argv) {
   bool check_only = false;
   app.add_option("-c,--config", config_path, "config file (JSON with comments)")->required();
   app.add_flag("--check-config", check_only, "validate the config and exit");
+  app.set_version_flag("--version", "heraldd " + herald::version_string());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -68,7 +94,7 @@ int main(int argc, char** argv) {
               << config.error().message << "\n";
     return 2;
   }
-  herald::setup_logging(config->log);
+  herald::setup_logging(config->log, config->office.utc_offset_minutes);
   if (check_only) {
     // Channel sections are validated by their factories; build each one (disabled ones too) so
     // a mistake is found now rather than on the day a channel is switched on.
@@ -98,6 +124,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  herald::systemd::notify_status("starting");
   herald::Daemon daemon(std::move(*config), registry);
   // The same way out as Ctrl-C or systemd's stop: the loop below drains and stops; the failure
   // makes the exit code 1. kill(), not raise(): the signal must reach this thread's sigwait.
@@ -120,15 +147,31 @@ int main(int argc, char** argv) {
   std::cout << "heraldd listening on port " << daemon.api_port() << ", feeds on port "
             << daemon.public_port() << std::endl;
 
-  int sig = 0;
-  while (sigwait(&signals, &sig) == 0) {
+  // With a watchdog this thread, idle otherwise, is the one that tells systemd heraldd is alive,
+  // on time however many SIGHUPs come in between.
+  const auto watchdog = herald::systemd::watchdog_interval();
+  auto next_ping = std::chrono::steady_clock::now();
+  for (;;) {
+    std::optional<std::chrono::microseconds> wait;
+    if (watchdog) {
+      wait = std::max(std::chrono::microseconds(0),
+                      std::chrono::duration_cast<std::chrono::microseconds>(
+                          next_ping - std::chrono::steady_clock::now()));
+    }
+    const int sig = next_signal(signals, wait);
+    if (sig == 0) {
+      herald::systemd::notify_watchdog();
+      next_ping = std::chrono::steady_clock::now() + *watchdog;
+      continue;
+    }
     if (sig == SIGHUP) {
       (void)daemon.reload_gate();  // logs either way; a bad file keeps the list in force
       continue;
     }
-    spdlog::info("signal {}: draining and stopping", sig);
+    if (sig > 0) spdlog::info("signal {}: draining and stopping", sig);
     break;
   }
+  herald::systemd::notify_stopping();
   daemon.stop();
   if (auto failure = daemon.failure()) {
     spdlog::error("heraldd stopped after a failure: {}", *failure);

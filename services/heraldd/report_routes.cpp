@@ -138,11 +138,13 @@ ServerResponse ReportRoutes::annual(const ServerRequest& request) {
       *year, std::move(*current), std::move(*previous), std::move(supplied), office_name_,
       utc_offset_minutes_,
       format_rfc3339(std::chrono::floor<std::chrono::seconds>(clock_.now()), utc_offset_minutes_),
-      *reconciled ? (*reconciled)->on : "");
+      *reconciled ? (*reconciled)->on : "", categories_);
   ServerResponse response;
   response.status = 200;
   response.content_type = report::content_type(*format);
   response.body = report::render(report, *format);
+  // The open checks travel with every format, so a client that saves the HTML still sees them.
+  response.headers.emplace_back("Herald-Report-Warnings", std::to_string(report.warnings.size()));
   const std::string ext = format_it == request.query.end() ? "json" : format_it->second;
   response.headers.emplace_back(
       "Content-Disposition",

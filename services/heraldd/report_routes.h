@@ -17,13 +17,15 @@ namespace herald {
 class ReportRoutes : public RouteGroup {
  public:
   ReportRoutes(RedisPool& redis, std::string key_prefix, int utc_offset_minutes,
-               std::string office_name, const Clock& clock)
+               std::string office_name, const Clock& clock,
+               report::CategoryMap categories = report::default_category_map())
       : redis_(redis),
         stats_(key_prefix, utc_offset_minutes),
         ledger_(std::move(key_prefix), utc_offset_minutes),
         utc_offset_minutes_(utc_offset_minutes),
         office_name_(std::move(office_name)),
-        clock_(clock) {}
+        clock_(clock),
+        categories_(std::move(categories)) {}
 
   std::optional<ServerResponse> handle(const ServerRequest& request, const AuthUser* user) override;
 
@@ -36,6 +38,7 @@ class ReportRoutes : public RouteGroup {
   int utc_offset_minutes_;
   std::string office_name_;
   const Clock& clock_;
+  report::CategoryMap categories_;  // report.categories, or the seed's
 };
 
 // Herald's figures for one calendar year, read from the pre-aggregated counters (three grouped

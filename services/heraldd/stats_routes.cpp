@@ -8,6 +8,7 @@
 #include "core/csv.h"
 #include "core/digest.h"
 #include "core/item.h"
+#include "core/json_fields.h"
 #include "services/heraldd/list_params.h"
 
 namespace herald {
@@ -40,6 +41,28 @@ std::vector<std::string> split(const std::string& text, char sep) {
     start = at + 1;
   }
   return out;
+}
+
+// Channels and remote ids are listed with ';' or ',' (the separator `heraldctl submit --channel`
+// uses): a compiler writing the CSV by hand uses either.
+std::vector<std::string> split_list(const std::string& text) {
+  std::string unified = text;
+  std::replace(unified.begin(), unified.end(), ',', ';');
+  return split(unified, ';');
+}
+
+// The channel a typo meant ("weibp" → "weibo"), from the edit distance.
+std::string suggestion(const std::string& name, const std::set<std::string>& known) {
+  std::string best;
+  std::size_t best_distance = 3;  // more than two edits away is not a typo
+  for (const auto& k : known) {
+    const std::size_t d = edit_distance(name, k);
+    if (d < best_distance) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? "" : " (did you mean \"" + best + "\"?)";
 }
 
 std::string trim(const std::string& s) {
@@ -197,16 +220,18 @@ ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, T
     }
 
     const std::string channels = cell("channels");
-    if (channels.empty()) bad("channels", "name at least one channel (separated by ';')");
-    for (const auto& raw : channels.empty() ? std::vector<std::string>{} : split(channels, ';')) {
+    if (channels.empty()) {
+      bad("channels", "name at least one channel (separated by ';' or ',')");
+    }
+    for (const auto& raw : channels.empty() ? std::vector<std::string>{} : split_list(channels)) {
       const std::string ch = trim(raw);
       if (!is_channel_name(ch)) {
         bad("channels", "\"" + ch + "\" is not a channel name (a-z, 0-9, _ and -)");
       } else if (known_channels.count(ch) == 0) {
-        bad("channels", "unknown channel \"" + ch +
-                            "\": neither enabled nor listed in "
+        bad("channels", "unknown channel \"" + ch + "\"" + suggestion(ch, known_channels) +
+                            ": neither enabled nor listed in "
                             "import.historic_channels (known: " +
-                            joined(known_channels) + ")");
+                            joined(known_channels) + "; separate channels with ';' or ',')");
       } else if (std::find(record.channels.begin(), record.channels.end(), ch) !=
                  record.channels.end()) {
         bad("channels", "channel \"" + ch + "\" is named twice");
@@ -228,7 +253,7 @@ ParsedImport parse_import_csv(const std::string& text, int utc_offset_minutes, T
     }
 
     const std::string remote = cell("remote_ids");
-    for (const auto& raw : remote.empty() ? std::vector<std::string>{} : split(remote, ';')) {
+    for (const auto& raw : remote.empty() ? std::vector<std::string>{} : split_list(remote)) {
       const std::string pair = trim(raw);
       const auto eq = pair.find('=');
       const std::string ch = eq == std::string::npos ? "" : trim(pair.substr(0, eq));
@@ -501,7 +526,20 @@ ServerResponse StatsRoutes::import(const ServerRequest& request, const AuthUser&
   if (!conn) return error_response(conn.error());
   auto summary = stats_.import_records(**conn, parsed.records, user.name, dry_run);
   if (!summary) return error_response(summary.error());
+  // The file's splits (already imported rows included, unlike the counts above them), which a
+  // compiler compares with the paper report before loading.
+  std::map<std::string, long long> by_category, by_kind, by_level, by_channel;
+  for (const auto& rec : parsed.records) {
+    for (const auto& ch : rec.channels) ++by_channel[ch];
+    ++by_category[rec.category];
+    ++by_kind[rec.kind];
+    if (rec.kind == "alert") ++by_level[rec.level.empty() ? "none" : rec.level];
+  }
   return json_response(200, json{{"dry_run", dry_run},
+                                 {"items_by_category", by_category},
+                                 {"items_by_kind", by_kind},
+                                 {"alerts_by_level", by_level},
+                                 {"channels_in_file", by_channel},
                                  {"import_id", sha256_hex(request.body).substr(0, 16)},
                                  {"rows", summary->rows},
                                  {"new_items", summary->new_items},

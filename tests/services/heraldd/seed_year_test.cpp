@@ -129,6 +129,28 @@ json seed_supplied() {
   })");
 }
 
+// The compiler's figures as the seed gives them: 160余件, the texts of 概述 and 问题与改进,
+// the original's 1094 against its categories' 1090, and the fee sentence in the office's words.
+json seed_supplied_in_full() {
+  json j = seed_supplied();
+  j["requests"]["new"] = {{"value", 160}, {"approx", "余"}};
+  j["requests"]["outcomes"]["disclosed"] = {{"value", 160}, {"approx", "余"}};
+  j["fees"]["note"] = "我办政府信息公开事项均未收费。";
+  j["overview"] =
+      "加强组织领导。2013年为进一步加强我办政务公开和信息工作，办政务公开领导小组及时出台了"
+      "《省外办2013年度信息工作目标任务及分解调整意见》。\n\n"
+      "加强制度完善。严格按照两级审核、备案制度，对外发布的信息严禁涉及国家秘密事项。";
+  j["improvements"] =
+      "2013年我办在政府信息公开方面做了大量的工作，但在信息公开内容的及时性以及公开载体的多样性"
+      "上与社会公众的需求还存在一定的差距。\n\n一是提高思想认识，严格信息公开工作审批制度。"
+      "\n\n二是不断创新政府信息公开方式，进一步加强微博、微信等现代公开平台的建设和维护。";
+  j["reconciliation"] = {{"reported_items", 1094},
+                         {"note", "原报告未列出差额的来源；本报告按类别重新统计，不作调整。"}};
+  j["notes"] =
+      json::array({{{"placement", "forms"}, {"text", "“四川外事”政务微博于2013年下半年开通。"}}});
+  return j;
+}
+
 void keep(const std::string& name, const std::string& text) {
   if (const char* dir = std::getenv("HERALD_SEED_OUT_DIR"))
     std::ofstream(std::string(dir) + "/" + name) << text;
@@ -160,6 +182,8 @@ TEST_CASE("the seed's year, imported, reports exactly the seed's figures with to
   config["office"] = {{"name", "四川省人民政府外事办公室"}};
   // 2013's website, portal and Weibo: the office's channels before Herald.
   config["import"]["historic_channels"] = {"website", "portal", "weibo"};
+  // The report's categories as the seed files them (alerts under 工作动态), from the config.
+  config["report"]["categories"] = {{"work_news", {"work_news", "overseas_safety"}}};
   config["auth"]["users"].push_back({{"name", "compiler"},
                                      {"roles", {"compiler"}},
                                      {"token_sha256", sha256_hex(kCompilerToken)}});
@@ -188,6 +212,12 @@ TEST_CASE("the seed's year, imported, reports exactly the seed's figures with to
     CHECK(by_category ==
           std::map<std::string, long long>{
               {"regulation", 5}, {"work_news", 1074}, {"personnel", 9}, {"finance", 2}});
+    bool mapped = false;
+    for (const auto& rule : doc["counting_rules"]) {
+      mapped =
+          mapped || rule.get<std::string>().find("工作动态类含海外安全提醒") != std::string::npos;
+    }
+    CHECK(mapped);
     CHECK(now["items"]["total"] == 1090);  // the sum: the seed's 1094 cannot be printed
     CHECK(now["alerts"]["total"] == 46);
     std::map<std::string, long long> by_channel;
@@ -228,14 +258,22 @@ TEST_CASE("the seed's year, imported, reports exactly the seed's figures with to
     }
     auto next = json_of(http("GET", heraldd.url + "/v1/reports/annual?year=2014", kCompilerToken));
     CHECK(next["figures"]["previous"]["items"]["total"] == 1090);
+    CHECK(next["figures"]["current"]["origin"] == "none");
     CHECK_THAT(next["text"]["active_disclosure"].get<std::string>(),
-               Catch::Contains("本年比上年减少1090条（下降100.0%）"));
+               Catch::Contains("2014年无主动公开数据"));
+    // 2013 has no year before it: "—" and the reason, never 0.
+    auto seed = json_of(http("GET", report_url, kCompilerToken));
+    CHECK(seed["figures"]["previous"]["origin"] == "none");
+    CHECK(row_of(table_of(seed, "items_by_category"), "total")["cells"][2].is_null());
+    CHECK_THAT(seed["text"]["active_disclosure"].get<std::string>(),
+               Catch::Contains("上年（2012年）无可比数据"));
   }
   SECTION("every format: Content-Type, and the figures in each") {
     auto md = http("GET", report_url + "&format=md", kCompilerToken);
     REQUIRE(md.status == 200);
     CHECK(md.header("content-type") == "text/markdown; charset=utf-8");
-    CHECK_THAT(md.body, Catch::Contains("| **合计** | 1090 | 100.0% | 0 | 1090 |"));
+    CHECK_THAT(md.body, Catch::Contains("| **合计** | 1090 | 100.0% | — | — |"));
+    CHECK(md.body.find("上年为0") == std::string::npos);
     keep("report-2013.md", md.body);
 
     auto csv_report = http("GET", report_url + "&format=csv", kCompilerToken);
@@ -264,11 +302,11 @@ TEST_CASE("the seed's year, imported, reports exactly the seed's figures with to
     auto r = http("POST", report_url + "&format=html", kCompilerToken, seed_supplied().dump(),
                   {{"Content-Type", "application/json"}});
     REQUIRE(r.status == 200);
-    CHECK_THAT(
-        r.body,
-        Catch::Contains("全年印发简报36期，杂志4期（来源：省外办2013年工作台账（编制人提供））"));
+    CHECK_THAT(r.body,
+               Catch::Contains(
+                   "全年印发简报36期，杂志4期（编制人提供：省外办2013年工作台账（编制人提供））"));
     CHECK_THAT(r.body, Catch::Contains("办结率100.0%"));
-    keep("report-2013.html", r.body);
+    keep("report-2013-supplied-minimal.html", r.body);
     // As heraldctl sends them: wrapped, with the year and format repeated.
     const json wrapped = {{"year", 2013}, {"format", "json"}, {"supplied", seed_supplied()}};
     auto j = http("POST", report_url + "&format=json", kCompilerToken, wrapped.dump(),
@@ -302,6 +340,112 @@ TEST_CASE("the seed's year, imported, reports exactly the seed's figures with to
                    {{"Content-Type", "application/json"}});
     CHECK(refused.status == 422);
     CHECK(json_of(refused)["error"]["field"] == "periodicals.journals");
+  }
+  SECTION("the seed's document, line by line, from the import and the compiler's figures") {
+    auto r = http("POST", report_url + "&format=html", kCompilerToken,
+                  seed_supplied_in_full().dump(), {{"Content-Type", "application/json"}});
+    REQUIRE(r.status == 200);
+    keep("report-2013.html", r.body);
+    // Each line of the seed (in its order) and what the report must say for it (in the same
+    // order): headings, every figure with its unit, the 1094/1090 note and 160余件.
+    const std::vector<std::pair<const char*, const char*>> lines = {
+        {"概述", "一、概述"},
+        {"加強組織領導", "加强组织领导"},
+        {"主動公開政府信息情況", "二、主动公开政府信息情况"},
+        {"累計主動公開政府信息1094條", "2013年累计主动公开政府信息1090条"},
+        {"法規公文類5條", "法规公文类5条，占0.5%"},
+        {"工作動態類1074條，占98%", "工作动态类1074条，占98.5%"},
+        {"人事信息類9條", "人事信息类9条，占0.8%"},
+        {"財政信息2條", "财政信息类2条，占0.2%"},
+        {"(1094, categories 1090)",
+         "原报告所列主动公开信息总数为1094条，各类别之和为1090条，相差4条"},
+        {"公開內容", "（一）公开内容"},
+        {"發布海外預警信息46條", "全年发布海外安全提醒46条"},
+        {"政策法規信息5條", "全年新增和变更政策法规信息5条"},
+        {"公開形式", "（二）公开形式"},
+        {"上報信息358條", "政府门户网站发布信息358条次"},
+        {"微博信息46條", "政务微博发布信息46条次"},
+        {"1000餘條，照片600餘張", "本单位网站共发布信息1000余条，照片600余张"},
+        {"簡報共36期…雜誌4期", "全年印发简报36期，杂志4期"},
+        {"政府信息依申請公開情況", "三、政府信息依申请公开情况"},
+        {"160餘件。辦結率100%", "全年新收政府信息公开申请160余件"},
+        {"辦結率100%", "办结率100.0%"},
+        {"政府信息公開收費及減免情況", "四、政府信息公开收费及减免情况"},
+        {"均未收費", "我办政府信息公开事项均未收费"},
+        {"行政複議、提起行政訴訟的情況", "五、公开申请行政复议、提起行政诉讼的情况"},
+        {"均為零件", "被申请行政复议0件，被提起行政诉讼0件"},
+        {"存在的主要問題和改進措施", "六、存在的主要问题和改进措施"},
+        {"一是提高思想認識", "一是提高思想认识"},
+    };
+    std::size_t last = 0;
+    for (const auto& [seed_line, report_line] : lines) {
+      INFO("seed: " << seed_line << " → report: " << report_line);
+      const std::size_t at = r.body.find(report_line, last);
+      CHECK(at != std::string::npos);
+      if (at != std::string::npos) last = at;
+    }
+    CHECK(r.body.find("上年为0") == std::string::npos);
+    CHECK(r.body.find("政府信息公开事项均未收费", r.body.find("政府信息公开事项均未收费") + 1) ==
+          std::string::npos);
+    // Herald counted the website channel (1090 条次) and the compiler says 1000余条: a warning,
+    // in the page, in the JSON and in the header, until it is acknowledged with a reason.
+    CHECK_THAT(r.body, Catch::Contains("<p class=\"warning\">请核对：本单位网站发布信息"));
+    CHECK(r.header("herald-report-warnings") == "1");
+    auto j = http("POST", report_url + "&format=json", kCompilerToken,
+                  seed_supplied_in_full().dump(), {{"Content-Type", "application/json"}});
+    REQUIRE(j.status == 200);
+    CHECK(json_of(j)["warnings"].size() == 1);
+    CHECK(json_of(j)["checks"][0]["id"] == "websites.items");
+    json acked = seed_supplied_in_full();
+    acked["acknowledged"] = json::array(
+        {{{"warning", "websites.items"},
+          {"reason", "三个网站的1000余条含市州外事动态，未经本系统发布；本系统条次含转载"}}});
+    auto a = http("POST", report_url + "&format=html", kCompilerToken, acked.dump(),
+                  {{"Content-Type", "application/json"}});
+    REQUIRE(a.status == 200);
+    CHECK(a.header("herald-report-warnings") == "0");
+    CHECK(a.body.find("class=\"warning\"") == std::string::npos);
+    CHECK_THAT(a.body, Catch::Contains("已核对：本单位网站发布信息"));
+    keep("report-2013-acknowledged.html", a.body);
+  }
+  SECTION("the dry run shows the splits a compiler checks against the paper report") {
+    auto dry = http("POST", heraldd.url + "/v1/imports?dry_run=true", kCompilerToken, csv,
+                    {{"Content-Type", "text/csv"}});
+    REQUIRE(dry.status == 200);
+    const json d = json_of(dry);
+    CHECK(d["items_by_category"] ==
+          json{{"regulation", 5}, {"work_news", 1074}, {"personnel", 9}, {"finance", 2}});
+    CHECK(d["items_by_kind"] == json{{"alert", 46}, {"publication", 1044}});
+    long long alerts = 0;
+    for (const auto& [level, n] : d["alerts_by_level"].items()) alerts += n.get<long long>();
+    CHECK(alerts == 46);
+    CHECK(d["channels_in_file"] == json{{"portal", 358}, {"weibo", 46}, {"website", 1090}});
+  }
+  SECTION("import refusals: a channel typo gets a suggestion; ',' and ';' both separate") {
+    const std::string header = "published_at,category,kind,level,channels,title,link,remote_ids\n";
+    auto import = [&](const std::string& row) {
+      return http("POST", heraldd.url + "/v1/imports?dry_run=true", kCompilerToken, header + row,
+                  {{"Content-Type", "text/csv"}});
+    };
+    auto typo = import("2012-03-01T09:00:00+08:00,work_news,publication,,weibp;portal,t,,\n");
+    CHECK(typo.status == 422);
+    CHECK_THAT(typo.body, Catch::Contains("unknown channel \\\"weibp\\\" (did you mean "
+                                          "\\\"weibo\\\"?)"));
+    auto comma = import(
+        "2012-03-01T09:00:00+08:00,work_news,publication,,\"weibo,portal\",t,,"
+        "\"weibo=1,portal=2\"\n");
+    INFO(comma.body);
+    CHECK(comma.status == 200);
+    CHECK(json_of(comma)["deliveries"] == 2);
+    auto unknown = import("2012-03-01T09:00:00+08:00,work_news,publication,,fax,t,,\n");
+    CHECK(unknown.status == 422);
+    CHECK(unknown.body.find("did you mean") == std::string::npos);  // nothing close to "fax"
+    auto none = import("2012-03-01T09:00:00+08:00,work_news,publication,,,t,,\n");
+    CHECK(none.status == 422);
+    CHECK_THAT(none.body, Catch::Contains("separated by ';' or ','"));
+    auto twice = import("2012-03-01T09:00:00+08:00,work_news,publication,,\"weibo;weibo\",t,,\n");
+    CHECK(twice.status == 422);
+    CHECK_THAT(twice.body, Catch::Contains("named twice"));
   }
   SECTION("only compilers and admins read it; the year and format are checked") {
     CHECK(http("GET", report_url, "").status == 401);
