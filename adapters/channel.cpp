@@ -9,20 +9,20 @@
 namespace herald {
 namespace {
 
-template <class Call>
-auto call_guarded(const Call& call) -> decltype(call()) {
-  // A bug in one adapter must cost one delivery (dead-lettered with the reason), not the process.
+// A bug in one adapter must cost one delivery (dead-lettered with the reason), not the process.
+template <class T, class Call>
+Task<Result<T>> call_guarded(Call call) {
+  std::string what;
   try {
-    return call();
+    co_return co_await call();
   } catch (const std::exception& e) {
-    Error error = Error::permanent(std::string("internal error: ") + e.what());
-    error.code = "internal_error";
-    return error;
+    what = e.what();
   } catch (...) {
-    Error error = Error::permanent("internal error: unknown exception");
-    error.code = "internal_error";
-    return error;
+    what = "unknown exception";
   }
+  Error error = Error::permanent("internal error: " + what);
+  error.code = "internal_error";
+  co_return error;
 }
 
 // Keeps what a channel returns within what the dispatcher handles: invalid_input is the API's
@@ -36,8 +36,15 @@ void normalise(Error& error) {
 
 }  // namespace
 
-Result<PublishReceipt> Channel::look_first(const Delivery& delivery) {
-  Result<Lookup> looked = call_guarded([&] { return do_lookup(delivery); });
+Channel::Channel(std::string name, OutboundIo* io) : name_(std::move(name)), io_(io) {
+  if (io_ == nullptr) {
+    own_io_ = std::make_unique<OutboundIo>();
+    io_ = own_io_.get();
+  }
+}
+
+Task<Result<PublishReceipt>> Channel::look_first(const Delivery& delivery) {
+  Result<Lookup> looked = co_await call_guarded<Lookup>([&] { return do_lookup(delivery); });
   if (!looked) {
     Error error = looked.error();
     // Not knowing yet is no reason to give up on something the platform may have published:
@@ -48,7 +55,7 @@ Result<PublishReceipt> Channel::look_first(const Delivery& delivery) {
       error.defer_reason = DeferReason::processing;
     }
     error.message = "looking for an earlier attempt on the platform failed: " + error.message;
-    return error;
+    co_return error;
   }
   switch (looked->state) {
     case LookupState::found:
@@ -56,35 +63,39 @@ Result<PublishReceipt> Channel::look_first(const Delivery& delivery) {
           "delivery {} on {}: an earlier attempt went through (remote id '{}'); not sent "
           "again",
           delivery.id, name_, looked->receipt.remote_id);
-      return looked->receipt;
+      co_return looked->receipt;
     case LookupState::absent:
       if (delivery.lookup_only) {
         Error error = Error::permanent(
             "not published: its attempts are spent and the platform shows nothing of the last, "
             "ambiguous one");
         error.code = "not_published";
-        return error;
+        co_return error;
       }
       break;
     case LookupState::resend_is_safe:
       break;
   }
-  return call_guarded([&] { return do_publish(delivery); });
+  co_return co_await call_guarded<PublishReceipt>([&] { return do_publish(delivery); });
 }
 
-Result<PublishReceipt> Channel::publish(const Delivery& delivery) {
+Task<Result<PublishReceipt>> Channel::publish_async(const Delivery& delivery) {
   spdlog::debug("publishing delivery {} on {} (attempt {})", delivery.id, name_, delivery.attempt);
   const auto start = std::chrono::steady_clock::now();
-  Result<PublishReceipt> result = delivery.maybe_sent
-                                      ? look_first(delivery)
-                                      : call_guarded([&] { return do_publish(delivery); });
+  // Not a conditional expression: GCC 12 destroys a co_await's temporary twice in one.
+  Result<PublishReceipt> result = Error::permanent("not published");
+  if (delivery.maybe_sent) {
+    result = co_await look_first(delivery);
+  } else {
+    result = co_await call_guarded<PublishReceipt>([&] { return do_publish(delivery); });
+  }
   const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - start)
                               .count();
   if (result) {
     spdlog::debug("published delivery {} on {} (attempt {}) in {} ms, remote id '{}'", delivery.id,
                   name_, delivery.attempt, elapsed_ms, result->remote_id);
-    return result;
+    co_return result;
   }
   Error error = result.error();
   normalise(error);
@@ -93,35 +104,50 @@ Result<PublishReceipt> Channel::publish(const Delivery& delivery) {
   spdlog::log(final ? spdlog::level::err : spdlog::level::warn,
               "delivery {} on {} (attempt {}) failed after {} ms, {}{}: {}", delivery.id, name_,
               delivery.attempt, elapsed_ms, to_string(error.kind), code, error.message);
-  return error;
+  co_return error;
 }
 
-Result<void> Channel::recall(const Delivery& delivery, const std::string& remote_id) {
-  Result<void> result = call_guarded([&] { return do_recall(delivery, remote_id); });
+Task<Result<void>> Channel::recall_async(const Delivery& delivery, const std::string& remote_id) {
+  Result<void> result = co_await call_guarded<void>([&] { return do_recall(delivery, remote_id); });
   if (result) {
     spdlog::info("recalled delivery {} on {} (remote id '{}')", delivery.id, name_, remote_id);
-    return result;
+    co_return result;
   }
   Error error = result.error();
   normalise(error);
   spdlog::warn("recall of delivery {} on {} failed, {}: {}", delivery.id, name_,
                to_string(error.kind), error.message);
-  return error;
+  co_return error;
 }
 
-Result<Lookup> Channel::do_lookup(const Delivery& /*delivery*/) {
-  return Lookup{LookupState::resend_is_safe, {}};
+Result<PublishReceipt> Channel::publish(const Delivery& delivery) {
+  return io_->run(publish_async(delivery));
 }
 
-Result<void> Channel::do_recall(const Delivery& /*delivery*/, const std::string& /*remote_id*/) {
-  Error error = Error::permanent(name_ + " cannot withdraw a publication");
-  error.code = "recall_unsupported";
-  return error;
+Result<void> Channel::recall(const Delivery& delivery, const std::string& remote_id) {
+  return io_->run(recall_async(delivery, remote_id));
 }
 
 Result<PlatformListing> Channel::list_published(TimePoint from, TimePoint to,
                                                 const std::vector<HeldDelivery>& held) {
-  Result<PlatformListing> listing = call_guarded([&] { return do_list_published(from, to, held); });
+  return io_->run(list_published_async(from, to, held));
+}
+
+Task<Result<Lookup>> Channel::do_lookup(const Delivery& /*delivery*/) {
+  co_return Lookup{LookupState::resend_is_safe, {}};
+}
+
+Task<Result<void>> Channel::do_recall(const Delivery& /*delivery*/,
+                                      const std::string& /*remote_id*/) {
+  Error error = Error::permanent(name_ + " cannot withdraw a publication");
+  error.code = "recall_unsupported";
+  co_return error;
+}
+
+Task<Result<PlatformListing>> Channel::list_published_async(TimePoint from, TimePoint to,
+                                                            const std::vector<HeldDelivery>& held) {
+  Result<PlatformListing> listing =
+      co_await call_guarded<PlatformListing>([&] { return do_list_published(from, to, held); });
   if (!listing) {
     Error error = listing.error();
     normalise(error);
@@ -129,16 +155,16 @@ Result<PlatformListing> Channel::list_published(TimePoint from, TimePoint to,
       spdlog::warn("reading back {} for reconciliation failed, {}: {}", name_,
                    to_string(error.kind), error.message);
     }
-    return error;
+    co_return error;
   }
-  return listing;
+  co_return listing;
 }
 
-Result<PlatformListing> Channel::do_list_published(TimePoint /*from*/, TimePoint /*to*/,
-                                                   const std::vector<HeldDelivery>& /*held*/) {
+Task<Result<PlatformListing>> Channel::do_list_published(
+    TimePoint /*from*/, TimePoint /*to*/, const std::vector<HeldDelivery>& /*held*/) {
   Error error = Error::permanent(name_ + " cannot list what its platform holds");
   error.code = "list_unsupported";
-  return error;
+  co_return error;
 }
 
 std::string marker_in(std::string_view text) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/outbound_io.h"
 #include "core/clock.h"
 #include "core/delivery.h"
 #include "core/feed_store.h"
@@ -72,47 +73,60 @@ std::string marker_in(std::string_view text);
 
 class Channel {
  public:
-  explicit Channel(std::string name) : name_(std::move(name)) {}
+  // `io` is where the channel's calls run (heraldd shares one among all channels); null → the
+  // channel makes its own (tests, tools, --check-config).
+  explicit Channel(std::string name, OutboundIo* io = nullptr);
   virtual ~Channel() = default;
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
   const std::string& name() const { return name_; }
+  OutboundIo& io() { return *io_; }
 
-  // Publishes one delivery. Never throws; every failure comes back classified: an exception from
-  // do_publish becomes a permanent error (code "internal_error"), and invalid_input, which is the
-  // API's kind, becomes permanent. Logs the outcome with the delivery id, channel and attempt.
+  // Publishes one delivery, as a task on io(); `delivery` must outlive it. Never throws; every
+  // failure comes back classified: an exception from do_publish becomes a permanent error (code
+  // "internal_error"), and invalid_input, which is the API's kind, becomes permanent. Logs the
+  // outcome with the delivery id, channel and attempt.
   // A delivery marked maybe_sent is looked up first (do_lookup): found → published with the
   // platform's id and nothing sent; a lookup_only delivery that is absent → permanent
   // ("not_published"), since its attempts are spent.
-  Result<PublishReceipt> publish(const Delivery& delivery);
+  Task<Result<PublishReceipt>> publish_async(const Delivery& delivery);
 
   // Withdraws what publish() put on the platform (`remote_id` from the ledger), for a retraction.
   // Classified like publish(); a platform that cannot withdraw answers a permanent error with
   // code "recall_unsupported".
-  Result<void> recall(const Delivery& delivery, const std::string& remote_id);
+  Task<Result<void>> recall_async(const Delivery& delivery, const std::string& remote_id);
 
   // Reads back what the platform holds that was published in [from, to], for reconciliation; it
   // changes nothing there. `held` is what Herald holds as published on this channel around that
   // period. Never throws (an exception becomes a permanent "internal_error"); a channel that
   // cannot list answers a permanent error with code "list_unsupported".
+  Task<Result<PlatformListing>> list_published_async(TimePoint from, TimePoint to,
+                                                     const std::vector<HeldDelivery>& held);
+
+  // The same, waiting for the task: for callers outside io()'s loop (tests, tools, the
+  // reconciler's thread).
+  Result<PublishReceipt> publish(const Delivery& delivery);
+  Result<void> recall(const Delivery& delivery, const std::string& remote_id);
   Result<PlatformListing> list_published(TimePoint from, TimePoint to,
                                          const std::vector<HeldDelivery>& held);
 
  protected:
-  virtual Result<PublishReceipt> do_publish(const Delivery& delivery) = 0;
+  virtual Task<Result<PublishReceipt>> do_publish(const Delivery& delivery) = 0;
   // Looks for the delivery on the platform. A platform without an idempotency key must override
   // this: the default says a resend is safe. A failed look is an error like any call's (an
   // ambiguous one counts as retryable: looking changes nothing).
-  virtual Result<Lookup> do_lookup(const Delivery& delivery);
-  virtual Result<void> do_recall(const Delivery& delivery, const std::string& remote_id);
-  virtual Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
-                                                    const std::vector<HeldDelivery>& held);
+  virtual Task<Result<Lookup>> do_lookup(const Delivery& delivery);
+  virtual Task<Result<void>> do_recall(const Delivery& delivery, const std::string& remote_id);
+  virtual Task<Result<PlatformListing>> do_list_published(TimePoint from, TimePoint to,
+                                                          const std::vector<HeldDelivery>& held);
 
  private:
-  Result<PublishReceipt> look_first(const Delivery& delivery);
+  Task<Result<PublishReceipt>> look_first(const Delivery& delivery);
 
   std::string name_;
+  std::unique_ptr<OutboundIo> own_io_;  // only when none was given
+  OutboundIo* io_;
 };
 
 using ChannelPtr = std::unique_ptr<Channel>;
@@ -128,6 +142,9 @@ struct ChannelDeps {
   TokenCache* token_cache = nullptr;
   // The media channel's feeds and per-delivery push record (Redis); null → no media channel.
   FeedStore* feed_store = nullptr;
+  // Where every channel's calls run (heraldd: one for the process); null → each channel makes
+  // its own.
+  OutboundIo* io = nullptr;
 };
 
 // Builds a channel from its config section (`channels.<name>`), validating every key; an error

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "adapters/curl_handles.h"
+#include "adapters/curl_transfer.h"
 #include "adapters/url.h"
 #include "core/utf8.h"
 
@@ -20,17 +21,10 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-// What one transfer collects; curl's callbacks write into it.
-struct Transfer {
-  HttpResponse response;
-  std::size_t max_body_bytes = 0;
-  bool body_too_large = false;
-};
-
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
+  auto* transfer = static_cast<CurlTransfer*>(user);
   const std::size_t bytes = size * count;
-  if (transfer->response.body.size() + bytes > transfer->max_body_bytes) {
+  if (transfer->response.body.size() + bytes > transfer->options.max_response_bytes) {
     transfer->body_too_large = true;
     return 0;  // makes curl abort with CURLE_WRITE_ERROR
   }
@@ -39,7 +33,7 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
+  auto* transfer = static_cast<CurlTransfer*>(user);
   const std::size_t bytes = size * count;
   const std::string_view line(data, bytes);
   if (line.starts_with("HTTP/")) {
@@ -118,7 +112,6 @@ std::string HttpResponse::header(const std::string& lower_name) const {
 struct HttpClient::Impl {
   HttpClientOptions options;
   CurlEasy handle;
-  char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
 HttpClient::HttpClient(HttpClientOptions options) : impl_(std::make_unique<Impl>()) {
@@ -132,19 +125,15 @@ HttpClient::~HttpClient() = default;
 HttpClient::HttpClient(HttpClient&&) noexcept = default;
 HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
 
-Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
-  if (!impl_) return Error::permanent("HttpClient used after being moved from");
-  CURL* curl = impl_->handle.get();
-  // Reset forgets the previous request's options but keeps the connection, DNS and TLS caches.
-  curl_easy_reset(curl);
-  impl_->error_buffer[0] = '\0';
-
-  CurlSlist headers;
-  const auto add_header = [&headers](const std::string& line) {
-    curl_slist* appended = curl_slist_append(headers.get(), line.c_str());
+Result<void> prepare_transfer(CURL* curl, CurlTransfer& transfer) {
+  const HttpRequest& request = transfer.request;
+  const HttpClientOptions& options = transfer.options;
+  transfer.error_buffer[0] = '\0';
+  const auto add_header = [&transfer](const std::string& line) {
+    curl_slist* appended = curl_slist_append(transfer.headers.get(), line.c_str());
     if (appended == nullptr) return false;
-    headers.release();  // now owned by `appended`, the same list
-    headers.reset(appended);
+    transfer.headers.release();  // now owned by `appended`, the same list
+    transfer.headers.reset(appended);
     return true;
   };
   // No "Expect: 100-continue" round trip for larger bodies: the peers we talk to answer at once.
@@ -155,11 +144,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   }
   if (!headers_ok) return Error::permanent("curl: out of memory building the request headers");
 
-  Transfer transfer;
-  transfer.max_body_bytes = impl_->options.max_response_bytes;
-
-  const HttpClientOptions& options = impl_->options;
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, impl_->error_buffer);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, transfer.error_buffer);
+  curl_easy_setopt(curl, CURLOPT_PRIVATE, &transfer);
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for DNS timeouts: we are threaded
@@ -171,7 +157,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, transfer.headers.get());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -180,7 +166,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (request.method == "POST" || !request.body.empty()) {
-    // The body is sent from request.body without a copy; it outlives curl_easy_perform.
+    // The body is sent from the transfer's copy of the request, which outlives the transfer.
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
@@ -190,24 +176,39 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   } else if (request.method != "GET") {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
+  return ok();
+}
 
-  const CURLcode code = curl_easy_perform(curl);
-  // The list must not outlive its registration: unregister before `headers` frees it.
+Result<HttpResponse> finish_transfer(CURL* curl, CurlTransfer& transfer, CURLcode code) {
+  // The list must not outlive its registration: unregister before the transfer frees it.
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   if (transfer.body_too_large) {
     Error error = Error::permanent("response body larger than " +
-                                   std::to_string(options.max_response_bytes) + " bytes");
+                                   std::to_string(transfer.options.max_response_bytes) + " bytes");
     error.code = "response_too_large";
     return error;
   }
   if (code != CURLE_OK) {
     long request_bytes = 0;
     curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_bytes);
-    const bool changes_something = request.method != "GET" && request.method != "HEAD";
-    return curl_error(code, impl_->error_buffer, changes_something && request_bytes > 0);
+    const std::string& method = transfer.request.method;
+    const bool changes_something = method != "GET" && method != "HEAD";
+    return curl_error(code, transfer.error_buffer, changes_something && request_bytes > 0);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &transfer.response.status);
   return std::move(transfer.response);
+}
+
+Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
+  if (!impl_) return Error::permanent("HttpClient used after being moved from");
+  CURL* curl = impl_->handle.get();
+  // Reset forgets the previous request's options but keeps the connection, DNS and TLS caches.
+  curl_easy_reset(curl);
+  CurlTransfer transfer;
+  transfer.request = request;
+  transfer.options = impl_->options;
+  if (auto prepared = prepare_transfer(curl, transfer); !prepared) return prepared.error();
+  return finish_transfer(curl, transfer, curl_easy_perform(curl));
 }
 
 HttpClientPool::HttpClientPool(HttpClientOptions options) : options_(std::move(options)) {

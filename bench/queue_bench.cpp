@@ -39,7 +39,7 @@ std::vector<NewDelivery> make_deliveries(const std::string& tag, int first, int 
     n.delivery.id = delivery_id_for(n.delivery.item_id, kChannel);
     n.delivery.lane = lane;
     n.delivery.category = "work_news";
-    n.delivery.kind = lane == Lane::alert ? "alert" : "publication";
+    n.delivery.kind = lane == Lane::alert ? DeliveryKind::alert : DeliveryKind::publication;
     n.delivery.payload = R"({"title":"bench"})";
     out.push_back(std::move(n));
   }

@@ -118,7 +118,7 @@ double fill(RedisConnection& conn, const std::string& prefix, long long deliveri
         d.channel = channel;
         d.lane = alert ? Lane::alert : Lane::routine;
         d.category = alert ? "overseas_safety" : kCategories[item % 4];
-        d.kind = alert ? "alert" : "publication";
+        d.kind = alert ? DeliveryKind::alert : DeliveryKind::publication;
         d.level = alert ? "caution" : "";
         d.payload = "{}";
         batch.push_back({d, std::nullopt});

@@ -40,7 +40,28 @@ const char* to_string(DeliveryState state) {
   return "unknown";
 }
 
-// Not declared in delivery.h (not ours to change); declare them where needed until it is.
+const char* to_string(DeliveryKind kind) {
+  switch (kind) {
+    case DeliveryKind::publication:
+      return "publication";
+    case DeliveryKind::alert:
+      return "alert";
+    case DeliveryKind::correction:
+      return "correction";
+    case DeliveryKind::retraction:
+      return "retraction";
+  }
+  return "unknown";
+}
+
+std::optional<DeliveryKind> delivery_kind_from_string(std::string_view text) {
+  for (DeliveryKind kind : {DeliveryKind::publication, DeliveryKind::alert,
+                            DeliveryKind::correction, DeliveryKind::retraction}) {
+    if (text == to_string(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 std::optional<Lane> lane_from_string(std::string_view text) {
   for (Lane lane : {Lane::alert, Lane::routine}) {
     if (text == to_string(lane)) return lane;

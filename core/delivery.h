@@ -20,13 +20,20 @@ enum class DeliveryState { queued, scheduled, in_flight, retry_wait, published, 
 const char* to_string(DeliveryState state);
 std::optional<DeliveryState> delivery_state_from_string(std::string_view text);
 
+// What a delivery carries out: an item's first publication (of a publication or an alert), a
+// correction of an earlier alert (CAP Update), or a retraction (the recall of what an earlier
+// delivery published). Stored in the ledger as these strings.
+enum class DeliveryKind { publication, alert, correction, retraction };
+const char* to_string(DeliveryKind kind);
+std::optional<DeliveryKind> delivery_kind_from_string(std::string_view text);
+
 struct Delivery {
   std::string id;  // "<item id>.<channel>", stable for the delivery's whole life
   std::string item_id;
   std::string channel;
   Lane lane = Lane::routine;
-  std::string category;     // copied from the item, for tallies
-  std::string kind;         // "publication" or "alert"
+  std::string category;  // copied from the item, for tallies
+  DeliveryKind kind = DeliveryKind::publication;
   std::string level;        // the alert's reminder level ("caution" …), "" otherwise; for tallies
   bool exercise = false;    // the item is a drill (status "exercise"): never counted
   std::string payload;      // the item's JSON (item_to_json), what the channel renders

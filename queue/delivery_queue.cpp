@@ -214,9 +214,9 @@ Result<int> DeliveryQueue::enqueue(RedisConnection& conn,
         const Delivery& d = nd.delivery;
         call.keys.push_back(key(channel, "d:" + d.id));
         call.args.insert(call.args.end(),
-                         {d.id, d.item_id, lane_name(d.lane), d.category, d.kind, d.payload,
-                          nd.publish_at ? std::to_string(unix_ms(*nd.publish_at)) : "", d.level,
-                          d.exercise ? "1" : "0"});
+                         {d.id, d.item_id, lane_name(d.lane), d.category, to_string(d.kind),
+                          d.payload, nd.publish_at ? std::to_string(unix_ms(*nd.publish_at)) : "",
+                          d.level, d.exercise ? "1" : "0"});
       }
       calls.push_back(std::move(call));
     }
@@ -237,6 +237,8 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
   if (auto c = check_channel(channel); !c) return c.error();
   const int max_alert = std::clamp(request.max_alert, 0, kBatchPerCall);
   const int max_routine = std::clamp(request.max_routine, 0, kBatchPerCall);
+  const int max_total = request.max_total > 0 ? std::min(request.max_total, max_alert + max_routine)
+                                              : max_alert + max_routine;
   std::vector<std::string> args = {
       script_now(),
       std::to_string(options_.lease.count()),
@@ -252,7 +254,8 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
   const std::string day = tally_day(clock_.now(), options_.utc_offset_minutes);
   args.push_back(key(channel, "failed:" + day.substr(0, 4)));
   args.push_back(day);
-  for (int i = 0; i < max_alert + max_routine; ++i) args.push_back(new_lease_token());
+  args.push_back(std::to_string(max_total));
+  for (int i = 0; i < max_total; ++i) args.push_back(new_lease_token());
   auto reply =
       claim_script_.run(conn,
                         {key(channel, "alert"), key(channel, "routine"), key(channel, "timed"),
@@ -274,7 +277,14 @@ Result<Claimed> DeliveryQueue::claim(RedisConnection& conn, const std::string& c
     d.channel = channel;
     d.lane = v.elements[i + 2].str == "alert" ? Lane::alert : Lane::routine;
     d.category = v.elements[i + 3].str;
-    d.kind = v.elements[i + 4].str;
+    const auto kind = delivery_kind_from_string(v.elements[i + 4].str);
+    // Only Herald writes the ledger: an unknown kind is damage or a newer version's data, and
+    // guessing would publish a retraction or count a correction as an item.
+    if (!kind) {
+      return Error::permanent("delivery " + d.id + " has an unknown kind '" +
+                              v.elements[i + 4].str + "' in its ledger");
+    }
+    d.kind = *kind;
     d.payload = v.elements[i + 5].str;
     d.attempt = static_cast<int>(int_at(v, i + 6));
     d.lease_token = v.elements[i + 7].str;

@@ -75,6 +75,9 @@ struct ClaimRequest {
   std::string owner;    // worker identity (host:pid:dispatcher), stored with the lease
   int max_alert = 1;    // free slots for alerts (at most 1000 are taken per call)
   int max_routine = 0;  // free slots for routine work, taken only when no alert waits (<= 1000)
+  // At most this many in all (a dispatcher's free slots, of which max_alert are open to alerts
+  // and max_routine to routine work); 0 = max_alert + max_routine.
+  int max_total = 0;
 };
 
 struct Claimed {

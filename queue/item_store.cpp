@@ -248,7 +248,9 @@ Result<void> ItemStore::fan_out(RedisConnection& conn, const Item& item) {
     nd.delivery.channel = channel;
     nd.delivery.lane = item.kind == ItemKind::alert ? Lane::alert : Lane::routine;
     nd.delivery.category = to_string(item.category);
-    nd.delivery.kind = item.corrects.empty() ? to_string(item.kind) : "correction";
+    nd.delivery.kind = !item.corrects.empty()         ? DeliveryKind::correction
+                       : item.kind == ItemKind::alert ? DeliveryKind::alert
+                                                      : DeliveryKind::publication;
     nd.delivery.level = item.alert ? item.alert->level : std::string();
     nd.delivery.exercise = item.status == "exercise";
     // No payload: the dispatcher reads the item's body when it claims the delivery
@@ -570,7 +572,7 @@ Result<std::vector<RecallPlanEntry>> ItemStore::settle_retraction(RedisConnectio
       nd.delivery.channel = channel;
       nd.delivery.lane = Lane::alert;  // a withdrawal is as urgent as an alert, whatever it recalls
       nd.delivery.category = to_string(item.category);
-      nd.delivery.kind = "retraction";
+      nd.delivery.kind = DeliveryKind::retraction;
       nd.delivery.level = item.alert ? item.alert->level : std::string();
       nd.delivery.exercise = item.status == "exercise";
       const nlohmann::json payload = {{"op", "recall"},

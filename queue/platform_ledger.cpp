@@ -58,13 +58,14 @@ Result<std::vector<LedgerEntry>> PlatformLedger::entries(RedisConnection& conn,
       if (l.is_error()) continue;
       auto at = [&](std::size_t i) { return i < l.elements.size() ? l.elements[i].str : ""; };
       const auto state = delivery_state_from_string(at(2));
+      const auto kind = delivery_kind_from_string(at(3));
       // Not a ledger a version of the scripts wrote: nothing reconciliation could compare.
-      if (at(0).empty() || !state) continue;
+      if (at(0).empty() || !state || !kind) continue;
       LedgerEntry e;
       e.delivery_id = at(0);
       e.item_id = at(1);
       e.state = *state;
-      e.kind = at(3);
+      e.kind = *kind;
       e.remote_id = at(4);
       e.published_at = time_of(at(5));
       e.dead_at = time_of(at(6));

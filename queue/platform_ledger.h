@@ -25,7 +25,7 @@ struct LedgerEntry {
   std::string delivery_id;
   std::string item_id;
   DeliveryState state = DeliveryState::queued;
-  std::string kind;  // publication, alert, correction, retraction
+  DeliveryKind kind = DeliveryKind::publication;
   std::string remote_id;
   std::optional<TimePoint> published_at, dead_at, failed_at;
   bool exercise = false;

@@ -242,15 +242,15 @@ Result<void> classify_websub_response(long status, std::string_view body) {
 }
 
 MediaChannel::MediaChannel(MediaSettings settings, FeedStore* store, const Clock& clock,
-                           HttpClientOptions http_options)
-    : Channel("media"),
+                           HttpClientOptions http_options, OutboundIo* io)
+    : Channel("media", io),
       settings_(std::move(settings)),
       store_(store),
       clock_(clock),
       http_(http_options),
       holder_prefix_("media-" + std::to_string(std::random_device{}()) + "-") {
   for (const auto& hook : settings_.webhooks) {
-    webhooks_.push_back(std::make_unique<WebhookChannel>(hook, clock_, http_options));
+    webhooks_.push_back(std::make_unique<WebhookChannel>(hook, clock_, http_options, &this->io()));
   }
   if (settings_.smtp) email_ = std::make_unique<EmailSender>(settings_.smtp->options);
 }
@@ -401,7 +401,23 @@ Result<void> MediaChannel::require_store() const {
   return with_code(Error::permanent("the media channel has no feed store"), "no_feed_store");
 }
 
-Result<PublishReceipt> MediaChannel::do_publish(const Delivery& delivery) {
+// Publishing to the media is a sequence of blocking steps (Redis holds, SMTP, the hub, webhooks,
+// each bounded by its timeout) for one delivery per item, not the hot path: it runs on the
+// blocking side as a whole rather than as a coroutine.
+Task<Result<PublishReceipt>> MediaChannel::do_publish(const Delivery& delivery) {
+  co_return co_await io().offload([&] { return publish_blocking(delivery); });
+}
+
+Task<Result<void>> MediaChannel::do_recall(const Delivery& delivery, const std::string& remote_id) {
+  co_return co_await io().offload([&] { return recall_blocking(delivery, remote_id); });
+}
+
+Task<Result<PlatformListing>> MediaChannel::do_list_published(
+    TimePoint from, TimePoint to, const std::vector<HeldDelivery>& held) {
+  co_return co_await io().offload([&] { return list_blocking(from, to, held); });
+}
+
+Result<PublishReceipt> MediaChannel::publish_blocking(const Delivery& delivery) {
   if (auto usable = require_store(); !usable) return usable.error();
   const json payload = json::parse(delivery.payload, nullptr, false);
   std::set<std::string> channels;
@@ -503,7 +519,7 @@ Result<PublishReceipt> MediaChannel::do_publish(const Delivery& delivery) {
   return PublishReceipt{std::string(kRemotePrefix) + entry_id};
 }
 
-Result<void> MediaChannel::do_recall(const Delivery& delivery, const std::string& remote_id) {
+Result<void> MediaChannel::recall_blocking(const Delivery& delivery, const std::string& remote_id) {
   if (auto usable = require_store(); !usable) return usable;
   const std::string entry_id = remote_id.rfind(kRemotePrefix, 0) == 0
                                    ? remote_id.substr(kRemotePrefix.size())
@@ -581,8 +597,8 @@ Result<void> MediaChannel::do_recall(const Delivery& delivery, const std::string
   return push(delivery, *done, feed_urls, settings_.smtp ? &email : nullptr);
 }
 
-Result<PlatformListing> MediaChannel::do_list_published(TimePoint from, TimePoint to,
-                                                        const std::vector<HeldDelivery>& held) {
+Result<PlatformListing> MediaChannel::list_blocking(TimePoint from, TimePoint to,
+                                                    const std::vector<HeldDelivery>& held) {
   if (auto usable = require_store(); !usable) return usable.error();
   struct Feed {
     std::string name;
@@ -637,8 +653,8 @@ Result<ChannelPtr> make_media_channel(const json& section, const std::string& pa
   if (!settings) return settings.error();
   // Without a store (heraldd --check-config) the section is still validated; the channel built
   // then refuses every delivery.
-  return ChannelPtr(
-      std::make_unique<MediaChannel>(std::move(*settings), deps.feed_store, deps.clock));
+  return ChannelPtr(std::make_unique<MediaChannel>(std::move(*settings), deps.feed_store,
+                                                   deps.clock, HttpClientOptions{}, deps.io));
 }
 
 }  // namespace herald

@@ -75,23 +75,27 @@ class MediaChannel final : public Channel {
   // `store` must outlive the channel; null gives a channel that refuses every delivery
   // (permanent, "no_feed_store"), for heraldd --check-config.
   MediaChannel(MediaSettings settings, FeedStore* store, const Clock& clock,
-               HttpClientOptions http_options = {});
+               HttpClientOptions http_options = {}, OutboundIo* io = nullptr);
   ~MediaChannel() override;
 
   const MediaSettings& settings() const { return settings_; }
 
  protected:
   // Remote id "feeds:<entry id>" (the entry id is the first publication's item id).
-  Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  Task<Result<PublishReceipt>> do_publish(const Delivery& delivery) override;
   // CAP Cancel referencing the chain (alerts), the entry removed from every feed, ping, e-mail
   // notice and webhooks.
-  Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  Task<Result<void>> do_recall(const Delivery& delivery, const std::string& remote_id) override;
   // The feeds are Herald's own: their entries as the FeedStore holds them (a CAP Cancel entry
   // is a withdrawn one).
-  Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
-                                            const std::vector<HeldDelivery>& held) override;
+  Task<Result<PlatformListing>> do_list_published(TimePoint from, TimePoint to,
+                                                  const std::vector<HeldDelivery>& held) override;
 
  private:
+  Result<PublishReceipt> publish_blocking(const Delivery& delivery);
+  Result<void> recall_blocking(const Delivery& delivery, const std::string& remote_id);
+  Result<PlatformListing> list_blocking(TimePoint from, TimePoint to,
+                                        const std::vector<HeldDelivery>& held);
   Result<void> push(const Delivery& delivery, const std::set<std::string>& done,
                     const std::vector<std::string>& feed_urls, const EmailMessage* email);
   Result<void> ping_hub(const std::vector<std::string>& feed_urls);
@@ -105,7 +109,7 @@ class MediaChannel final : public Channel {
   MediaSettings settings_;
   FeedStore* store_;
   const Clock& clock_;
-  HttpClientPool http_;
+  HttpClientPool http_;  // blocking: the media channel's work runs on the blocking side
   std::vector<std::unique_ptr<WebhookChannel>> webhooks_;
   std::unique_ptr<EmailSender> email_;
   const std::string holder_prefix_;  // random per channel object: step holders of lease-less calls

@@ -231,7 +231,7 @@ Result<std::string> portal_submission_body(const Delivery& delivery,
   body["org_code"] = settings.org_code;
   put("id", item.value("id", delivery.item_id));
   body["version"] = 1;
-  const std::string kind = item.value("kind", delivery.kind);
+  const std::string kind = item.value("kind", std::string(to_string(delivery.kind)));
   const std::string category = item.value("category", delivery.category);
   put("kind", kind == "alert" ? "alert" : (category == "regulation" ? "notice" : "news"));
   body["channel"] = settings.column;
@@ -344,18 +344,18 @@ Result<PortalAnswer> classify_portal_response(long status, std::string_view idem
 }
 
 PortalChannel::PortalChannel(PortalSettings settings, const Clock& clock,
-                             HttpClientOptions http_options)
-    : Channel("portal"),
+                             HttpClientOptions http_options, OutboundIo* io)
+    : Channel("portal", io),
       settings_(std::move(settings)),
       base_path_(base_path_of(settings_.url).value_or("")),
       clock_(clock),
-      http_(std::move(http_options)) {
+      http_(this->io(), std::move(http_options)) {
   while (!settings_.url.empty() && settings_.url.back() == '/') settings_.url.pop_back();
 }
 
-Result<PortalAnswer> PortalChannel::call(const std::string& method, const std::string& path,
-                                         const std::string& idempotency_key,
-                                         const std::string& body) {
+Task<Result<PortalAnswer>> PortalChannel::call(const std::string& method, const std::string& path,
+                                               const std::string& idempotency_key,
+                                               const std::string& body) {
   const std::string timestamp = std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count());
   const std::string nonce = uuid_v4();
@@ -378,74 +378,74 @@ Result<PortalAnswer> PortalChannel::call(const std::string& method, const std::s
                                           idempotency_key, body));
   request.body = body;
 
-  auto response = http_.send(request);
-  if (!response) return response.error();
-  return classify_portal_response(response->status, response->header("idempotent-replayed"),
-                                  response->header("retry-after"), response->body, clock_.now());
+  auto response = co_await http_.send(request);
+  if (!response) co_return response.error();
+  co_return classify_portal_response(response->status, response->header("idempotent-replayed"),
+                                     response->header("retry-after"), response->body, clock_.now());
 }
 
-Result<Lookup> PortalChannel::do_lookup(const Delivery& delivery) {
-  auto listed = call(
+Task<Result<Lookup>> PortalChannel::do_lookup(const Delivery& delivery) {
+  auto listed = co_await call(
       "GET",
       std::string(kSubmissionsPath) + "?idempotency_key=" + form_escape(delivery.idempotency_key()),
       "", "");
-  if (!listed) return listed.error();
+  if (!listed) co_return listed.error();
   auto items = items_of(*listed, "search");
-  if (!items) return items.error();
+  if (!items) co_return items.error();
   for (const json& entry : **items) {
     if (!entry.is_object()) continue;
     PortalAnswer found = answer_of(entry);
     if (found.submission_id.empty()) found.submission_id = string_field(entry, "id");
     if (!is_safe_id(found.submission_id)) continue;
     // Stored: where it stands decides, exactly as after a submission's answer.
-    auto followed = follow_up(delivery, found);
-    if (!followed) return followed.error();
-    return Lookup{LookupState::found, *followed};
+    auto followed = co_await follow_up(delivery, found);
+    if (!followed) co_return followed.error();
+    co_return Lookup{LookupState::found, *followed};
   }
-  return Lookup{LookupState::absent, {}};
+  co_return Lookup{LookupState::absent, {}};
 }
 
-Result<PublishReceipt> PortalChannel::do_publish(const Delivery& delivery) {
+Task<Result<PublishReceipt>> PortalChannel::do_publish(const Delivery& delivery) {
   auto body = portal_submission_body(delivery, settings_);
-  if (!body) return body.error();
-  auto submitted = call("POST", kSubmissionsPath, delivery.idempotency_key(), *body);
-  if (!submitted) return submitted.error();
+  if (!body) co_return body.error();
+  auto submitted = co_await call("POST", kSubmissionsPath, delivery.idempotency_key(), *body);
+  if (!submitted) co_return submitted.error();
   if (!is_safe_id(submitted->submission_id)) {
     // The portal may have stored it: the next attempt looks it up by its key first.
     Error error = Error::ambiguous("the portal's submission answer has no usable submission_id");
     error.code = "portal_bad_answer";
-    return error;
+    co_return error;
   }
-  return follow_up(delivery, *submitted);
+  co_return co_await follow_up(delivery, *submitted);
 }
 
 // Review is asynchronous: poll a bounded number of times, then defer (the portal holds it and is
 // still reviewing it: no attempt is spent); the next attempt re-submits under the same key, is
 // answered as a replay, and polls again.
-Result<PublishReceipt> PortalChannel::follow_up(const Delivery& delivery,
-                                                const PortalAnswer& submitted) {
+Task<Result<PublishReceipt>> PortalChannel::follow_up(const Delivery& delivery,
+                                                      const PortalAnswer& submitted) {
   const std::string& id = submitted.submission_id;
   std::string status = submitted.status;
   std::string reason = submitted.reason;
   for (int polls = 0;; ++polls) {
-    if (status == "published") return PublishReceipt{id};
+    if (status == "published") co_return PublishReceipt{id};
     if (status == "rejected") {
       Error error =
           Error::permanent("the portal rejected submission " + id + " of " + delivery.id + ": " +
                            (reason.empty() ? "no reason given" : body_excerpt(reason)));
       error.code = "portal_rejected";
-      return error;
+      co_return error;
     }
     if (status == "withdrawn") {
       Error error = Error::permanent("submission " + id + " of " + delivery.id +
                                      " was withdrawn on the portal before it was published");
       error.code = "portal_withdrawn";
-      return error;
+      co_return error;
     }
     if (polls == settings_.status_poll_attempts) break;
-    std::this_thread::sleep_for(settings_.status_poll_interval);
-    auto answer = call("GET", std::string(kSubmissionsPath) + "/" + id, "", "");
-    if (!answer) return answer.error();
+    co_await pause(settings_.status_poll_interval);
+    auto answer = co_await call("GET", std::string(kSubmissionsPath) + "/" + id, "", "");
+    if (!answer) co_return answer.error();
     status = answer->status;
     reason = answer->reason;
   }
@@ -454,24 +454,25 @@ Result<PublishReceipt> PortalChannel::follow_up(const Delivery& delivery,
                                     " status polls; checking again later",
                                 settings_.review_recheck, DeferReason::processing);
   error.code = "portal_pending";
-  return error;
+  co_return error;
 }
 
-Result<void> PortalChannel::do_recall(const Delivery& delivery, const std::string& remote_id) {
+Task<Result<void>> PortalChannel::do_recall(const Delivery& delivery,
+                                            const std::string& remote_id) {
   if (!is_safe_id(remote_id)) {
     Error error = Error::permanent("remote id '" + body_excerpt(remote_id, 64) +
                                    "' is not a portal submission id");
     error.code = "bad_remote_id";
-    return error;
+    co_return error;
   }
   const std::string body = json{{"reason", "retracted by the issuer"}}.dump();
-  auto answer = call("POST", std::string(kSubmissionsPath) + "/" + remote_id + "/withdraw",
-                     delivery.idempotency_key() + ".withdraw", body);
-  if (!answer) return answer.error();
-  return ok();
+  auto answer = co_await call("POST", std::string(kSubmissionsPath) + "/" + remote_id + "/withdraw",
+                              delivery.idempotency_key() + ".withdraw", body);
+  if (!answer) co_return answer.error();
+  co_return ok();
 }
 
-Result<PlatformListing> PortalChannel::do_list_published(
+Task<Result<PlatformListing>> PortalChannel::do_list_published(
     TimePoint from, TimePoint to, const std::vector<HeldDelivery>& /*held*/) {
   constexpr int kPageSize = 100;
   // A million submissions: only a broken paging would get there.
@@ -483,11 +484,11 @@ Result<PlatformListing> PortalChannel::do_list_published(
                             "&page_size=" + std::to_string(kPageSize);
   PlatformListing listing;
   for (int page = 1; page <= kMaxPages; ++page) {
-    auto answer = call(
+    auto answer = co_await call(
         "GET", std::string(kSubmissionsPath) + range + "&page=" + std::to_string(page), "", "");
-    if (!answer) return answer.error();
+    if (!answer) co_return answer.error();
     auto items = items_of(*answer, "list");
-    if (!items) return items.error();
+    if (!items) co_return items.error();
     const json& document = answer->document;
     for (const json& entry : **items) {
       if (!entry.is_object()) continue;
@@ -514,18 +515,19 @@ Result<PlatformListing> PortalChannel::do_list_published(
     const bool has_more = more != document.end() && more->is_boolean()
                               ? more->get<bool>()
                               : (*items)->size() >= static_cast<std::size_t>(kPageSize);
-    if (!has_more) return listing;
+    if (!has_more) co_return listing;
   }
   listing.notes.push_back("the submission list still had pages after " + std::to_string(kMaxPages) +
                           "; later ones were not read");
-  return listing;
+  co_return listing;
 }
 
 Result<ChannelPtr> make_portal_channel(const json& section, const std::string& path,
                                        ChannelDeps& deps) {
   auto settings = parse_portal_settings(section, path);
   if (!settings) return settings.error();
-  return ChannelPtr(std::make_unique<PortalChannel>(std::move(*settings), deps.clock));
+  return ChannelPtr(std::make_unique<PortalChannel>(std::move(*settings), deps.clock,
+                                                    HttpClientOptions{}, deps.io));
 }
 
 }  // namespace herald

@@ -93,29 +93,30 @@ Result<PortalAnswer> classify_portal_response(long status, std::string_view idem
 // publish() blocks its worker for at most status_poll attempts × (interval + request timeout).
 class PortalChannel final : public Channel {
  public:
-  PortalChannel(PortalSettings settings, const Clock& clock, HttpClientOptions http_options = {});
+  PortalChannel(PortalSettings settings, const Clock& clock, HttpClientOptions http_options = {},
+                OutboundIo* io = nullptr);
 
  protected:
-  Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  Task<Result<PublishReceipt>> do_publish(const Delivery& delivery) override;
   // GET /api/v1/submissions?idempotency_key=K (§5A, an extension of §3): found → followed up like
   // a submission's answer (published → its id; still in review → deferred).
-  Result<Lookup> do_lookup(const Delivery& delivery) override;
-  Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  Task<Result<Lookup>> do_lookup(const Delivery& delivery) override;
+  Task<Result<void>> do_recall(const Delivery& delivery, const std::string& remote_id) override;
   // GET /api/v1/submissions?from=&to=&page= (§5A, an extension of §3), 100 a page: published
   // submissions are live, withdrawn ones withdrawn, the rest never appeared on the portal.
-  Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
-                                            const std::vector<HeldDelivery>& held) override;
+  Task<Result<PlatformListing>> do_list_published(TimePoint from, TimePoint to,
+                                                  const std::vector<HeldDelivery>& held) override;
 
  private:
   // Signs and sends one request to `path` (below the base URL) and classifies the answer.
-  Result<PortalAnswer> call(const std::string& method, const std::string& path,
-                            const std::string& idempotency_key, const std::string& body);
-  Result<PublishReceipt> follow_up(const Delivery& delivery, const PortalAnswer& submitted);
+  Task<Result<PortalAnswer>> call(const std::string& method, const std::string& path,
+                                  const std::string& idempotency_key, const std::string& body);
+  Task<Result<PublishReceipt>> follow_up(const Delivery& delivery, const PortalAnswer& submitted);
 
   PortalSettings settings_;
   std::string base_path_;  // the base URL's own path ("" or "/gateway"), part of the signed path
   const Clock& clock_;
-  HttpClientPool http_;
+  AsyncHttpClient http_;
 };
 
 // The factory registered as "portal".

@@ -153,31 +153,32 @@ Result<PublishReceipt> classify_webhook_response(long status, std::string_view r
 }
 
 WebhookChannel::WebhookChannel(WebhookSettings settings, const Clock& clock,
-                               HttpClientOptions http_options)
-    : Channel("webhook"),
+                               HttpClientOptions http_options, OutboundIo* io)
+    : Channel("webhook", io),
       settings_(std::move(settings)),
       clock_(clock),
-      http_(std::move(http_options)) {}
+      http_(this->io(), std::move(http_options)) {}
 
-Result<PublishReceipt> WebhookChannel::do_publish(const Delivery& delivery) {
+Task<Result<PublishReceipt>> WebhookChannel::do_publish(const Delivery& delivery) {
   auto body = webhook_body(delivery);
-  if (!body) return body.error();
-  auto receipt = post(*body, delivery.idempotency_key(), delivery.id);
+  if (!body) co_return body.error();
+  auto receipt = co_await post(*body, delivery.idempotency_key(), delivery.id);
   if (receipt && receipt->remote_id.empty()) receipt->remote_id = delivery.idempotency_key();
-  return receipt;
+  co_return receipt;
 }
 
-Result<void> WebhookChannel::do_recall(const Delivery& delivery, const std::string& remote_id) {
+Task<Result<void>> WebhookChannel::do_recall(const Delivery& delivery,
+                                             const std::string& remote_id) {
   auto body = webhook_retraction_body(delivery, remote_id);
-  if (!body) return body.error();
-  auto receipt = post(*body, delivery.idempotency_key(), delivery.id);
-  if (!receipt) return receipt.error();
-  return ok();
+  if (!body) co_return body.error();
+  auto receipt = co_await post(*body, delivery.idempotency_key(), delivery.id);
+  if (!receipt) co_return receipt.error();
+  co_return ok();
 }
 
-Result<PublishReceipt> WebhookChannel::post(const std::string& body,
-                                            const std::string& idempotency_key,
-                                            const std::string& delivery_id) {
+Task<Result<PublishReceipt>> WebhookChannel::post(const std::string& body,
+                                                  const std::string& idempotency_key,
+                                                  const std::string& delivery_id) {
   HttpRequest request;
   request.method = "POST";
   request.url = settings_.url;
@@ -194,17 +195,18 @@ Result<PublishReceipt> WebhookChannel::post(const std::string& body,
   request.headers.insert(request.headers.end(), settings_.headers.begin(), settings_.headers.end());
   request.body = body;
 
-  auto response = http_.send(request);
-  if (!response) return response.error();
-  return classify_webhook_response(response->status, response->header("retry-after"),
-                                   response->body, clock_.now());
+  auto response = co_await http_.send(request);
+  if (!response) co_return response.error();
+  co_return classify_webhook_response(response->status, response->header("retry-after"),
+                                      response->body, clock_.now());
 }
 
 Result<ChannelPtr> make_webhook_channel(const json& section, const std::string& path,
                                         ChannelDeps& deps) {
   auto settings = parse_webhook_settings(section, path);
   if (!settings) return settings.error();
-  return ChannelPtr(std::make_unique<WebhookChannel>(std::move(*settings), deps.clock));
+  return ChannelPtr(std::make_unique<WebhookChannel>(std::move(*settings), deps.clock,
+                                                     HttpClientOptions{}, deps.io));
 }
 
 }  // namespace herald

@@ -66,20 +66,21 @@ Result<PublishReceipt> classify_webhook_response(long status, std::string_view r
 // pool rather than thread_local clients).
 class WebhookChannel final : public Channel {
  public:
-  WebhookChannel(WebhookSettings settings, const Clock& clock, HttpClientOptions http_options = {});
+  WebhookChannel(WebhookSettings settings, const Clock& clock, HttpClientOptions http_options = {},
+                 OutboundIo* io = nullptr);
 
  protected:
-  Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  Task<Result<PublishReceipt>> do_publish(const Delivery& delivery) override;
   // POSTs webhook_retraction_body, signed, with the recall delivery's own Idempotency-Key.
-  Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  Task<Result<void>> do_recall(const Delivery& delivery, const std::string& remote_id) override;
 
  private:
   // POSTs `body` (signed, with `idempotency_key`) and classifies the answer.
-  Result<PublishReceipt> post(const std::string& body, const std::string& idempotency_key,
-                              const std::string& delivery_id);
+  Task<Result<PublishReceipt>> post(const std::string& body, const std::string& idempotency_key,
+                                    const std::string& delivery_id);
   WebhookSettings settings_;
   const Clock& clock_;
-  HttpClientPool http_;
+  AsyncHttpClient http_;
 };
 
 // The factory registered as "webhook".

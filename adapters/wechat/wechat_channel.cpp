@@ -200,14 +200,15 @@ std::string wechat_client_msg_id(const Delivery& delivery) {
 }
 
 WechatChannel::WechatChannel(WechatSettings settings, const Clock& clock, TokenCache* tokens,
-                             HttpClientOptions http_options)
-    : Channel("wechat"),
+                             HttpClientOptions http_options, OutboundIo* io)
+    : Channel("wechat", io),
       settings_(std::move(settings)),
       clock_(clock),
       own_tokens_(tokens == nullptr ? std::make_unique<LocalTokenCache>(clock) : nullptr),
       tokens_(tokens == nullptr ? own_tokens_.get() : tokens),
       token_key_("wechat:" + settings_.appid),
-      http_(std::move(http_options)) {
+      http_(this->io(), http_options),
+      token_http_(std::move(http_options)) {
   if (!settings_.cover_file.empty()) {
     std::ifstream in(settings_.cover_file, std::ios::binary);
     cover_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -220,13 +221,8 @@ WechatChannel::WechatChannel(WechatSettings settings, const Clock& clock, TokenC
   cover_key_ = token_key_ + ":cover:" + sha256_hex(cover_).substr(0, 16);
 }
 
-Result<WechatChannel::Answer> WechatChannel::post(const std::string& url, const std::string& body,
-                                                  const std::string& content_type,
-                                                  bool token_endpoint) {
-  const auto excerpt = [token_endpoint](const std::string& text) {
-    return token_endpoint ? std::string("(the body of a token answer is not shown)")
-                          : body_excerpt(text);
-  };
+HttpRequest WechatChannel::post_request(const std::string& url, const std::string& body,
+                                        const std::string& content_type) const {
   HttpRequest request;
   request.method = "POST";
   request.url = url;
@@ -234,7 +230,21 @@ Result<WechatChannel::Answer> WechatChannel::post(const std::string& url, const 
   request.total_timeout = settings_.timeout;
   request.headers = {{"Content-Type", content_type}};
   request.body = body;
-  auto response = http_.send(request);
+  return request;
+}
+
+Task<Result<WechatChannel::Answer>> WechatChannel::post(const std::string& url,
+                                                        const std::string& body,
+                                                        const std::string& content_type) {
+  co_return read_answer(co_await http_.send(post_request(url, body, content_type)), false);
+}
+
+Result<WechatChannel::Answer> WechatChannel::read_answer(const Result<HttpResponse>& response,
+                                                         bool token_endpoint) const {
+  const auto excerpt = [token_endpoint](const std::string& text) {
+    return token_endpoint ? std::string("(the body of a token answer is not shown)")
+                          : body_excerpt(text);
+  };
   if (!response) return response.error();
   // WeChat answers every error with HTTP 200 and an errcode (§2.1); another status comes from
   // something in between (a proxy, an outage).
@@ -268,8 +278,12 @@ Result<CachedToken> WechatChannel::fetch_token(bool force) {
                      {"appid", settings_.appid},
                      {"secret", settings_.secret},
                      {"force_refresh", force}};
-  auto answer = post(settings_.api_base + "/cgi-bin/stable_token", body.dump(), "application/json",
-                     /*token_endpoint=*/true);
+  // Blocking: the token cache calls this under its lock, from the blocking pool (see
+  // access_token), so it uses a client of its own rather than the loop's.
+  auto answer =
+      read_answer(token_http_.send(post_request(settings_.api_base + "/cgi-bin/stable_token",
+                                                body.dump(), "application/json")),
+                  /*token_endpoint=*/true);
   if (!answer) return answer.error();
   if (answer->errcode != 0) {
     auto classified = classify_wechat_error(answer->errcode, answer->errmsg, "stable_token",
@@ -306,53 +320,60 @@ Result<CachedToken> WechatChannel::fetch_token(bool force) {
   return CachedToken{token->get<std::string>(), now + life, now + early};
 }
 
-Result<std::string> WechatChannel::access_token() {
+// A refresh waits for the token cache's lock (another heraldd may be fetching) and then for
+// stable_token: both block, so they run on the blocking pool, not on the loop.
+Task<Result<std::string>> WechatChannel::access_token() {
   auto cached = tokens_->get(token_key_);
-  if (!cached) return cached.error();
+  if (!cached) co_return cached.error();
   if (*cached) {
-    if (clock_.now() < (*cached)->refresh_at) return (*cached)->value;
-    auto renewed =
-        tokens_->refresh(token_key_, (*cached)->value, [this] { return fetch_token(false); });
-    if (renewed) return renewed->value;
+    if (clock_.now() < (*cached)->refresh_at) co_return (*cached)->value;
+    const std::string current = (*cached)->value;
+    auto renewed = co_await io().offload([&] {
+      return tokens_->refresh(token_key_, current, [this] { return fetch_token(false); });
+    });
+    if (renewed) co_return renewed->value;
     // The old token is still valid for a while: publish with it, refresh on the next call.
     spdlog::warn("wechat: early token refresh failed ({}); using the current token",
                  renewed.error().message);
-    return (*cached)->value;
+    co_return current;
   }
-  auto fetched = tokens_->refresh(token_key_, "", [this] { return fetch_token(false); });
-  if (!fetched) return fetched.error();
-  return fetched->value;
+  auto fetched = co_await io().offload(
+      [&] { return tokens_->refresh(token_key_, "", [this] { return fetch_token(false); }); });
+  if (!fetched) co_return fetched.error();
+  co_return fetched->value;
 }
 
-Result<std::string> WechatChannel::replace_rejected(const std::string& failed) {
-  auto renewed = tokens_->refresh(token_key_, failed, [&]() -> Result<CachedToken> {
-    auto fresh = fetch_token(false);
-    // A normal call hands back the platform's current token; if that is the refused one, only a
-    // forced refresh gives another (limited to 20 a day, hence once per refusal at most).
-    if (fresh && fresh->value == failed && settings_.force_refresh_on_reject) {
-      return fetch_token(true);
-    }
-    return fresh;
+Task<Result<std::string>> WechatChannel::replace_rejected(const std::string& failed) {
+  auto renewed = co_await io().offload([&] {
+    return tokens_->refresh(token_key_, failed, [&]() -> Result<CachedToken> {
+      auto fresh = fetch_token(false);
+      // A normal call hands back the platform's current token; if that is the refused one, only
+      // a forced refresh gives another (limited to 20 a day, hence once per refusal at most).
+      if (fresh && fresh->value == failed && settings_.force_refresh_on_reject) {
+        return fetch_token(true);
+      }
+      return fresh;
+    });
   });
-  if (!renewed) return renewed.error();
-  return renewed->value;
+  if (!renewed) co_return renewed.error();
+  co_return renewed->value;
 }
 
-Result<WechatChannel::Answer> WechatChannel::call(const std::string& resource,
-                                                  const std::string& body,
-                                                  const std::string& content_type,
-                                                  const std::string& query) {
-  auto token = access_token();
-  if (!token) return token.error();
+Task<Result<WechatChannel::Answer>> WechatChannel::call(const std::string& resource,
+                                                        const std::string& body,
+                                                        const std::string& content_type,
+                                                        const std::string& query) {
+  auto token = co_await access_token();
+  if (!token) co_return token.error();
   for (int round = 0;; ++round) {
-    auto answer =
-        post(settings_.api_base + "/cgi-bin/" + resource + "?access_token=" + *token + query, body,
-             content_type);
-    if (!answer || round > 0 || !is_refresh_code(answer->errcode)) return answer;
+    auto answer = co_await post(
+        settings_.api_base + "/cgi-bin/" + resource + "?access_token=" + *token + query, body,
+        content_type);
+    if (!answer || round > 0 || !is_refresh_code(answer->errcode)) co_return answer;
     spdlog::info("wechat: {} refused the access token (errcode {}); refreshing once", resource,
                  answer->errcode);
-    token = replace_rejected(*token);
-    if (!token) return token.error();
+    token = co_await replace_rejected(*token);
+    if (!token) co_return token.error();
   }
 }
 
@@ -361,69 +382,75 @@ Result<void> WechatChannel::check(const Answer& answer, const std::string& api) 
   return classify_wechat_error(answer.errcode, answer.errmsg, api, clock_.now(), settings_.quota);
 }
 
-Result<PublishReceipt> WechatChannel::do_publish(const Delivery& delivery) {
+Task<Result<PublishReceipt>> WechatChannel::do_publish(const Delivery& delivery) {
   const json item = json::parse(delivery.payload, nullptr, false);
   if (!item.is_object()) {
-    return coded(Error::permanent("delivery " + delivery.id + ": payload is not a JSON object"),
-                 "bad_payload");
+    co_return coded(Error::permanent("delivery " + delivery.id + ": payload is not a JSON object"),
+                    "bad_payload");
   }
   bool as_broadcast = settings_.mode == WechatMode::broadcast;
   if (settings_.mode == WechatMode::auto_select) {
     const auto kind = item.find("kind");
     as_broadcast = kind != item.end() && kind->is_string() && *kind == "alert";
   }
-  return as_broadcast ? broadcast(delivery, item) : publish_article(delivery, item);
+  // Not a conditional expression: GCC 12 destroys a co_await's temporary twice in one.
+  if (as_broadcast) co_return co_await broadcast(delivery, item);
+  co_return co_await publish_article(delivery, item);
 }
 
-Result<PublishReceipt> WechatChannel::broadcast(const Delivery& delivery, const json& item) {
+Task<Result<PublishReceipt>> WechatChannel::broadcast(const Delivery& delivery, const json& item) {
   auto text = render_wechat_text(item, settings_.text_max_chars);
-  if (!text) return text.error();
+  if (!text) co_return text.error();
   json filter = {{"is_to_all", !settings_.tag_id.has_value()}};
   if (settings_.tag_id) filter["tag_id"] = *settings_.tag_id;
   const json body = {{"filter", filter},
                      {"msgtype", "text"},
                      {"text", {{"content", *text}}},
                      {"clientmsgid", wechat_client_msg_id(delivery)}};
-  auto answer = call("message/mass/sendall", body.dump());
-  if (!answer) return answer.error();
+  auto answer = co_await call("message/mass/sendall", body.dump());
+  if (!answer) co_return answer.error();
   // 45065: this clientmsgid was sent already, i.e. by our own earlier attempt (§2.6).
   if (answer->errcode != 0 && answer->errcode != kMassDuplicate) {
     auto checked = check(*answer, "message/mass/sendall");
-    if (!checked) return checked.error();
+    if (!checked) co_return checked.error();
   }
   const std::string msg_id = id_text(answer->body, "msg_id");
   if (msg_id.empty()) {
-    if (answer->errcode == kMassDuplicate) return PublishReceipt{std::string(kMassPrefix)};
-    return coded(Error::retryable("sendall answered without a msg_id: " +
-                                  body_excerpt(answer->body.dump(), 120)),
-                 "wechat_bad_answer");
+    if (answer->errcode == kMassDuplicate) co_return PublishReceipt{std::string(kMassPrefix)};
+    co_return coded(Error::retryable("sendall answered without a msg_id: " +
+                                     body_excerpt(answer->body.dump(), 120)),
+                    "wechat_bad_answer");
   }
-  return PublishReceipt{std::string(kMassPrefix) + msg_id};
+  co_return PublishReceipt{std::string(kMassPrefix) + msg_id};
 }
 
-Result<std::string> WechatChannel::cover_media_id() {
+Task<Result<std::string>> WechatChannel::cover_media_id() {
   // Through the token cache's refresh: one instance uploads, the others wait and reuse its
   // media_id; the upload is "refreshed" only when a draft says the media_id is invalid.
-  auto cover = tokens_->refresh(cover_key_, "", [this]() -> Result<CachedToken> {
-    const std::string boundary = random_boundary();
-    std::string body = "--" + boundary +
-                       "\r\nContent-Disposition: form-data; name=\"media\"; filename=\"" +
-                       cover_name_ + "\"\r\nContent-Type: " + cover_type_ + "\r\n\r\n" + cover_ +
-                       "\r\n--" + boundary + "--\r\n";
-    auto answer = call("material/add_material", body, "multipart/form-data; boundary=" + boundary,
-                       "&type=image");
-    if (!answer) return answer.error();
-    if (auto checked = check(*answer, "material/add_material"); !checked) return checked.error();
-    const std::string media_id = id_text(answer->body, "media_id");
-    if (media_id.empty()) {
-      return coded(Error::retryable("add_material answered without a media_id"),
-                   "wechat_bad_answer");
-    }
-    const TimePoint now = clock_.now();
-    return CachedToken{media_id, now + kCoverTtl, now + kCoverTtl};
+  // The refresh blocks (its lock, then the upload), so it runs on the blocking pool and waits
+  // there for the upload, which runs on the loop.
+  auto cover = co_await io().offload([this] {
+    return tokens_->refresh(cover_key_, "", [this]() -> Result<CachedToken> {
+      const std::string boundary = random_boundary();
+      std::string body = "--" + boundary +
+                         "\r\nContent-Disposition: form-data; name=\"media\"; filename=\"" +
+                         cover_name_ + "\"\r\nContent-Type: " + cover_type_ + "\r\n\r\n" + cover_ +
+                         "\r\n--" + boundary + "--\r\n";
+      auto answer = io().run(call("material/add_material", body,
+                                  "multipart/form-data; boundary=" + boundary, "&type=image"));
+      if (!answer) return answer.error();
+      if (auto checked = check(*answer, "material/add_material"); !checked) return checked.error();
+      const std::string media_id = id_text(answer->body, "media_id");
+      if (media_id.empty()) {
+        return coded(Error::retryable("add_material answered without a media_id"),
+                     "wechat_bad_answer");
+      }
+      const TimePoint now = clock_.now();
+      return CachedToken{media_id, now + kCoverTtl, now + kCoverTtl};
+    });
   });
-  if (!cover) return cover.error();
-  return cover->value;
+  if (!cover) co_return cover.error();
+  co_return cover->value;
 }
 
 Error WechatChannel::pending(const json& job) const {
@@ -439,20 +466,22 @@ Error WechatChannel::pending(const json& job) const {
                "wechat_publishing");
 }
 
-Result<json> WechatChannel::batch_page(const std::string& api, int page, bool with_content) {
-  auto answer = call(api, json{{"offset", page * kBatchPage},
-                               {"count", kBatchPage},
-                               {"no_content", with_content ? 0 : 1}}
-                              .dump());
-  if (!answer) return answer.error();
-  if (auto checked = check(*answer, api); !checked) return checked.error();
+Task<Result<json>> WechatChannel::batch_page(const std::string& api, int page, bool with_content) {
+  const std::string request = json{
+      {"offset", page * kBatchPage},
+      {"count", kBatchPage},
+      {"no_content",
+       with_content ? 0 : 1}}.dump();
+  auto answer = co_await call(api, request);
+  if (!answer) co_return answer.error();
+  if (auto checked = check(*answer, api); !checked) co_return checked.error();
   const auto items = answer->body.find("item");
-  if (items == answer->body.end()) return json::array();  // an empty box or list
+  if (items == answer->body.end()) co_return json::array();  // an empty box or list
   if (!items->is_array()) {
-    return coded(Error::retryable(api + " answered an item that is not a list"),
-                 "wechat_bad_answer");
+    co_return coded(Error::retryable(api + " answered an item that is not a list"),
+                    "wechat_bad_answer");
   }
-  return std::move(*items);
+  co_return std::move(*items);
 }
 
 Result<PublishReceipt> WechatChannel::published(const std::string& job_key, json job,
@@ -466,27 +495,28 @@ Result<PublishReceipt> WechatChannel::published(const std::string& job_key, json
   return PublishReceipt{std::string(kArticlePrefix) + article_id};
 }
 
-Result<bool> WechatChannel::draft_in_box(const std::string& media_id) {
+Task<Result<bool>> WechatChannel::draft_in_box(const std::string& media_id) {
   for (int page = 0; page < kDraftPages; ++page) {
-    auto items = batch_page("draft/batchget", page, /*with_content=*/false);
-    if (!items) return items.error();
+    auto items = co_await batch_page("draft/batchget", page, /*with_content=*/false);
+    if (!items) co_return items.error();
     for (const json& entry : *items) {
-      if (entry.is_object() && id_text(entry, "media_id") == media_id) return true;
+      if (entry.is_object() && id_text(entry, "media_id") == media_id) co_return true;
     }
     if (items->size() < static_cast<std::size_t>(kBatchPage)) break;
   }
-  return false;
+  co_return false;
 }
 
-Result<std::optional<std::string>> WechatChannel::published_article(const std::string& marker) {
+Task<Result<std::optional<std::string>>> WechatChannel::published_article(
+    const std::string& marker) {
   auto carries = [&](const json& news, const char* field) {
     const auto value = news.find(field);
     return value != news.end() && value->is_string() &&
            value->get_ref<const std::string&>().find(marker) != std::string::npos;
   };
   for (int page = 0; page < kPublishedPages; ++page) {
-    auto items = batch_page("freepublish/batchget", page, /*with_content=*/true);
-    if (!items) return items.error();
+    auto items = co_await batch_page("freepublish/batchget", page, /*with_content=*/true);
+    if (!items) co_return items.error();
     for (const json& entry : *items) {
       if (!entry.is_object() || !entry.contains("content")) continue;
       const json& content = entry["content"];
@@ -495,79 +525,81 @@ Result<std::optional<std::string>> WechatChannel::published_article(const std::s
       for (const json& article : *news) {
         if (article.is_object() &&
             (carries(article, "content_source_url") || carries(article, "content"))) {
-          return std::optional<std::string>(id_text(entry, "article_id"));
+          co_return std::optional<std::string>(id_text(entry, "article_id"));
         }
       }
     }
     if (items->size() < static_cast<std::size_t>(kBatchPage)) break;
   }
-  return std::optional<std::string>();
+  co_return std::optional<std::string>();
 }
 
-Result<PublishReceipt> WechatChannel::resolve_submit(const Delivery& delivery,
-                                                     const std::string& job_key, json job) {
+Task<Result<PublishReceipt>> WechatChannel::resolve_submit(const Delivery& delivery,
+                                                           const std::string& job_key, json job) {
   const std::string draft = job.value("draft", std::string());
-  auto found = published_article(delivery.marker());
-  if (!found) return found.error();
-  if (*found && !(*found)->empty()) return published(job_key, std::move(job), **found);
-  auto in_box = draft_in_box(draft);
-  if (!in_box) return in_box.error();
+  auto found = co_await published_article(delivery.marker());
+  if (!found) co_return found.error();
+  if (*found && !(*found)->empty()) co_return published(job_key, std::move(job), **found);
+  auto in_box = co_await draft_in_box(draft);
+  if (!in_box) co_return in_box.error();
   if (*in_box) {
     // Never submitted: the draft is still in the box, so submitting now is the first time.
     job.erase("submitting");
     if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
-      return saved.error();
+      co_return saved.error();
     }
-    return submit(delivery, job_key, std::move(job));
+    co_return co_await submit(delivery, job_key, std::move(job));
   }
   // The draft left the box, so WeChat took it; it is not among the published articles yet.
   job["polls"] = job.value("polls", 0) + 1;
   if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
-    return saved.error();
+    co_return saved.error();
   }
-  return pending(job);
+  co_return pending(job);
 }
 
-Result<PublishReceipt> WechatChannel::submit(const Delivery& delivery, const std::string& job_key,
-                                             json job) {
+Task<Result<PublishReceipt>> WechatChannel::submit(const Delivery& delivery,
+                                                   const std::string& job_key, json job) {
   // The mark goes to Redis before the call: whoever holds this job next, after a timeout or a
   // crash, knows the draft may be consumed and looks instead of submitting it blind.
   job["submitting"] = true;
   if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
-    return saved.error();
+    co_return saved.error();
   }
-  auto answer = call("freepublish/submit", json{{"media_id", job["draft"]}}.dump());
-  if (!answer) return answer.error();
+  const std::string request = json{{"media_id", job["draft"]}}.dump();
+  auto answer = co_await call("freepublish/submit", request);
+  if (!answer) co_return answer.error();
   if (answer->errcode == kInvalidMediaId) {
     // Our own draft, refused as unknown: consumed by an earlier submit we never heard back from.
-    return resolve_submit(delivery, job_key, std::move(job));
+    co_return co_await resolve_submit(delivery, job_key, std::move(job));
   }
   if (auto checked = check(*answer, "freepublish/submit"); !checked) {
     // Refused before anything was taken: the draft is still ours to submit.
     job.erase("submitting");
     (void)tokens_->set_value(job_key, job.dump(), kJobTtl);
-    return checked.error();
+    co_return checked.error();
   }
   const std::string publish_id = id_text(answer->body, "publish_id");
   if (publish_id.empty()) {
-    return coded(Error::ambiguous("freepublish/submit answered without a publish_id"),
-                 "wechat_bad_answer");
+    co_return coded(Error::ambiguous("freepublish/submit answered without a publish_id"),
+                    "wechat_bad_answer");
   }
   job["publish_id"] = publish_id;
   job["polls"] = 0;
   job.erase("submitting");
   if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
-    return saved.error();
+    co_return saved.error();
   }
-  return pending(job);
+  co_return pending(job);
 }
 
-Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, const json& item) {
+Task<Result<PublishReceipt>> WechatChannel::publish_article(const Delivery& delivery,
+                                                            const json& item) {
   // A publication spans several attempts (submit, then freepublish/get later), so where it stands
   // is kept with the token: a retry, on any instance, continues instead of starting over.
   const std::string job_key = token_key_ + ":job:" + delivery.id;
   auto stored = tokens_->get_value(job_key);
-  if (!stored) return stored.error();
+  if (!stored) co_return stored.error();
   json job = json::object();
   if (*stored) {
     job = json::parse(**stored, nullptr, false);
@@ -576,27 +608,32 @@ Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, 
   auto save = [&]() { return tokens_->set_value(job_key, job.dump(), kJobTtl); };
   // Published already, by an attempt whose ack never arrived (its worker died after it learnt).
   if (job.contains("article_id")) {
-    return PublishReceipt{std::string(kArticlePrefix) + job.value("article_id", std::string())};
+    co_return PublishReceipt{std::string(kArticlePrefix) + job.value("article_id", std::string())};
   }
   if (job.contains("publish_id") || job.contains("submitting")) {
     // WeChat has (or may have) the article: what is left is finding out, and failing to find
     // out is no reason to give up on it. A check that fails in transit waits like "still
     // publishing" (bounded by the channel's processing limit) rather than spending attempts.
-    auto checked = job.contains("publish_id") ? poll(delivery, job_key, std::move(job))
-                                              : resolve_submit(delivery, job_key, std::move(job));
+    // Not a conditional expression: GCC 12 destroys a co_await's temporary twice in one.
+    Result<PublishReceipt> checked = Error::permanent("not checked");
+    if (job.contains("publish_id")) {
+      checked = co_await poll(delivery, job_key, std::move(job));
+    } else {
+      checked = co_await resolve_submit(delivery, job_key, std::move(job));
+    }
     if (!checked && (checked.error().kind == ErrorKind::retryable ||
                      checked.error().kind == ErrorKind::ambiguous)) {
       Error error = checked.error();
       error.kind = ErrorKind::deferred;
       error.defer_reason = DeferReason::processing;
-      return error;
+      co_return error;
     }
-    return checked;
+    co_return checked;
   }
 
   if (!job.contains("draft")) {
     auto article = render_wechat_article(item, settings_.author);
-    if (!article) return article.error();
+    if (!article) co_return article.error();
     // The delivery's marker rides in the article, so a read-back of the published list finds
     // exactly this delivery's article (§5A).
     const std::string marker = delivery.marker();
@@ -604,80 +641,84 @@ Result<PublishReceipt> WechatChannel::publish_article(const Delivery& delivery, 
       article->content_source_url = with_marker(article->content_source_url, marker);
     }
     article->content += "<!--" + marker + "-->";
-    auto thumb = cover_media_id();
-    if (!thumb) return thumb.error();
+    auto thumb = co_await cover_media_id();
+    if (!thumb) co_return thumb.error();
     json entry = {
         {"article_type", "news"},      {"title", article->title},
         {"author", article->author},   {"digest", article->digest},
         {"content", article->content}, {"content_source_url", article->content_source_url},
         {"thumb_media_id", *thumb},    {"need_open_comment", settings_.open_comment ? 1 : 0},
         {"only_fans_can_comment", 0}};
-    auto answer = call("draft/add", json{{"articles", json::array({entry})}}.dump());
-    if (!answer) return answer.error();
+    const std::string request = json{{"articles", json::array({entry})}}.dump();
+    auto answer = co_await call("draft/add", request);
+    if (!answer) co_return answer.error();
     if (answer->errcode == 40007) {
       // The cached cover may have been deleted from the library: upload it again next time.
       (void)tokens_->invalidate(cover_key_, *thumb);
     }
-    if (auto checked = check(*answer, "draft/add"); !checked) return checked.error();
+    if (auto checked = check(*answer, "draft/add"); !checked) co_return checked.error();
     const std::string draft = id_text(answer->body, "media_id");
     if (draft.empty()) {
-      return coded(Error::retryable("draft/add answered without a media_id"), "wechat_bad_answer");
+      co_return coded(Error::retryable("draft/add answered without a media_id"),
+                      "wechat_bad_answer");
     }
     job["draft"] = draft;
-    if (auto saved = save(); !saved) return saved.error();
+    if (auto saved = save(); !saved) co_return saved.error();
   }
 
-  return submit(delivery, job_key, std::move(job));
+  co_return co_await submit(delivery, job_key, std::move(job));
 }
 
-Result<PublishReceipt> WechatChannel::poll(const Delivery& delivery, const std::string& job_key,
-                                           json job) {
+Task<Result<PublishReceipt>> WechatChannel::poll(const Delivery& delivery,
+                                                 const std::string& job_key, json job) {
   // freepublish/get has a small daily quota (§2.5: 100). Once it is spent, the published list
   // (freepublish/batchget) tells the same for an article WeChat has published, so the job reads
   // that instead of waiting a day.
-  auto read_back = [&]() -> Result<PublishReceipt> {
-    auto found = published_article(delivery.marker());
-    if (!found) return found.error();
-    if (*found && !(*found)->empty()) return published(job_key, std::move(job), **found);
+  // A coroutine lambda: safe with [&] because it is awaited at once, while poll's frame lives.
+  auto read_back = [&]() -> Task<Result<PublishReceipt>> {
+    auto found = co_await published_article(delivery.marker());
+    if (!found) co_return found.error();
+    if (*found && !(*found)->empty()) co_return published(job_key, std::move(job), **found);
     job["polls"] = job.value("polls", 0) + 1;
     if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
-      return saved.error();
+      co_return saved.error();
     }
-    return pending(job);
+    co_return pending(job);
   };
-  if (job.value("read_back", false)) return read_back();
+  if (job.value("read_back", false)) co_return co_await read_back();
   const std::string publish_id = job.value("publish_id", std::string());
-  auto answer = call("freepublish/get", json{{"publish_id", publish_id}}.dump());
-  if (!answer) return answer.error();
+  const std::string request = json{{"publish_id", publish_id}}.dump();
+  auto answer = co_await call("freepublish/get", request);
+  if (!answer) co_return answer.error();
   if (answer->errcode == 53502) (void)tokens_->erase_value(job_key);  // unknown publish_id
   if (auto checked = check(*answer, "freepublish/get"); !checked) {
-    if (checked.error().kind != ErrorKind::deferred) return checked.error();
+    if (checked.error().kind != ErrorKind::deferred) co_return checked.error();
     job["read_back"] = true;
-    return read_back();
+    co_return co_await read_back();
   }
   const auto status = answer->body.find("publish_status");
   if (status == answer->body.end() || !status->is_number_integer()) {
-    return coded(Error::retryable("freepublish/get answered without a publish_status"),
-                 "wechat_bad_answer");
+    co_return coded(Error::retryable("freepublish/get answered without a publish_status"),
+                    "wechat_bad_answer");
   }
   const long code = status->get<long>();
   if (code == 1) {  // still publishing
     job["polls"] = job.value("polls", 0) + 1;
     if (auto saved = tokens_->set_value(job_key, job.dump(), kJobTtl); !saved) {
-      return saved.error();
+      co_return saved.error();
     }
-    return pending(job);
+    co_return pending(job);
   }
   if (code == 0) {
     const std::string article_id = id_text(answer->body, "article_id");
     if (article_id.empty()) {
       (void)tokens_->erase_value(job_key);
-      return coded(Error::permanent("publish_id " + publish_id +
-                                    " was published but WeChat gave no article_id; check the "
-                                    "account and record it by hand"),
-                   "wechat_no_article_id");
+      co_return coded(Error::permanent("publish_id " + publish_id +
+                                       " was published but WeChat gave no article_id; check the "
+                                       "account and record it by hand"),
+                      "wechat_no_article_id");
     }
-    return published(job_key, std::move(job), article_id);
+    co_return published(job_key, std::move(job), article_id);
   }
   // Failed for good: a replay starts again with a new draft.
   (void)tokens_->erase_value(job_key);
@@ -692,15 +733,16 @@ Result<PublishReceipt> WechatChannel::poll(const Delivery& delivery, const std::
                                              "banned by the system; an operator must act"};
   const std::string meaning = code >= 2 && code <= 6 ? kMeaning[code] : "unknown status";
   const auto fail_idx = answer->body.find("fail_idx");
-  return coded(Error::permanent("publish_id " + publish_id + ": publish_status " +
-                                std::to_string(code) + " (" + meaning + ")" +
-                                (fail_idx != answer->body.end() && !fail_idx->empty()
-                                     ? ", fail_idx " + fail_idx->dump()
-                                     : "")),
-               "wechat_publish_status_" + std::to_string(code));
+  co_return coded(Error::permanent("publish_id " + publish_id + ": publish_status " +
+                                   std::to_string(code) + " (" + meaning + ")" +
+                                   (fail_idx != answer->body.end() && !fail_idx->empty()
+                                        ? ", fail_idx " + fail_idx->dump()
+                                        : "")),
+                  "wechat_publish_status_" + std::to_string(code));
 }
 
-Result<void> WechatChannel::do_recall(const Delivery& /*delivery*/, const std::string& remote_id) {
+Task<Result<void>> WechatChannel::do_recall(const Delivery& /*delivery*/,
+                                            const std::string& remote_id) {
   auto unknown = [&] {
     return coded(Error::permanent("WeChat remote id '" + remote_id +
                                   "' names nothing to withdraw; delete it in the console"),
@@ -709,28 +751,29 @@ Result<void> WechatChannel::do_recall(const Delivery& /*delivery*/, const std::s
   if (remote_id.rfind(kArticlePrefix, 0) == 0 && remote_id.size() > kArticlePrefix.size()) {
     const std::string article_id = remote_id.substr(kArticlePrefix.size());
     // index 0: every article of the publication (ours has one).
-    auto answer = call("freepublish/delete", json{{"article_id", article_id}, {"index", 0}}.dump());
-    if (!answer) return answer.error();
-    if (answer->errcode == kArticleMissing) return ok();
-    return check(*answer, "freepublish/delete");
+    const std::string request = json{{"article_id", article_id}, {"index", 0}}.dump();
+    auto answer = co_await call("freepublish/delete", request);
+    if (!answer) co_return answer.error();
+    if (answer->errcode == kArticleMissing) co_return ok();
+    co_return check(*answer, "freepublish/delete");
   }
   if (remote_id.rfind(kMassPrefix, 0) == 0 && remote_id.size() > kMassPrefix.size()) {
     const std::string msg_id = remote_id.substr(kMassPrefix.size());
     if (!std::all_of(msg_id.begin(), msg_id.end(),
                      [](unsigned char c) { return std::isdigit(c) != 0; }) ||
         msg_id.size() > 18) {
-      return unknown();
+      co_return unknown();
     }
-    auto answer = call("message/mass/delete",
-                       json{{"msg_id", std::stoll(msg_id)}, {"article_idx", 0}}.dump());
-    if (!answer) return answer.error();
-    return check(*answer, "message/mass/delete");
+    const std::string request = json{{"msg_id", std::stoll(msg_id)}, {"article_idx", 0}}.dump();
+    auto answer = co_await call("message/mass/delete", request);
+    if (!answer) co_return answer.error();
+    co_return check(*answer, "message/mass/delete");
   }
-  return unknown();
+  co_return unknown();
 }
 
-Result<PlatformListing> WechatChannel::do_list_published(TimePoint from, TimePoint to,
-                                                         const std::vector<HeldDelivery>& held) {
+Task<Result<PlatformListing>> WechatChannel::do_list_published(
+    TimePoint from, TimePoint to, const std::vector<HeldDelivery>& held) {
   // 5000 pages is 100 000 articles, WeChat's own cap on an account's news library (§2.3).
   constexpr int kMaxPages = 5000;
   // What mass/get answers for a msg_id it does not know (herald-sim; the reference names no
@@ -739,8 +782,8 @@ Result<PlatformListing> WechatChannel::do_list_published(TimePoint from, TimePoi
   PlatformListing listing;
   bool complete = false;
   for (int page = 0; page < kMaxPages && !complete; ++page) {
-    auto items = batch_page("freepublish/batchget", page, /*with_content=*/true);
-    if (!items) return items.error();
+    auto items = co_await batch_page("freepublish/batchget", page, /*with_content=*/true);
+    if (!items) co_return items.error();
     for (const json& entry : *items) {
       if (!entry.is_object()) continue;
       const std::string article_id = id_text(entry, "article_id");
@@ -791,11 +834,12 @@ Result<PlatformListing> WechatChannel::do_list_published(TimePoint from, TimePoi
       listing.unverifiable.push_back(d.delivery_id);
       continue;
     }
-    auto answer = call("message/mass/get", json{{"msg_id", std::stoll(msg_id)}}.dump());
-    if (!answer) return answer.error();
+    const std::string request = json{{"msg_id", std::stoll(msg_id)}}.dump();
+    auto answer = co_await call("message/mass/get", request);
+    if (!answer) co_return answer.error();
     ++asked;
     if (answer->errcode == kUnknownMsgId) continue;  // not there: absent
-    if (auto checked = check(*answer, "message/mass/get"); !checked) return checked.error();
+    if (auto checked = check(*answer, "message/mass/get"); !checked) co_return checked.error();
     const std::string status = answer->body.value("msg_status", "");
     // SEND_FAIL and the like reached nobody: absent, as if never sent.
     if (status == "SEND_SUCCESS" || status == "SENDING") {
@@ -808,15 +852,15 @@ Result<PlatformListing> WechatChannel::do_list_published(TimePoint from, TimePoi
       "broadcasts: WeChat lists no mass sends, so only the " + std::to_string(asked) +
       " Herald holds were checked (message/mass/get); one sent outside Herald, or a dead letter "
       "that went out anyway, cannot be seen");
-  return listing;
+  co_return listing;
 }
 
 Result<ChannelPtr> make_wechat_channel(const json& section, const std::string& path,
                                        ChannelDeps& deps) {
   auto settings = parse_wechat_settings(section, path);
   if (!settings) return settings.error();
-  return ChannelPtr(
-      std::make_unique<WechatChannel>(std::move(*settings), deps.clock, deps.token_cache));
+  return ChannelPtr(std::make_unique<WechatChannel>(
+      std::move(*settings), deps.clock, deps.token_cache, HttpClientOptions{}, deps.io));
 }
 
 }  // namespace herald

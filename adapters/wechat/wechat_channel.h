@@ -85,7 +85,7 @@ class WechatChannel final : public Channel {
  public:
   // `tokens` null → a LocalTokenCache of its own (no sharing; tests and --check-config).
   WechatChannel(WechatSettings settings, const Clock& clock, TokenCache* tokens,
-                HttpClientOptions http_options = {});
+                HttpClientOptions http_options = {}, OutboundIo* io = nullptr);
 
   // The TokenCache keys: "wechat:<appid>" for the access token, "wechat:<appid>:cover:<hash>"
   // for the cover's media_id, "wechat:<appid>:job:<delivery id>" for a publication in progress.
@@ -101,52 +101,56 @@ class WechatChannel final : public Channel {
   // draft still in the draft box → submitted now; neither → still publishing, deferred. So no
   // do_lookup: the job is the read-back's memory, and a broadcast's clientmsgid makes a repeat
   // answer 45065 with the first msg_id (§2.6); the default (a resend is safe) holds.
-  Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  Task<Result<PublishReceipt>> do_publish(const Delivery& delivery) override;
   // freepublish/delete or message/mass/delete, from the remote id alone; an article that is
   // already gone (53600) counts as withdrawn.
-  Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  Task<Result<void>> do_recall(const Delivery& delivery, const std::string& remote_id) override;
   // Articles from freepublish/batchget (20 a page, newest first) until past `from`; broadcasts,
   // of which WeChat keeps no list, by message/mass/get for each "mass:<msg_id>" held.
-  Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
-                                            const std::vector<HeldDelivery>& held) override;
+  Task<Result<PlatformListing>> do_list_published(TimePoint from, TimePoint to,
+                                                  const std::vector<HeldDelivery>& held) override;
 
  private:
   using Answer = WechatAnswer;
 
-  Result<std::string> access_token();
-  Result<std::string> replace_rejected(const std::string& failed);
+  Task<Result<std::string>> access_token();
+  Task<Result<std::string>> replace_rejected(const std::string& failed);
   Result<CachedToken> fetch_token(bool force);
   // POSTs to `resource` with the shared token; on 40001/40014/42001 replaces the token once and
   // sends again. Transport and HTTP failures come back as errors; any errcode as an Answer.
-  Result<Answer> call(const std::string& resource, const std::string& body,
-                      const std::string& content_type = "application/json",
-                      const std::string& query = "");
+  Task<Result<Answer>> call(const std::string& resource, const std::string& body,
+                            const std::string& content_type = "application/json",
+                            const std::string& query = "");
   // `token_endpoint`: the answer may hold an access token, so no excerpt of its body may go into
   // an error message (they end in logs, dead letters and API answers).
-  Result<Answer> post(const std::string& url, const std::string& body,
-                      const std::string& content_type, bool token_endpoint = false);
+  Task<Result<Answer>> post(const std::string& url, const std::string& body,
+                            const std::string& content_type);
+  HttpRequest post_request(const std::string& url, const std::string& body,
+                           const std::string& content_type) const;
+  Result<Answer> read_answer(const Result<HttpResponse>& response, bool token_endpoint) const;
   Result<void> check(const Answer& answer, const std::string& api);
 
-  Result<PublishReceipt> broadcast(const Delivery& delivery, const nlohmann::json& item);
-  Result<PublishReceipt> publish_article(const Delivery& delivery, const nlohmann::json& item);
-  Result<PublishReceipt> poll(const Delivery& delivery, const std::string& job_key,
-                              nlohmann::json job);
-  Result<PublishReceipt> submit(const Delivery& delivery, const std::string& job_key,
-                                nlohmann::json job);
-  Result<PublishReceipt> resolve_submit(const Delivery& delivery, const std::string& job_key,
-                                        nlohmann::json job);
+  Task<Result<PublishReceipt>> broadcast(const Delivery& delivery, const nlohmann::json& item);
+  Task<Result<PublishReceipt>> publish_article(const Delivery& delivery,
+                                               const nlohmann::json& item);
+  Task<Result<PublishReceipt>> poll(const Delivery& delivery, const std::string& job_key,
+                                    nlohmann::json job);
+  Task<Result<PublishReceipt>> submit(const Delivery& delivery, const std::string& job_key,
+                                      nlohmann::json job);
+  Task<Result<PublishReceipt>> resolve_submit(const Delivery& delivery, const std::string& job_key,
+                                              nlohmann::json job);
   // Records the article in the job (kept until the job expires) and returns its receipt.
   Result<PublishReceipt> published(const std::string& job_key, nlohmann::json job,
                                    const std::string& article_id);
   // One page (0-based) of draft/batchget or freepublish/batchget: the `item` list, newest first,
   // kBatchPage a page.
-  Result<nlohmann::json> batch_page(const std::string& api, int page, bool with_content);
+  Task<Result<nlohmann::json>> batch_page(const std::string& api, int page, bool with_content);
   // True if the draft box still holds `media_id` (draft/batchget, a few pages).
-  Result<bool> draft_in_box(const std::string& media_id);
+  Task<Result<bool>> draft_in_box(const std::string& media_id);
   // The article_id of the published article carrying `marker` (freepublish/batchget, newest
   // first, a few pages), or nullopt.
-  Result<std::optional<std::string>> published_article(const std::string& marker);
-  Result<std::string> cover_media_id();
+  Task<Result<std::optional<std::string>>> published_article(const std::string& marker);
+  Task<Result<std::string>> cover_media_id();
   Error pending(const nlohmann::json& job) const;
 
   WechatSettings settings_;
@@ -158,7 +162,8 @@ class WechatChannel final : public Channel {
   std::string cover_name_;
   std::string cover_type_;
   std::string cover_key_;
-  HttpClientPool http_;
+  AsyncHttpClient http_;
+  HttpClientPool token_http_;
 };
 
 // The factory registered as "wechat"; uses deps.token_cache.

@@ -342,15 +342,16 @@ Result<void> classify_weibo_error(long http_status, long error_code, std::string
 }
 
 WeiboChannel::WeiboChannel(WeiboSettings settings, const Clock& clock, RateLimiter* rate_limiter,
-                           HttpClientOptions http_options)
-    : Channel("weibo"),
+                           HttpClientOptions http_options, OutboundIo* io)
+    : Channel("weibo", io),
       settings_(std::move(settings)),
       clock_(clock),
       rate_limiter_(rate_limiter),
       rate_limit_key_("weibo:" + sha256_hex(settings_.access_token).substr(0, 16)),
-      http_(std::move(http_options)) {}
+      http_(this->io(), std::move(http_options)) {}
 
-Result<HttpResponse> WeiboChannel::post_form(const std::string& resource, const std::string& body) {
+Task<Result<HttpResponse>> WeiboChannel::post_form(const std::string& resource,
+                                                   const std::string& body) {
   HttpRequest request;
   request.method = "POST";
   request.url = settings_.api_base + "/2/statuses/" + resource;
@@ -358,23 +359,23 @@ Result<HttpResponse> WeiboChannel::post_form(const std::string& resource, const 
   request.total_timeout = settings_.timeout;
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
   request.body = body;
-  return http_.send(request);
+  co_return co_await http_.send(request);
 }
 
-Result<json> WeiboChannel::timeline_page(int page) {
+Task<Result<json>> WeiboChannel::timeline_page(int page) {
   HttpRequest request;
   request.url = settings_.api_base + "/2/statuses/user_timeline.json?access_token=" +
                 form_escape(settings_.access_token) + "&count=" + std::to_string(kTimelinePage) +
                 "&page=" + std::to_string(page);
   request.connect_timeout = settings_.connect_timeout;
   request.total_timeout = settings_.timeout;
-  auto response = http_.send(request);
-  if (!response) return response.error();
+  auto response = co_await http_.send(request);
+  if (!response) co_return response.error();
   const WeiboAnswer answer = parse_weibo_answer(response->body);
   if (response->status != 200 || answer.code != 0) {
     auto classified =
         classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
-    if (!classified) return classified.error();
+    if (!classified) co_return classified.error();
   }
   json parsed = json::parse(response->body, nullptr, false);
   const auto statuses = parsed.is_object() ? parsed.find("statuses") : parsed.end();
@@ -382,107 +383,110 @@ Result<json> WeiboChannel::timeline_page(int page) {
     Error error = Error::retryable("user_timeline answered without a statuses list: " +
                                    body_excerpt(response->body, 200));
     error.code = "weibo_bad_answer";
-    return error;
+    co_return error;
   }
-  return std::move(*statuses);
+  co_return std::move(*statuses);
 }
 
-Result<Lookup> WeiboChannel::do_lookup(const Delivery& delivery) {
+Task<Result<Lookup>> WeiboChannel::do_lookup(const Delivery& delivery) {
   const std::string marker = delivery.marker();
   for (int page = 1; page <= settings_.lookup_pages; ++page) {
-    auto page_of_posts = timeline_page(page);
-    if (!page_of_posts) return page_of_posts.error();
+    auto page_of_posts = co_await timeline_page(page);
+    if (!page_of_posts) co_return page_of_posts.error();
     const json* statuses = &*page_of_posts;
     for (const json& post : *statuses) {
       if (!post.is_object() || string_field(post, "text").find(marker) == std::string::npos) {
         continue;
       }
       const std::string idstr = weibo_post_id(post);
-      if (!idstr.empty()) return Lookup{LookupState::found, PublishReceipt{idstr}};
+      if (!idstr.empty()) co_return Lookup{LookupState::found, PublishReceipt{idstr}};
     }
     // A short page is the end of the account's posts.
     if (statuses->size() < static_cast<std::size_t>(kTimelinePage)) break;
   }
-  return Lookup{LookupState::absent, {}};
+  co_return Lookup{LookupState::absent, {}};
 }
 
-Result<PublishReceipt> WeiboChannel::do_publish(const Delivery& delivery) {
+Task<Result<PublishReceipt>> WeiboChannel::do_publish(const Delivery& delivery) {
   const json item = json::parse(delivery.payload, nullptr, false);
   if (item.is_discarded()) {
     Error error = Error::permanent("delivery " + delivery.id + ": payload is not valid JSON");
     error.code = "bad_payload";
-    return error;
+    co_return error;
   }
   auto status = render_weibo_status(item, delivery.item_id, settings_, delivery.marker());
-  if (!status) return status.error();
+  if (!status) co_return status.error();
 
   if (rate_limiter_ != nullptr) {
     auto wait = rate_limiter_->try_acquire(rate_limit_key_, settings_.rate_limit_posts,
                                            settings_.rate_limit_window);
-    if (!wait) return wait.error();
+    if (!wait) co_return wait.error();
     if (wait->count() > 0) {
       Error error = Error::deferred(
           "Weibo posting budget of " + std::to_string(settings_.rate_limit_posts) + " per " +
               std::to_string(settings_.rate_limit_window.count()) + " ms is spent",
           *wait);
       error.code = "weibo_budget_spent";
-      return error;
+      co_return error;
     }
   }
 
   const std::string body =
       form({{"access_token", settings_.access_token}, {"status", *status}, {"rip", settings_.rip}});
-  auto response = post_form("share.json", body);
-  if (!response) return response.error();
+  auto response = co_await post_form("share.json", body);
+  if (!response) co_return response.error();
 
   const WeiboAnswer answer = parse_weibo_answer(response->body);
   if (response->status == 200 && answer.code == 0) {
     const std::string idstr = weibo_post_id(json::parse(response->body, nullptr, false));
-    if (!idstr.empty()) return PublishReceipt{idstr};
+    if (!idstr.empty()) co_return PublishReceipt{idstr};
     // Maybe posted, maybe not: the next attempt reads the timeline first.
     Error error = Error::ambiguous("Weibo answered 200 without a status id: " +
                                    body_excerpt(response->body, 200));
     error.code = "weibo_no_id";
-    return error;
+    co_return error;
   }
   auto classified = classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
   if (answer.code != kRepeatContent && answer.code != kAcceptedSlow) {
-    if (!classified) return classified.error();
-    return PublishReceipt{std::string(kUnconfirmedPrefix) + std::to_string(answer.code)};
+    if (!classified) co_return classified.error();
+    co_return PublishReceipt{std::string(kUnconfirmedPrefix) + std::to_string(answer.code)};
   }
   // Both name a post without its id: the timeline has it if it carries our marker.
-  auto looked = do_lookup(delivery);
+  auto looked = co_await do_lookup(delivery);
   if (!looked) {
     // Weibo holds a post like ours: wait to look again (the next attempt looks before it
     // posts), without spending the attempts that would bury a post that may be ours.
     Error error = looked.error();
     error.kind = ErrorKind::deferred;
     error.defer_reason = DeferReason::processing;
-    return error;
+    co_return error;
   }
-  if (looked->state == LookupState::found) return looked->receipt;
+  if (looked->state == LookupState::found) co_return looked->receipt;
   if (answer.code == kAcceptedSlow) {
-    return PublishReceipt{std::string(kUnconfirmedPrefix) + std::to_string(answer.code)};
+    co_return PublishReceipt{std::string(kUnconfirmedPrefix) + std::to_string(answer.code)};
   }
-  return classified.error();
+  co_return classified.error();
 }
 
-Result<void> WeiboChannel::do_recall(const Delivery& /*delivery*/, const std::string& remote_id) {
+Task<Result<void>> WeiboChannel::do_recall(const Delivery& /*delivery*/,
+                                           const std::string& remote_id) {
   if (remote_id.empty() || remote_id.starts_with(kUnconfirmedPrefix) ||
       !std::all_of(remote_id.begin(), remote_id.end(),
                    [](unsigned char c) { return std::isdigit(c) != 0; })) {
     Error error = Error::permanent("Weibo status id '" + remote_id +
                                    "' is not known; delete the post by hand");
     error.code = "remote_id_unknown";
-    return error;
+    co_return error;
   }
-  auto response = post_form("destroy.json",
-                            form({{"access_token", settings_.access_token}, {"id", remote_id}}));
-  if (!response) return response.error();
+  // Built before the co_await: GCC 12 cannot keep a temporary holding a string literal across a
+  // suspension point ("array used as initializer").
+  const std::string body = form({{"access_token", settings_.access_token}, {"id", remote_id}});
+  auto response = co_await post_form("destroy.json", body);
+  if (!response) co_return response.error();
   const WeiboAnswer answer = parse_weibo_answer(response->body);
-  if (response->status == 200 && answer.code == 0) return ok();
-  if (answer.code == kTargetMissing) return ok();
-  return classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
+  if (response->status == 200 && answer.code == 0) co_return ok();
+  if (answer.code == kTargetMissing) co_return ok();
+  co_return classify_weibo_error(response->status, answer.code, answer.text, clock_.now());
 }
 
 std::optional<TimePoint> parse_weibo_time(std::string_view text) {
@@ -524,14 +528,14 @@ std::optional<TimePoint> parse_weibo_time(std::string_view text) {
                        std::chrono::minutes(*mm) + std::chrono::seconds(*ss) - offset);
 }
 
-Result<PlatformListing> WeiboChannel::do_list_published(TimePoint from, TimePoint to,
-                                                        const std::vector<HeldDelivery>& /*held*/) {
+Task<Result<PlatformListing>> WeiboChannel::do_list_published(
+    TimePoint from, TimePoint to, const std::vector<HeldDelivery>& /*held*/) {
   // Ten thousand pages is a million posts: only a broken paging would get there.
   constexpr int kMaxPages = 10000;
   PlatformListing listing;
   for (int page = 1; page <= kMaxPages; ++page) {
-    auto page_of_posts = timeline_page(page);
-    if (!page_of_posts) return page_of_posts.error();
+    auto page_of_posts = co_await timeline_page(page);
+    if (!page_of_posts) co_return page_of_posts.error();
     const json* statuses = &*page_of_posts;
     bool past_from = false;
     for (const json& post : *statuses) {
@@ -545,7 +549,7 @@ Result<PlatformListing> WeiboChannel::do_list_published(TimePoint from, TimePoin
             Error::retryable("user_timeline gave status " + idstr + " an unreadable created_at: " +
                              body_excerpt(string_field(post, "created_at"), 60));
         error.code = "weibo_bad_answer";
-        return error;
+        co_return error;
       }
       if (*at < from) {
         past_from = true;
@@ -556,21 +560,21 @@ Result<PlatformListing> WeiboChannel::do_list_published(TimePoint from, TimePoin
     }
     // Newest first: a page that reached back before `from` is the last one needed.
     if (past_from || statuses->size() < static_cast<std::size_t>(kTimelinePage)) {
-      return listing;
+      co_return listing;
     }
   }
   listing.notes.push_back("user_timeline still had posts after " + std::to_string(kMaxPages) +
                           " pages; older ones were not read");
   listing.complete_from = listing.records.empty() ? to : *listing.records.back().at;
-  return listing;
+  co_return listing;
 }
 
 Result<ChannelPtr> make_weibo_channel(const json& section, const std::string& path,
                                       ChannelDeps& deps) {
   auto settings = parse_weibo_settings(section, path);
   if (!settings) return settings.error();
-  return ChannelPtr(
-      std::make_unique<WeiboChannel>(std::move(*settings), deps.clock, deps.rate_limiter));
+  return ChannelPtr(std::make_unique<WeiboChannel>(
+      std::move(*settings), deps.clock, deps.rate_limiter, HttpClientOptions{}, deps.io));
 }
 
 }  // namespace herald

@@ -110,34 +110,34 @@ class WeiboChannel final : public Channel {
  public:
   // `rate_limiter` may be null: no shared budget is taken then (tests only).
   WeiboChannel(WeiboSettings settings, const Clock& clock, RateLimiter* rate_limiter,
-               HttpClientOptions http_options = {});
+               HttpClientOptions http_options = {}, OutboundIo* io = nullptr);
 
   // The rate limiter key: "weibo:" + the first 16 hex digits of the token's SHA-256, so every
   // heraldd posting as the same account shares one budget without the token appearing in Redis.
   const std::string& rate_limit_key() const { return rate_limit_key_; }
 
  protected:
-  Result<PublishReceipt> do_publish(const Delivery& delivery) override;
+  Task<Result<PublishReceipt>> do_publish(const Delivery& delivery) override;
   // Reads the account's timeline (statuses/user_timeline, lookup_pages pages of 100) for a post
   // whose text carries the delivery's marker.
-  Result<Lookup> do_lookup(const Delivery& delivery) override;
+  Task<Result<Lookup>> do_lookup(const Delivery& delivery) override;
   // An already deleted status (20101) counts as withdrawn.
-  Result<void> do_recall(const Delivery& delivery, const std::string& remote_id) override;
+  Task<Result<void>> do_recall(const Delivery& delivery, const std::string& remote_id) override;
   // Pages of user_timeline (100 a page, newest first) until past `from`.
-  Result<PlatformListing> do_list_published(TimePoint from, TimePoint to,
-                                            const std::vector<HeldDelivery>& held) override;
+  Task<Result<PlatformListing>> do_list_published(TimePoint from, TimePoint to,
+                                                  const std::vector<HeldDelivery>& held) override;
 
  private:
-  Result<HttpResponse> post_form(const std::string& resource, const std::string& form);
+  Task<Result<HttpResponse>> post_form(const std::string& resource, const std::string& form);
   // One page (1-based) of the account's own posts, newest first: the `statuses` array of
   // statuses/user_timeline, kTimelinePage posts a page.
-  Result<nlohmann::json> timeline_page(int page);
+  Task<Result<nlohmann::json>> timeline_page(int page);
 
   WeiboSettings settings_;
   const Clock& clock_;
   RateLimiter* rate_limiter_;
   std::string rate_limit_key_;
-  HttpClientPool http_;
+  AsyncHttpClient http_;
 };
 
 // The factory registered as "weibo"; uses deps.rate_limiter.

@@ -4,7 +4,8 @@
 --      maybe_sent; past max_attempts only to look, lookup_only; a delivery that used twice
 --      max_attempts is buried, so one that kills its worker every time cannot loop forever);
 --   3. pop up to max_alert alerts and, only if the alert lane is then empty, up to max_routine
---      routine deliveries, and lease each one under a fresh token.
+--      routine deliveries, never more than max_total in all, and lease each one under a fresh
+--      token.
 -- KEYS[1] alert lane, KEYS[2] routine lane, KEYS[3] timed, KEYS[4] inflight, KEYS[5] dead,
 -- KEYS[6] wake:alert, KEYS[7] wake, KEYS[8] lease sequence (a counter that makes every token
 -- unique even if two processes' random generators ever agree, e.g. after a fork).
@@ -12,8 +13,8 @@
 -- ARGV[5] max_routine, ARGV[6] ledger key prefix "<p>{<ch>}:d:", ARGV[7] move limit (promotions and reclaims per
 -- call), ARGV[8] max_attempts, ARGV[9] audit list prefix "<p>{<ch>}:log:", ARGV[10] audit
 -- retention s, ARGV[11] failed hash of the year of ARGV[12], ARGV[12] day "yyyy-mm-dd" (office
--- time zone; a burial counts as failed, once per delivery, as in complete.lua), ARGV[13..] one
--- random lease token per possible claim.
+-- time zone; a burial counts as failed, once per delivery, as in complete.lua), ARGV[13]
+-- max_total, ARGV[14..] one random lease token per possible claim.
 --
 -- Cluster note: the ids of the deliveries this script touches come out of the lists and sets, so
 -- their ledger keys (and audit lists, from ARGV[9]) cannot be declared in KEYS. They are built here from ARGV[6], which carries
@@ -37,7 +38,7 @@ local limit = tonumber(ARGV[7])
 local max_attempts = tonumber(ARGV[8])
 local audit_prefix = ARGV[9]
 local retention = ARGV[10]
-local kTokenBase = 12
+local kTokenBase = 13
 
 -- The delivery's audit trail, written in the step that makes the change it records.
 local function audit(id, ...)
@@ -155,9 +156,10 @@ local function take(list_key, max)
     end
   end
 end
-take(KEYS[1], max_alert)
+local max_total = tonumber(ARGV[13])
+take(KEYS[1], math.min(max_alert, max_total))
 local alerts_left = redis.call('LLEN', KEYS[1])
-if alerts_left == 0 then take(KEYS[2], max_routine) end
+if alerts_left == 0 then take(KEYS[2], math.min(max_routine, max_total - #leased / 2)) end
 local routine_left = redis.call('LLEN', KEYS[2])
 if #leased > 0 then redis.call('ZADD', KEYS[4], unpack(leased)) end
 

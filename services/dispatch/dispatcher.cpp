@@ -1,25 +1,26 @@
-// Threading model. Each Dispatcher runs 2 + concurrency threads of its own, all started by
-// start() and joined by stop(), each with its own Redis connection(s):
+// Threading model. Each Dispatcher runs two threads of its own, started by start() and joined by
+// stop(), each with its own Redis connection(s), and its platform calls as coroutines on the
+// channel's OutboundIo loop (shared by every channel of the process):
 //   claimer   waits (claimer_cv) for a free slot, claims up to that many deliveries in one claim
-//             script call (routine work only into slots beyond reserved_for_alerts), hands them
-//             to the workers (after load_payloads, when set, has read their bodies), and when
-//             nothing more can be taken blocks in BLPOP on the channel's wake lists (on a
+//             script call (routine work only into slots beyond reserved_for_alerts), reads their
+//             bodies (load_payloads, when set) and starts one coroutine per delivery on the loop;
+//             when nothing more can be taken it blocks in BLPOP on the channel's wake lists (on a
 //             connection of its own) until a wake token, the next due moment the claim reported
-//             (a schedule, a retry, any worker's lease deadline; at most idle_block), or, when
-//             nothing is due at all, kNothingDueLeases leases. The finisher cuts that block
-//             short with CLIENT UNBLOCK when a slot frees for waiting routine work, and at stop.
-//   workers   `concurrency` of them; each waits (worker_cv) for a claimed delivery, then makes
-//             the platform call (Channel::publish or ::recall, blocking on the network, bounded
-//             by the channel's own timeouts) and queues the outcome for the finisher.
+//             (a schedule, a retry, any lease deadline; at most idle_block), or, when nothing is
+//             due at all, kNothingDueLeases leases. The finisher cuts that block short with
+//             CLIENT UNBLOCK when a slot frees for waiting routine work, and at stop.
+//   a delivery's coroutine (handle) makes the platform call (Channel::publish_async or
+//             ::recall_async, whose waiting costs no thread) and queues the outcome for the
+//             finisher. The few blocking steps of a recall (reading its target) are offloaded.
 //   finisher  waits (finisher_cv) for outcomes, the next heartbeat (every lease/3) or an
 //             unblock to send; acks outcomes in batches (complete script), heartbeats the leases
 //             of everything claimed and not acked, and settles item counts after an ack.
-// A slot is a claimed delivery not yet returned by its platform call (`busy`); there are as many
-// slots as workers, and a delivery goes to whichever worker is free: no slot is tied to a thread,
-// and the alert reservation is applied when claiming, not by dedicated threads.
-// Shared state is guarded by Impl::mutex; Redis is never called while holding it. Every thread's
-// entry is run_guarded: a loop that throws is logged and run again after a pause (the queue's
-// leases make that safe: what a failed thread held is reclaimed when its lease expires).
+// A slot is a claimed delivery whose coroutine has not finished (`busy`): `concurrency` is the
+// number of platform calls in flight, not of threads, and the alert reservation is applied when
+// claiming. Shared state is guarded by Impl::mutex; Redis is never called while holding it, and
+// the loop never waits for it long (only to push an outcome). Both threads' entries are
+// run_guarded: a loop that throws is logged and run again after a pause (the queue's leases make
+// that safe: what a failed thread held is reclaimed when its lease expires).
 #include "services/dispatch/dispatcher.h"
 
 #include <spdlog/spdlog.h>
@@ -35,6 +36,9 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 
 #include "services/common/run_guarded.h"
 
@@ -54,7 +58,7 @@ constexpr milliseconds kMinBlock{10};
 // How long the claimer blocks when the claim answers that nothing is due at all (nothing timed,
 // and no lease on the channel, this process's or another's) is this many leases, or idle_block if
 // longer. Then only an arrival makes work, and every one (enqueue, replay, a retry acked) pushes
-// a wake token. What the bound is for: another process's worker may claim while this one sleeps
+// a wake token. What the bound is for: another process's dispatcher may claim while this one sleeps
 // (taking the token) and die; its lease expires at most one lease after that claim, so the
 // sleeper reclaims the delivery at most one more lease after the expiry.
 constexpr int kNothingDueLeases = 2;
@@ -157,8 +161,6 @@ Completion completion_for(const Delivery& delivery, const Result<PublishReceipt>
   return c;
 }
 
-constexpr const char* kRetractionKind = "retraction";
-
 // Comes back when the target of a recall is settled: waiting on another delivery spends no
 // attempt (that one may itself be deferred for hours).
 Completion wait_for_target(const Delivery& delivery, const char* code, std::string message,
@@ -198,20 +200,18 @@ struct Dispatcher::Impl {
       : options(std::move(o)), queue(q), channel(c) {}
 
   void claimer_loop();
-  void worker_loop();
+  // One delivery, on the loop: its outcome queued for the finisher and its slot freed.
+  Task<void> handle(Delivery delivery);
   // One delivery's outcome: a publish (unless its cancel mark is set), or a recall.
-  Completion publish_completion(const Delivery& delivery, std::mt19937_64& rng);
-  Completion failed_in_worker(const Delivery& delivery, const std::string& what,
-                              std::mt19937_64& rng);
-  Completion recall_completion(const Delivery& delivery, RedisConnection& conn,
-                               std::mt19937_64& rng);
+  Task<Completion> publish_completion(const Delivery& delivery);
+  Completion failed_in_worker(const Delivery& delivery, const std::string& what);
+  Task<Completion> recall_completion(const Delivery& delivery);
   void finisher_loop();
   // Sleeps for a Redis backoff unless stop() is called meanwhile.
   void claimer_pause(milliseconds duration);
   // What each thread does after its loop threw (run_guarded): put its shared state back as the
   // loop expects it on entry, wait a little, and run the loop again.
   AfterThrow after_claimer_failure(const ThreadFailure& failure);
-  AfterThrow after_worker_failure(const ThreadFailure& failure);
   AfterThrow after_finisher_failure(const ThreadFailure& failure);
   std::string thread_name(const char* role) const {
     return "dispatch " + options.channel + " " + role;
@@ -228,12 +228,10 @@ struct Dispatcher::Impl {
   // Everything below up to the counters is guarded by `mutex`.
   std::mutex mutex;
   std::condition_variable claimer_cv;   // a slot freed, or stop
-  std::condition_variable worker_cv;    // a delivery to publish, or stop
   std::condition_variable finisher_cv;  // outcomes to ack, an unblock to send, or stop
   std::condition_variable drained_cv;   // a publish returned (stop() waits for busy == 0)
-  int busy = 0;                         // slots taken: claimed, publish not yet returned
+  int busy = 0;                         // slots taken: claimed, coroutine not yet finished
   std::uint64_t slot_generation = 0;    // bumped whenever a slot frees
-  std::deque<Delivery> to_publish;
   std::vector<Completion> outcomes;
   std::map<std::string, std::string> leases;  // id → lease token: claimed and not yet acked
   bool in_redis_wait = false;                 // the claimer is in (or entering) wait_for_work
@@ -241,11 +239,10 @@ struct Dispatcher::Impl {
   bool unblock_wanted = false;
   long long block_client_id = 0;  // CLIENT ID of the blocking connection; 0 = not known
   bool stop_claiming = false;
-  bool stop_workers = false;
   bool stop_finisher = false;
   SteadyClock::time_point flush_deadline{};
 
-  // Claimed by the claimer and not yet handed to the workers: id → lease token (guarded).
+  // Claimed by the claimer and not yet started on the loop: id → lease token (guarded).
   std::vector<std::pair<std::string, std::string>> unhanded;
   // Outcomes taken from `outcomes` and not acked yet; the finisher's alone (not guarded).
   std::vector<Completion> unacked;
@@ -255,8 +252,13 @@ struct Dispatcher::Impl {
   std::atomic<std::uint64_t> redis_errors{0};
   std::atomic<std::int64_t> in_flight{0};
 
+  // The coroutines' own: used on the loop only.
+  std::mt19937_64 rng{std::random_device{}()};
+  // A recall's reads of its target, offloaded from the loop (recalls are rare: one at a time).
+  std::mutex recall_mutex;
+  RedisConnection recall_conn{options.redis};
+
   std::thread claimer;
-  std::vector<std::thread> workers;
   std::thread finisher;
 };
 
@@ -284,14 +286,6 @@ AfterThrow Dispatcher::Impl::after_claimer_failure(const ThreadFailure& failure)
   claimer_pause(restart_backoff(failure.failures));
   std::lock_guard lock(mutex);
   return stop_claiming ? AfterThrow::stop : AfterThrow::restart;
-}
-
-// A worker's loop catches what handling a delivery throws (failed_in_worker), so what reaches
-// here came from between deliveries; the loop itself returns once stop() says so.
-AfterThrow Dispatcher::Impl::after_worker_failure(const ThreadFailure& failure) {
-  std::unique_lock lock(mutex);
-  worker_cv.wait_for(lock, restart_backoff(failure.failures), [&] { return stop_workers; });
-  return AfterThrow::restart;
 }
 
 // The outcomes the finisher held unacked are given up, not retried (one of them may be what
@@ -349,6 +343,7 @@ void Dispatcher::Impl::claimer_loop() {
     request.owner = options.owner;
     request.max_alert = free_slots;
     request.max_routine = std::max(0, free_slots - options.reserved_for_alerts);
+    request.max_total = free_slots;
 
     auto got = queue.claim(claim_conn, ch, request);
     if (!got) {
@@ -358,7 +353,7 @@ void Dispatcher::Impl::claimer_loop() {
     backoff.reset();
     log.recovered(fmt::format("dispatch {}: Redis reachable again", ch));
     if (!got->deliveries.empty()) {
-      // Until the workers have them, only this loop knows these leases: see
+      // Until their coroutines start, only this loop knows these leases: see
       // after_claimer_failure().
       std::lock_guard lock(mutex);
       unhanded.clear();
@@ -388,25 +383,25 @@ void Dispatcher::Impl::claimer_loop() {
     for (const Delivery& d : got->deliveries) alerts += d.lane == Lane::alert ? 1 : 0;
     const int routine = static_cast<int>(got->deliveries.size()) - alerts;
     if (!got->deliveries.empty()) {
-      std::lock_guard lock(mutex);
-      for (Delivery& d : got->deliveries) {
-        leases[d.id] = d.lease_token;
-        to_publish.push_back(std::move(d));
+      {
+        std::lock_guard lock(mutex);
+        for (const Delivery& d : got->deliveries) leases[d.id] = d.lease_token;
+        busy += alerts + routine;
+        unhanded.clear();
       }
-      busy += alerts + routine;
-      unhanded.clear();
-    }
-    if (alerts + routine > 0) {
       claimed.fetch_add(alerts + routine);
       in_flight.fetch_add(alerts + routine);
-      worker_cv.notify_all();
+      for (Delivery& d : got->deliveries) {
+        boost::asio::co_spawn(channel.io().context(), handle(std::move(d)), boost::asio::detached);
+      }
     }
 
     // claim() takes routine work only when no alert is left, so fewer alerts than asked means the
-    // alert lane is empty, and fewer routine than asked means the routine lane is empty too.
+    // alert lane is empty, and fewer routine than asked means the routine lane is empty too,
+    // unless the claim was cut at the free slots.
     const bool capped = request.max_routine == 0;
-    const bool maybe_more =
-        alerts >= request.max_alert || (!capped && routine >= request.max_routine);
+    const bool maybe_more = alerts >= request.max_alert || alerts + routine >= request.max_total ||
+                            (!capped && routine >= request.max_routine);
     if (maybe_more) continue;
 
     const milliseconds idle_block = queue.options().idle_block;
@@ -450,26 +445,26 @@ void Dispatcher::Impl::claimer_loop() {
   }
 }
 
-Completion Dispatcher::Impl::publish_completion(const Delivery& delivery, std::mt19937_64& rng) {
+Task<Completion> Dispatcher::Impl::publish_completion(const Delivery& delivery) {
   // The claim read the cancel mark, so no round trip is spent on it here: a retraction that came
   // while an earlier holder had this delivery marked it, and then it must not go out. One that
   // comes after the claim is the recall delivery's business (the retraction queued one for every
   // delivery in flight), and the claim is at most a moment ago: claims take only free slots.
   if (delivery.cancel_requested) {
-    return settled_completion(delivery, OutcomeKind::cancelled, "retracted before publishing");
+    co_return settled_completion(delivery, OutcomeKind::cancelled, "retracted before publishing");
   }
   Result<PublishReceipt> result = Error::permanent("not published");
   Result<void> allowed = options.pre_publish_check ? options.pre_publish_check(delivery) : ok();
   if (allowed) {
-    result = channel.publish(delivery);  // never throws: failures come back classified
+    // Never throws: failures come back classified.
+    result = co_await channel.publish_async(delivery);
   } else {
     result = allowed.error();
   }
-  return completion_for(delivery, result, queue, options.defer_limits, rng);
+  co_return completion_for(delivery, result, queue, options.defer_limits, rng);
 }
 
-Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisConnection& conn,
-                                               std::mt19937_64& rng) {
+Task<Completion> Dispatcher::Impl::recall_completion(const Delivery& delivery) {
   const auto payload = nlohmann::json::parse(delivery.payload, nullptr, false);
   std::string target = delivery_id_for(delivery.item_id, delivery.channel);
   if (payload.is_object() && payload.contains("target") && payload["target"].is_string()) {
@@ -479,103 +474,104 @@ Completion Dispatcher::Impl::recall_completion(const Delivery& delivery, RedisCo
     Error bad = Error::permanent("recall target " + target + " is not on " + delivery.channel);
     bad.code = "bad_recall_target";
     Result<PublishReceipt> failed = std::move(bad);
-    return completion_for(delivery, failed, queue, options.defer_limits, rng);
+    co_return completion_for(delivery, failed, queue, options.defer_limits, rng);
   }
-  auto record = queue.get(conn, target);
+  auto record = co_await channel.io().offload([&] {
+    std::lock_guard lock(recall_mutex);
+    return queue.get(recall_conn, target);
+  });
   if (!record) {
-    return try_later(delivery, "redis_unavailable",
-                     "could not read the recall target " + target + ": " + record.error().message,
-                     queue, options.defer_limits, rng);
+    co_return try_later(
+        delivery, "redis_unavailable",
+        "could not read the recall target " + target + ": " + record.error().message, queue,
+        options.defer_limits, rng);
   }
   // No ledger: never queued, so nothing went out (handled below with cancelled and dead).
   const DeliveryState state = *record ? (*record)->state : DeliveryState::cancelled;
   if (state == DeliveryState::published) {
-    Result<void> recalled = channel.recall(delivery, (*record)->remote_id);
+    Result<void> recalled = co_await channel.recall_async(delivery, (*record)->remote_id);
     if (recalled) {
       Completion c;
       c.delivery_id = delivery.id;
       c.lease_token = delivery.lease_token;
       c.outcome = OutcomeKind::published;
       c.remote_id = (*record)->remote_id;  // what was withdrawn
-      return c;
+      co_return c;
     }
     Result<PublishReceipt> failed = recalled.error();
-    return completion_for(delivery, failed, queue, options.defer_limits, rng);
+    co_return completion_for(delivery, failed, queue, options.defer_limits, rng);
   }
   if (state == DeliveryState::in_flight) {
-    return wait_for_target(delivery, "target_in_flight",
-                           target + " is being published right now; its recall comes after", queue,
-                           options.defer_limits, rng);
+    co_return wait_for_target(delivery, "target_in_flight",
+                              target + " is being published right now; its recall comes after",
+                              queue, options.defer_limits, rng);
   }
   if (state == DeliveryState::queued || state == DeliveryState::scheduled ||
       state == DeliveryState::retry_wait) {
     // Waiting again (its lease expired after the retraction marked it): cancel it here.
-    auto cancelled_now = queue.cancel(conn, target, options.owner, "retracted");
+    auto cancelled_now = co_await channel.io().offload([&] {
+      std::lock_guard lock(recall_mutex);
+      return queue.cancel(recall_conn, target, options.owner, "retracted");
+    });
     if (!cancelled_now || cancelled_now->result != "cancelled") {
-      return wait_for_target(delivery, "target_pending",
-                             target + " is still pending; its recall comes after", queue,
-                             options.defer_limits, rng);
+      co_return wait_for_target(delivery, "target_pending",
+                                target + " is still pending; its recall comes after", queue,
+                                options.defer_limits, rng);
     }
-    return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
+    co_return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
   }
   // Cancelled, dead, or never queued: nothing went out, so nothing to withdraw or to count.
-  return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
+  co_return settled_completion(delivery, OutcomeKind::published, "nothing to withdraw");
 }
 
 // An exception while one delivery was handled (a check or a recall that threw): the platform
 // call may or may not have been made, so it is retried as after an ambiguous attempt (looked up
 // before anything is sent again), and the slot is freed like any other.
-Completion Dispatcher::Impl::failed_in_worker(const Delivery& delivery, const std::string& what,
-                                              std::mt19937_64& rng) {
-  spdlog::error("dispatch {} worker: handling {} threw: {}", options.channel, delivery.id, what);
+Completion Dispatcher::Impl::failed_in_worker(const Delivery& delivery, const std::string& what) {
+  spdlog::error("dispatch {}: handling {} threw: {}", options.channel, delivery.id, what);
   Error error = Error::ambiguous("internal error while handling the delivery: " + what);
   error.code = "internal_error";
   Result<PublishReceipt> failed = std::move(error);
   return completion_for(delivery, failed, queue, options.defer_limits, rng);
 }
 
-void Dispatcher::Impl::worker_loop() {
-  std::mt19937_64 rng(std::random_device{}());
-  // This worker's own connection (connected on first use) for recalls and cancel marks.
-  RedisConnection conn(options.redis);
-  while (true) {
-    Delivery delivery;
-    {
-      std::unique_lock lock(mutex);
-      worker_cv.wait(lock, [&] { return stop_workers || !to_publish.empty(); });
-      if (to_publish.empty()) return;
-      delivery = std::move(to_publish.front());
-      to_publish.pop_front();
+Task<void> Dispatcher::Impl::handle(Delivery delivery) {
+  Completion completion;
+  // Whatever the delivery's handling throws costs that delivery an attempt, never the slot: the
+  // slot must free below, or stop() would wait for it for ever.
+  std::string thrown;
+  try {
+    // Not a conditional expression: GCC 12 destroys a co_await's temporary twice in one.
+    if (delivery.kind == DeliveryKind::retraction) {
+      completion = co_await recall_completion(delivery);
+    } else {
+      completion = co_await publish_completion(delivery);
     }
-    Completion completion;
-    try {
-      completion = delivery.kind == kRetractionKind ? recall_completion(delivery, conn, rng)
-                                                    : publish_completion(delivery, rng);
-    } catch (const std::exception& e) {
-      completion = failed_in_worker(delivery, e.what(), rng);
-    } catch (...) {
-      completion = failed_in_worker(delivery, "unknown exception", rng);
-    }
-    if (completion.outcome == OutcomeKind::cancelled) {
-      spdlog::info("dispatch {}: {} not published: it was retracted", options.channel, delivery.id);
-    } else if (completion.outcome != OutcomeKind::published) {
-      spdlog::info("dispatch {}: {} attempt {} failed ({}): {} → {}", options.channel, delivery.id,
-                   delivery.attempt, completion.error_code, completion.error_message,
-                   completion.outcome == OutcomeKind::retry      ? "retry"
-                   : completion.outcome == OutcomeKind::deferred ? "deferred"
-                                                                 : "dead letter");
-    }
-    {
-      std::lock_guard lock(mutex);
-      outcomes.push_back(std::move(completion));
-      --busy;
-      ++slot_generation;
-      if (in_redis_wait && wait_capped) unblock_wanted = true;
-    }
-    finisher_cv.notify_one();
-    claimer_cv.notify_one();
-    drained_cv.notify_all();
+  } catch (const std::exception& e) {
+    thrown = e.what();
+  } catch (...) {
+    thrown = "unknown exception";
   }
+  if (!thrown.empty()) completion = failed_in_worker(delivery, thrown);
+  if (completion.outcome == OutcomeKind::cancelled) {
+    spdlog::info("dispatch {}: {} not published: it was retracted", options.channel, delivery.id);
+  } else if (completion.outcome != OutcomeKind::published) {
+    spdlog::info("dispatch {}: {} attempt {} failed ({}): {} → {}", options.channel, delivery.id,
+                 delivery.attempt, completion.error_code, completion.error_message,
+                 completion.outcome == OutcomeKind::retry      ? "retry"
+                 : completion.outcome == OutcomeKind::deferred ? "deferred"
+                                                               : "dead letter");
+  }
+  {
+    std::lock_guard lock(mutex);
+    outcomes.push_back(std::move(completion));
+    --busy;
+    ++slot_generation;
+    if (in_redis_wait && wait_capped) unblock_wanted = true;
+  }
+  finisher_cv.notify_one();
+  claimer_cv.notify_one();
+  drained_cv.notify_all();
 }
 
 // Acks outcomes as soon as there are any (in batches of at most max_ack_batch), heartbeats every
@@ -775,13 +771,6 @@ void Dispatcher::start() {
         s.thread_name("finisher"), [&s] { s.finisher_loop(); },
         [&s](const ThreadFailure& f) { return s.after_finisher_failure(f); });
   });
-  for (int i = 0; i < s.options.concurrency; ++i) {
-    s.workers.emplace_back([&s] {
-      run_guarded(
-          s.thread_name("worker"), [&s] { s.worker_loop(); },
-          [&s](const ThreadFailure& f) { return s.after_worker_failure(f); });
-    });
-  }
   s.claimer = std::thread([&s] {
     run_guarded(
         s.thread_name("claimer"), [&s] { s.claimer_loop(); },
@@ -811,33 +800,22 @@ void Dispatcher::stop(milliseconds drain) {
   s.finisher_cv.notify_all();
   s.claimer.join();
 
-  std::size_t not_started = 0;
   int still_running = 0;
   {
     std::unique_lock lock(s.mutex);
-    // Claimed but never started: leave them leased (no more heartbeats) for another worker.
-    not_started = s.to_publish.size();
-    for (const Delivery& d : s.to_publish) s.leases.erase(d.id);
-    s.busy -= static_cast<int>(not_started);
-    s.to_publish.clear();
     s.drained_cv.wait_until(lock, deadline, [&] { return s.busy == 0; });
     still_running = s.busy;
-    s.stop_workers = true;
-  }
-  s.in_flight.fetch_sub(static_cast<std::int64_t>(not_started));
-  if (not_started > 0) {
-    spdlog::info("dispatch {}: {} claimed deliveries not started; reclaimed when leases expire",
-                 s.options.channel, not_started);
   }
   if (still_running > 0) {
     spdlog::warn(
         "dispatch {}: {} publish call(s) still running after the {} ms drain; waiting for "
         "them to return",
         s.options.channel, still_running, drain.count());
+    // They use the borrowed Channel: they cannot be abandoned, and the channel's timeouts bound
+    // them.
+    std::unique_lock lock(s.mutex);
+    s.drained_cv.wait(lock, [&] { return s.busy == 0; });
   }
-  s.worker_cv.notify_all();
-  for (std::thread& t : s.workers) t.join();
-  s.workers.clear();
   {
     std::lock_guard lock(s.mutex);
     s.stop_finisher = true;

@@ -201,7 +201,9 @@ void Daemon::build_authenticator() {
 Result<void> Daemon::build_channels_and_dispatchers() {
   // Channels: each factory validates its own section; a bad one stops start-up with its key.
   rate_limiter_ = std::make_unique<RedisRateLimiter>(config_.redis.key_prefix, *pool_, clock_);
+  outbound_ = std::make_unique<OutboundIo>();
   ChannelDeps deps{clock_, rate_limiter_.get()};
+  deps.io = outbound_.get();
   RedisTokenCacheOptions token_options;
   token_options.prefix = config_.redis.key_prefix;
   token_cache_ = std::make_unique<RedisTokenCache>(token_options, *pool_, clock_);

@@ -134,6 +134,8 @@ class Daemon {
   SharedContentGate gate_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<StatsStore> stats_;
+  // Where every channel's calls run; declared before the channels so it outlives them.
+  std::unique_ptr<OutboundIo> outbound_;
   std::vector<ChannelPtr> channels_;
   std::vector<std::unique_ptr<Dispatcher>> dispatchers_;
   std::unique_ptr<PlatformReconciler> reconciler_;  // reads channels_ back

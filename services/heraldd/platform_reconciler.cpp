@@ -37,7 +37,7 @@ std::optional<TimePoint> day_start(const std::string& day, int utc_offset_minute
 }
 
 bool is_publication(const LedgerEntry& e) {
-  return e.kind != "retraction";
+  return e.kind != DeliveryKind::retraction;
 }
 
 void sort_by_time(std::vector<PlatformDifference>& list) {

@@ -98,7 +98,7 @@ json PreviewRoutes::render(const std::string& channel, const Item& item,
     delivery.id = std::string(kPreviewId) + ".portal";
     delivery.item_id = kPreviewId;
     delivery.channel = "portal";
-    delivery.kind = to_string(item.kind);
+    delivery.kind = item.kind == ItemKind::alert ? DeliveryKind::alert : DeliveryKind::publication;
     delivery.category = to_string(item.category);
     delivery.payload = payload.dump();
     auto body = portal_submission_body(delivery, *settings);

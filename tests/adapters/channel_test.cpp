@@ -25,8 +25,8 @@ class FakeChannel final : public Channel {
       : Channel("fake"), behaviour_(std::move(behaviour)) {}
 
  protected:
-  Result<PublishReceipt> do_publish(const Delivery& delivery) override {
-    return behaviour_(delivery);
+  herald::Task<Result<PublishReceipt>> do_publish(const Delivery& delivery) override {
+    co_return behaviour_(delivery);
   }
 
  private:

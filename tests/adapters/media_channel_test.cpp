@@ -67,7 +67,9 @@ Delivery delivery_for(const herald::Item& item, int attempt = 1) {
   d.item_id = item.id;
   d.channel = "media";
   d.id = herald::delivery_id_for(item.id, "media");
-  d.kind = item.corrects.empty() ? herald::to_string(item.kind) : "correction";
+  d.kind = !item.corrects.empty()                 ? herald::DeliveryKind::correction
+           : item.kind == herald::ItemKind::alert ? herald::DeliveryKind::alert
+                                                  : herald::DeliveryKind::publication;
   d.category = herald::to_string(item.category);
   d.attempt = attempt;
   d.payload = herald::item_to_json(item).dump();
@@ -79,7 +81,7 @@ Delivery recall_for(const std::string& item_id, const std::string& reason) {
   d.id = item_id + "-recall.media";
   d.item_id = item_id;
   d.channel = "media";
-  d.kind = "retraction";
+  d.kind = herald::DeliveryKind::retraction;
   d.lane = herald::Lane::alert;
   d.attempt = 1;
   d.payload = json{{"op", "recall"}, {"target", item_id + ".media"}, {"reason", reason}}.dump();

@@ -61,7 +61,7 @@ Delivery delivery_for(const json& item, const std::string& channel, int attempt 
   d.item_id = item.at("id").get<std::string>();
   d.channel = channel;
   d.id = herald::delivery_id_for(d.item_id, channel);
-  d.kind = item.at("kind").get<std::string>();
+  d.kind = *herald::delivery_kind_from_string(item.at("kind").get<std::string>());
   d.category = item.at("category").get<std::string>();
   d.attempt = attempt;
   d.payload = item.dump();
@@ -124,8 +124,8 @@ TEST_CASE("parse_weibo_time reads Weibo's created_at with its offset", "[adapter
 TEST_CASE("a channel that cannot list says so", "[adapters][reconcile]") {
   struct Plain final : herald::Channel {
     Plain() : Channel("plain") {}
-    herald::Result<herald::PublishReceipt> do_publish(const Delivery&) override {
-      return herald::PublishReceipt{"x"};
+    herald::Task<herald::Result<herald::PublishReceipt>> do_publish(const Delivery&) override {
+      co_return herald::PublishReceipt{"x"};
     }
   } plain;
   const auto [from, to] = around_now();
@@ -348,7 +348,7 @@ TEST_CASE("MediaChannel lists its own feeds' entries", "[adapters][media][reconc
     d.item_id = id;
     d.channel = "media";
     d.id = herald::delivery_id_for(id, "media");
-    d.kind = "publication";
+    d.kind = herald::DeliveryKind::publication;
     d.category = category;
     d.attempt = 1;
     d.payload = herald::item_to_json(item).dump();
@@ -374,7 +374,7 @@ TEST_CASE("MediaChannel lists its own feeds' entries", "[adapters][media][reconc
     recall.id = "m1-recall.media";
     recall.item_id = "m1";
     recall.channel = "media";
-    recall.kind = "retraction";
+    recall.kind = herald::DeliveryKind::retraction;
     recall.attempt = 1;
     recall.payload = json{{"op", "recall"}, {"target", news.id}, {"reason", "撤回"}}.dump();
     REQUIRE(channel.recall(recall, "feeds:m1"));

@@ -67,7 +67,7 @@ Delivery delivery_for(const json& item, int attempt = 1, bool maybe_sent = false
   d.item_id = item.at("id").get<std::string>();
   d.channel = "wechat";
   d.id = herald::delivery_id_for(d.item_id, "wechat");
-  d.kind = item.at("kind").get<std::string>();
+  d.kind = *herald::delivery_kind_from_string(item.at("kind").get<std::string>());
   d.category = "work_news";
   d.attempt = attempt;
   d.maybe_sent = maybe_sent;

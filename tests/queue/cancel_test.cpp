@@ -27,7 +27,7 @@ NewDelivery alert(const std::string& item, const std::string& channel = kChannel
   nd.delivery.channel = channel;
   nd.delivery.lane = Lane::alert;
   nd.delivery.category = "overseas_safety";
-  nd.delivery.kind = "alert";
+  nd.delivery.kind = herald::DeliveryKind::alert;
   nd.delivery.payload = R"({"title":"t"})";
   return nd;
 }
@@ -286,7 +286,7 @@ TEST_CASE("retracting an item cancels what is pending and recalls what went out"
   REQUIRE(recall->deliveries.size() == 1);
   const Delivery& rd = recall->deliveries.front();
   CHECK(rd.id == weibo_recall);
-  CHECK(rd.kind == "retraction");
+  CHECK(rd.kind == herald::DeliveryKind::retraction);
   CHECK(rd.item_id == item.id);
   const auto payload = nlohmann::json::parse(rd.payload);
   CHECK(payload.at("op") == "recall");
@@ -377,8 +377,8 @@ TEST_CASE("a correction's deliveries are of kind correction", "[queue][retract]"
   auto claimed = f.queue.claim(f.conn, "weibo", ClaimRequest{"w", 2, 0});
   REQUIRE(claimed);
   REQUIRE(claimed->deliveries.size() == 2);
-  CHECK(claimed->deliveries[0].kind == "alert");
-  CHECK(claimed->deliveries[1].kind == "correction");
+  CHECK(claimed->deliveries[0].kind == herald::DeliveryKind::alert);
+  CHECK(claimed->deliveries[1].kind == herald::DeliveryKind::correction);
 }
 
 TEST_CASE("retracting an alert withdraws its corrections under review, and none is approved after",

@@ -36,7 +36,7 @@ NewDelivery routine(const std::string& item, const std::string& channel = kChann
   nd.delivery.channel = channel;
   nd.delivery.lane = Lane::routine;
   nd.delivery.category = "work_news";
-  nd.delivery.kind = "publication";
+  nd.delivery.kind = herald::DeliveryKind::publication;
   nd.delivery.payload = "{\"title\":\"" + item + "\"}";
   return nd;
 }
@@ -45,7 +45,7 @@ NewDelivery alert(const std::string& item, const std::string& channel = kChannel
   NewDelivery nd = routine(item, channel);
   nd.delivery.lane = Lane::alert;
   nd.delivery.category = "overseas_safety";
-  nd.delivery.kind = "alert";
+  nd.delivery.kind = herald::DeliveryKind::alert;
   return nd;
 }
 
@@ -157,7 +157,7 @@ TEST_CASE("an alert queued behind 10,000 routine deliveries is claimed first", "
     REQUIRE(c.deliveries.size() == 4);
     CHECK(c.deliveries[0].id == f.id("a1"));
     CHECK(c.deliveries[0].lane == Lane::alert);
-    CHECK(c.deliveries[0].kind == "alert");
+    CHECK(c.deliveries[0].kind == herald::DeliveryKind::alert);
     CHECK(c.deliveries[1].id == f.id("r0"));
     CHECK(c.deliveries[2].id == f.id("r1"));
     CHECK(c.deliveries[3].id == f.id("r2"));

@@ -54,7 +54,7 @@ struct Fixture {
     nd.delivery.channel = channel;
     nd.delivery.lane = spec.kind == "publication" ? Lane::routine : Lane::alert;
     nd.delivery.category = spec.category;
-    nd.delivery.kind = spec.kind;
+    nd.delivery.kind = *herald::delivery_kind_from_string(spec.kind);
     nd.delivery.level = spec.level;
     nd.delivery.exercise = spec.exercise;
     nd.delivery.payload = "{}";

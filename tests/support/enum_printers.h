@@ -13,6 +13,10 @@ struct StringMaker<herald::DeliveryState> {
   static std::string convert(herald::DeliveryState value) { return herald::to_string(value); }
 };
 template <>
+struct StringMaker<herald::DeliveryKind> {
+  static std::string convert(herald::DeliveryKind value) { return herald::to_string(value); }
+};
+template <>
 struct StringMaker<herald::Lane> {
   static std::string convert(herald::Lane value) { return herald::to_string(value); }
 };

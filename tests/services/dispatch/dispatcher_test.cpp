@@ -89,7 +89,16 @@ class FakeChannel final : public Channel {
   }
 
  protected:
-  Result<PublishReceipt> do_publish(const Delivery& d) override {
+  // Behaviours may block (a test's gate): off the loop, as a channel's blocking work.
+  herald::Task<Result<PublishReceipt>> do_publish(const Delivery& d) override {
+    co_return co_await io().offload([&] { return publish_blocking(d); });
+  }
+  herald::Task<Result<Lookup>> do_lookup(const Delivery& d) override {
+    co_return co_await io().offload([&] { return lookup_blocking(d); });
+  }
+
+ private:
+  Result<PublishReceipt> publish_blocking(const Delivery& d) {
     Behaviour behaviour;
     int call = 0;
     {
@@ -110,17 +119,17 @@ class FakeChannel final : public Channel {
     }
     return result;
   }
-  Result<Lookup> do_lookup(const Delivery& d) override {
+  Result<Lookup> lookup_blocking(const Delivery& d) {
     std::function<Result<Lookup>(const Delivery&)> lookup;
     {
       std::lock_guard lock(mutex_);
       ++lookups_;
       lookup = lookup_;
     }
-    return lookup ? lookup(d) : Channel::do_lookup(d);
+    if (lookup) return lookup(d);
+    return Lookup{LookupState::resend_is_safe, {}};  // the default: a webhook's resend is safe
   }
 
- private:
   mutable std::mutex mutex_;
   Behaviour behaviour_;
   std::function<Result<Lookup>(const Delivery&)> lookup_;
@@ -189,7 +198,8 @@ struct Harness {
       d.channel = kChannel;
       d.id = delivery_id_for(d.item_id, kChannel);
       d.lane = lane;
-      d.kind = lane == Lane::alert ? "alert" : "publication";
+      d.kind =
+          lane == Lane::alert ? herald::DeliveryKind::alert : herald::DeliveryKind::publication;
       d.category = lane == Lane::alert ? "overseas_safety" : "work_news";
       d.payload = R"({"title":"t"})";
       ids.push_back(d.id);
@@ -721,7 +731,7 @@ TEST_CASE("a dispatcher rides out Redis failures and acks its outcomes afterward
           nd.item_id = "after-restart-0";
           nd.channel = kChannel;
           nd.id = delivery_id_for(nd.item_id, kChannel);
-          nd.kind = "publication";
+          nd.kind = herald::DeliveryKind::publication;
           nd.category = "work_news";
           nd.payload = "{}";
           return static_cast<bool>(h.queue.enqueue(fresh, batch));

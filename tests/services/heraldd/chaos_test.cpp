@@ -108,7 +108,7 @@ std::vector<NewDelivery> make_deliveries(int first, int count) {
       nd.delivery.item_id = item.id;
       nd.delivery.channel = channel;
       nd.delivery.lane = alert ? Lane::alert : Lane::routine;
-      nd.delivery.kind = alert ? "alert" : "publication";
+      nd.delivery.kind = alert ? herald::DeliveryKind::alert : herald::DeliveryKind::publication;
       nd.delivery.category = alert ? "overseas_safety" : "work_news";
       nd.delivery.payload = item_to_json(item).dump();
       out.push_back(std::move(nd));

@@ -43,7 +43,7 @@ std::vector<NewDelivery> make_deliveries(int count) {
     // Every 50th is an alert, so both lanes are exercised under the kills.
     const bool alert = i % 50 == 0;
     nd.delivery.lane = alert ? Lane::alert : Lane::routine;
-    nd.delivery.kind = alert ? "alert" : "publication";
+    nd.delivery.kind = alert ? herald::DeliveryKind::alert : herald::DeliveryKind::publication;
     nd.delivery.category = alert ? "overseas_safety" : "work_news";
     nd.delivery.payload = item_to_json(item).dump();
     out.push_back(std::move(nd));

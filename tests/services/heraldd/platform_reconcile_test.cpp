@@ -35,7 +35,7 @@ LedgerEntry entry(const std::string& id, const std::string& state, const std::st
   e.delivery_id = id + ".weibo";
   e.item_id = id;
   e.state = *delivery_state_from_string(state);
-  e.kind = "publication";
+  e.kind = herald::DeliveryKind::publication;
   e.remote_id = remote_id;
   if (state == "published") e.published_at = time_at(at);
   if (state == "dead") e.dead_at = e.failed_at = time_at(at);
@@ -115,7 +115,7 @@ TEST_CASE("compare_with_platform sorts every disagreement into its list", "[reco
   }
   SECTION("a recall names the publication's id but does not stand for it") {
     LedgerEntry recall = entry("gone-recall", "published", "101", "2026-11-06T11:00:00+08:00");
-    recall.kind = "retraction";
+    recall.kind = herald::DeliveryKind::retraction;
     const auto g = compare_with_platform("weibo", {recall}, PlatformListing{}, from, to);
     CHECK(g.clean());
     CHECK(g.herald_deliveries == 0);

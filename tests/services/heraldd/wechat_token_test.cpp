@@ -43,7 +43,7 @@ std::vector<NewDelivery> wechat_deliveries(const std::string& tag) {
     nd.delivery.item_id = item.id;
     nd.delivery.channel = "wechat";
     nd.delivery.lane = alert ? Lane::alert : Lane::routine;
-    nd.delivery.kind = alert ? "alert" : "publication";
+    nd.delivery.kind = alert ? herald::DeliveryKind::alert : herald::DeliveryKind::publication;
     nd.delivery.category = to_string(item.category);
     nd.delivery.payload = item_to_json(item).dump();
     out.push_back(std::move(nd));
