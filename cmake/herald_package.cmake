@@ -13,6 +13,10 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/heraldd.service DESTINATION /lib/syst
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/herald.json DESTINATION /etc/herald)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/external-redis.conf
   DESTINATION ${CMAKE_INSTALL_DATADIR}/herald)
+# The web console's files, as they are in the repository (no build step); the unit points
+# heraldd at them with HERALD_CONSOLE_DIR.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/services/console/
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/herald/console)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/config/herald.example.json
   ${PROJECT_SOURCE_DIR}/deploy/redis-production.conf

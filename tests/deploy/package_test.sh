@@ -26,7 +26,8 @@ echo "built $(basename "$deb")"
 listing=$(dpkg-deb -c "$deb")
 for path in ./usr/bin/heraldd ./usr/bin/heraldctl ./usr/bin/herald-sim \
   ./lib/systemd/system/heraldd.service ./etc/herald/herald.json \
-  ./usr/share/herald/external-redis.conf ./usr/share/doc/herald/examples/herald.example.json; do
+  ./usr/share/herald/external-redis.conf ./usr/share/doc/herald/examples/herald.example.json \
+  ./usr/share/herald/console/index.html ./usr/share/herald/console/js/api.js; do
   contains "$listing" " ${path//./\\.}\$" "$path is not in the package"
 done
 info=$(dpkg-deb -I "$deb")
