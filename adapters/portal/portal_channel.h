@@ -89,8 +89,8 @@ Result<PortalAnswer> classify_portal_response(long status, std::string_view idem
                                               std::string_view retry_after_header,
                                               std::string_view body, TimePoint now);
 
-// Safe to call from several dispatcher threads at once (requests go through an HttpClientPool).
-// publish() blocks its worker for at most status_poll attempts × (interval + request timeout).
+// Many calls may be in flight at once on the channel's loop. A publish waits (without holding the
+// loop) for at most status_poll attempts × (interval + request timeout).
 class PortalChannel final : public Channel {
  public:
   PortalChannel(PortalSettings settings, const Clock& clock, HttpClientOptions http_options = {},

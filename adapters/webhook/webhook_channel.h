@@ -61,9 +61,8 @@ std::string webhook_signature(std::string_view secret, std::int64_t unix_seconds
 Result<PublishReceipt> classify_webhook_response(long status, std::string_view retry_after_header,
                                                  std::string_view body, TimePoint now);
 
-// Safe to call from several dispatcher threads at once: requests go through an HttpClientPool
-// (one curl handle per concurrent caller, kept warm between calls; see http_client.h for why a
-// pool rather than thread_local clients).
+// Many calls may be in flight at once on the channel's loop (requests share the loop's libcurl
+// connections).
 class WebhookChannel final : public Channel {
  public:
   WebhookChannel(WebhookSettings settings, const Clock& clock, HttpClientOptions http_options = {},

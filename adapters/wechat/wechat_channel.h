@@ -80,7 +80,7 @@ struct WechatAnswer {
 // A body that is not a JSON object is a retryable error "wechat_bad_answer".
 Result<WechatAnswer> parse_wechat_answer(std::string_view body);
 
-// Safe to call from several dispatcher threads at once.
+// Many calls may be in flight at once on the channel's loop.
 class WechatChannel final : public Channel {
  public:
   // `tokens` null → a LocalTokenCache of its own (no sharing; tests and --check-config).

@@ -105,7 +105,7 @@ WeiboAnswer parse_weibo_answer(std::string_view body);
 // post has neither (or is not an object).
 std::string weibo_post_id(const nlohmann::json& post);
 
-// Safe to call from several dispatcher threads at once (an HttpClientPool inside).
+// Many calls may be in flight at once on the channel's loop.
 class WeiboChannel final : public Channel {
  public:
   // `rate_limiter` may be null: no shared budget is taken then (tests only).

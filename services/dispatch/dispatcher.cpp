@@ -372,7 +372,7 @@ void Dispatcher::Impl::claimer_loop() {
           failed("reading item bodies", loaded.error());
           {
             std::lock_guard lock(mutex);
-            if (stop_claiming) return;  // still leased: another worker reclaims them
+            if (stop_claiming) return;  // still leased: reclaimed when the leases expire
           }
           loaded = options.load_payloads(claim_conn, got->deliveries);
         }

@@ -1,7 +1,8 @@
 // Dispatcher: drains one channel's deliveries from the queue through its Channel. It claims
-// several deliveries per round trip, publishes them on a small pool (so a slow routine call never
-// holds up an alert: `reserved_for_alerts` slots are kept for alerts), acks in batches, heartbeats
-// the leases of what is in flight, and blocks in Redis (no polling) when there is nothing to do.
+// several deliveries per round trip, publishes each as a coroutine on the channel's loop (so a slow
+// routine call never holds up an alert: `reserved_for_alerts` slots are kept for alerts), acks in
+// batches, heartbeats the leases of what is in flight, and blocks in Redis (no polling) when there
+// is nothing to do.
 #pragma once
 
 #include <atomic>
@@ -33,20 +34,20 @@ struct DispatcherOptions {
   int max_ack_batch = 64;
   DeferLimits defer_limits;
   RedisOptions redis;  // the dispatcher opens its own connections (claim, block, ack)
-  // Runs on a worker right before each publish (heraldd: the content gate, whose word list may
-  // have changed since the item was approved). A failure is handled like a failed publish of the
-  // same kind and code (permanent → dead letter, retryable → retry); the channel is not called.
+  // Runs on the outbound loop right before each publish (heraldd: the content gate, whose word list
+  // may have changed since the item was approved). A failure is handled like a failed publish of
+  // the same kind and code (permanent → dead letter, retryable → retry); the channel is not called.
   std::function<Result<void>(const Delivery&)> pre_publish_check;
   // Runs on the claimer right after each claim, on its connection: fills in the payload of the
   // deliveries that carry none (heraldd: ItemStore::load_payloads, since an item's body is
-  // stored once, with the item). Until it succeeds the claimed deliveries are not handed to a
-  // worker; it is retried with backoff (their leases are heartbeated meanwhile).
+  // stored once, with the item). Until it succeeds the claimed deliveries are not started;
+  // it is retried with backoff (their leases are heartbeated meanwhile).
   std::function<Result<void>(RedisConnection&, std::vector<Delivery>&)> load_payloads;
-  // Retraction deliveries (kind "retraction", DESIGN.md §3 Recall) are not published: the worker
-  // reads the target delivery's ledger and calls Channel::recall on what it published (the
-  // pre_publish_check does not run for them: a withdrawal is never held back). Before any other
-  // publish the worker looks for the delivery's cancel mark (set by a retraction while it was in
-  // flight) and cancels instead of publishing when it is there.
+  // Retraction deliveries (kind "retraction", DESIGN.md §3 Recall) are not published: their
+  // coroutine reads the target delivery's ledger and calls Channel::recall on what it published
+  // (the pre_publish_check does not run for them: a withdrawal is never held back). A delivery
+  // whose cancel mark the claim returned (set by a retraction while it was in flight) is cancelled
+  // instead of published.
   // When set, the finisher settles the item counts of the publications it has just acked
   // (StatsStore::settle_first_publications); what a crash leaves pending, recovery settles.
   const StatsStore* stats = nullptr;
@@ -69,13 +70,13 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Starts the claimer, the worker pool and the finisher. Call once.
+  // Starts the claimer and the finisher. Call once.
   void start();
   // Stops claiming; publishes already started finish and are acked, waiting up to `drain` for
-  // them. Deliveries claimed but not yet started keep their lease and are reclaimed by another
-  // worker when it expires. A publish call still running after `drain` cannot be abandoned (its
-  // thread uses the borrowed Channel; channels bound every call with their own timeouts): stop()
-  // logs a warning, waits for it to return and still acks it if Redis takes the ack. Idempotent.
+  // them (every claimed delivery starts at once). A publish call still running after `drain`
+  // cannot be abandoned (its coroutine uses the borrowed Channel; channels bound every call with
+  // their own timeouts): stop() logs a warning, waits for it to return and still acks it if Redis
+  // takes the ack. Idempotent.
   void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(10000));
 
   const std::string& owner() const;
